@@ -1,0 +1,63 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Release builds are tuned for the building machine's CPU (AVX-512/FMA on Zen 4): without it Swift
+// SIMD code compiles to SSE2 and `addProduct` to calls to fmaf. Set SPKV_PORTABLE=1 for a binary
+// that runs on any x86-64 (the C kernels dispatch at run time either way).
+let portable = Context.environment["SPKV_PORTABLE"] == "1"
+let tuning: [SwiftSetting] = portable
+    ? [] : [.unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release))]
+let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)] + tuning
+
+let package = Package(
+    name: "spkv",
+    products: [
+        .library(name: "SpeakerVerification", targets: ["SpeakerVerification"]),
+        .executable(name: "spkv", targets: ["spkv"]),
+        .executable(name: "spkv-bench", targets: ["spkv-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: - System libraries (pkg-config names: alsa, sndfile, openblas)
+        .systemLibrary(name: "CALSA", path: "Sources/CALSA",
+                       pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CSndFile", path: "Sources/CSndFile",
+                       pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
+        .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
+                       pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // MARK: - Inference core (dependency direction: kernels <- features/models/scoring <- streaming <- facade <- CLI)
+        .target(name: "SVKernels", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "SVAudio", dependencies: ["CSndFile"], swiftSettings: swiftSettings),
+        .target(name: "SVFeatures", dependencies: ["SVKernels"], swiftSettings: swiftSettings),
+        .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures"], swiftSettings: swiftSettings),
+        .target(name: "SVScoring", dependencies: ["SVKernels"], swiftSettings: swiftSettings),
+        .target(name: "SVStreaming", dependencies: ["CALSA", "SVAudio"], swiftSettings: swiftSettings),
+        .target(name: "SpeakerVerification",
+                dependencies: ["SVKernels", "SVAudio", "SVFeatures", "SVModels", "SVScoring", "SVStreaming"],
+                swiftSettings: swiftSettings),
+        .executableTarget(name: "spkv",
+                          dependencies: ["SpeakerVerification",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: swiftSettings),
+
+        // MARK: - Benchmarks (printed, never asserted)
+        .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification"],
+                          path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
+
+        // MARK: - Tests
+        .target(name: "_SVTestSupport", dependencies: ["SVAudio"], path: "Sources/_SVTestSupport",
+                resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+        .testTarget(name: "SVKernelsTests", dependencies: ["SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVAudioTests", dependencies: ["SVAudio", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVFeaturesTests", dependencies: ["SVFeatures", "SVAudio", "_SVTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SVModelsTests", dependencies: ["SVModels", "SVAudio", "SVFeatures", "_SVTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SVScoringTests", dependencies: ["SVScoring", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVCLITests", dependencies: ["_SVTestSupport"], swiftSettings: swiftSettings),
+    ]
+)

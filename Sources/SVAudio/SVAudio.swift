@@ -1,0 +1,1 @@
+// SVAudio: see README.md in this folder.

@@ -1,0 +1,1 @@
+// SVFeatures: see README.md in this folder.

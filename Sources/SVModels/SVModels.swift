@@ -1,0 +1,1 @@
+// SVModels: see README.md in this folder.

@@ -1,0 +1,1 @@
+// SVScoring: see README.md in this folder.

@@ -1,0 +1,1 @@
+// SVStreaming: see README.md in this folder.

@@ -1,0 +1,1 @@
+// SpeakerVerification: see README.md in this folder.

@@ -1,0 +1,38 @@
+import Foundation
+
+/// Locates the committed test fixtures (audio, golden vectors, tiny models).
+public enum Fixtures {
+    /// The fixture folder inside this target's resource bundle.
+    public static var directory: URL {
+        Bundle.module.resourceURL!.appendingPathComponent("Fixtures", isDirectory: true)
+    }
+
+    public static func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
+    public static func path(_ name: String) -> String { url(name).path }
+}
+
+/// A fresh temporary directory for one test; removed by the caller with `remove()`.
+public struct TemporaryDirectory: Sendable {
+    public let url: URL
+    public init() throws {
+        url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("spkv-test-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    public func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
+
+/// Largest absolute difference between two equally long sequences.
+public func maxAbsDifference<A: Collection<Float>, B: Collection<Float>>(_ a: A, _ b: B) -> Float {
+    precondition(a.count == b.count, "maxAbsDifference: lengths \(a.count) and \(b.count) differ")
+    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
+
+/// Cosine similarity in Double, for parity checks.
+public func cosineSimilarity(_ a: [Float], _ b: [Float]) -> Double {
+    precondition(a.count == b.count)
+    var dot = 0.0, na = 0.0, nb = 0.0
+    for i in a.indices { dot += Double(a[i]) * Double(b[i]); na += Double(a[i]) * Double(a[i]); nb += Double(b[i]) * Double(b[i]) }
+    return dot / (na.squareRoot() * nb.squareRoot())
+}
