@@ -44,7 +44,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
 
         // MARK: - Benchmarks (printed, never asserted)
-        .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification"],
+        .executableTarget(name: "spkv-bench", dependencies: ["SVModels", "SVKernels"],
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
 
         // MARK: - Tests

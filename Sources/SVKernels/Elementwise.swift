@@ -1,0 +1,84 @@
+import Foundation
+
+// Per-channel kernels over (channels, frames) row-major activations. No allocation, no throws.
+
+/// Fused TDNN epilogue: `y = max(0, y) · scale[c] + shift[c]` (ReLU then an affine batch norm),
+/// in place. y is (channels, frames).
+public func reluThenAffine(_ y: UnsafeMutablePointer<Float>, channels: Int, frames: Int,
+                           scale: UnsafePointer<Float>, shift: UnsafePointer<Float>) {
+    for c in 0..<channels {
+        let row = y + c * frames
+        let s = scale[c], b = shift[c]
+        for t in 0..<frames { row[t] = max(0, row[t]) * s + b }
+    }
+}
+
+/// `y = max(0, y)` in place over `count` values.
+public func reluInPlace(_ y: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count { y[i] = max(0, y[i]) }
+}
+
+/// `y = tanh(y)` in place.
+public func tanhInPlace(_ y: UnsafeMutablePointer<Float>, count: Int) {
+    for i in 0..<count { y[i] = tanhf(y[i]) }
+}
+
+/// Logistic sigmoid `1 / (1 + e^-x)`, stable for large |x|.
+@inline(__always)
+public func sigmoid(_ x: Float) -> Float {
+    x >= 0 ? 1 / (1 + expf(-x)) : { let e = expf(x); return e / (1 + e) }()
+}
+
+/// Mean of each row: `out[c] = (1/frames) Σ_t x[c, t]` (accumulated in Double).
+public func rowMeans(_ x: UnsafePointer<Float>, channels: Int, frames: Int, out: UnsafeMutablePointer<Float>) {
+    for c in 0..<channels {
+        let row = x + c * frames
+        var sum = 0.0
+        for t in 0..<frames { sum += Double(row[t]) }
+        out[c] = Float(sum / Double(frames))
+    }
+}
+
+/// Mean and standard deviation of each row, population variance: `std = sqrt(max(var, floor))`.
+public func rowMeanStd(_ x: UnsafePointer<Float>, channels: Int, frames: Int, varianceFloor: Float,
+                       mean: UnsafeMutablePointer<Float>, std: UnsafeMutablePointer<Float>) {
+    for c in 0..<channels {
+        let row = x + c * frames
+        var sum = 0.0
+        for t in 0..<frames { sum += Double(row[t]) }
+        let mu = sum / Double(frames)
+        var sq = 0.0
+        for t in 0..<frames { let d = Double(row[t]) - mu; sq += d * d }
+        mean[c] = Float(mu)
+        std[c] = Float(max(sq / Double(frames), Double(varianceFloor)).squareRoot())
+    }
+}
+
+/// Softmax over each row, in place (max-subtracted).
+public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    for r in 0..<rows {
+        let row = x + r * columns
+        var m = -Float.infinity
+        for t in 0..<columns { m = max(m, row[t]) }
+        var sum: Float = 0
+        for t in 0..<columns { let e = expf(row[t] - m); row[t] = e; sum += e }
+        let inv = 1 / sum
+        for t in 0..<columns { row[t] *= inv }
+    }
+}
+
+/// Attention-weighted statistics per row: `mean = Σ_t w·x`, `std = sqrt(max(Σ_t w·(x−mean)², floor))`,
+/// where each row of `weights` sums to one.
+public func weightedRowMeanStd(_ x: UnsafePointer<Float>, weights: UnsafePointer<Float>, channels: Int,
+                               frames: Int, varianceFloor: Float,
+                               mean: UnsafeMutablePointer<Float>, std: UnsafeMutablePointer<Float>) {
+    for c in 0..<channels {
+        let row = x + c * frames, w = weights + c * frames
+        var mu = 0.0
+        for t in 0..<frames { mu += Double(w[t]) * Double(row[t]) }
+        var sq = 0.0
+        for t in 0..<frames { let d = Double(row[t]) - mu; sq += Double(w[t]) * d * d }
+        mean[c] = Float(mu)
+        std[c] = Float(max(sq, Double(varianceFloor)).squareRoot())
+    }
+}

@@ -1,0 +1,105 @@
+import SVKernels
+
+/// An ECAPA-TDNN speaker encoder with immutable, shareable weights (fp32).
+///
+/// Batch norms that follow a ReLU are applied in the same pass as the ReLU; the batch norm over the
+/// pooled statistics is folded exactly into the final 1×1 convolution. Per-call scratch memory
+/// lives in an `ECAPAWorkspace`, one per thread.
+public final class ECAPAEncoder: Sendable {
+    public let config: ECAPAConfig
+    let first: TDNNLayer
+    let blocks: [SERes2NetBlock]
+    let mfa: TDNNLayer
+    let attention: TDNNLayer        // on [x; μ; σ] (global context) or x
+    let attentionOut: ConvLayer
+    let embedding: ConvLayer        // asp_bn folded in
+
+    /// Builds the encoder from named fp32 tensors (SpeechBrain names, see `ECAPAConfig.tensorTable`).
+    /// `tensor(name)` returns the values in PyTorch's row-major layout, or nil when absent.
+    public init(config: ECAPAConfig, tensor: (String) -> [Float]?) throws(ECAPAError) {
+        try config.validate()
+        self.config = config
+        let table = config.tensorTable
+        func values(_ name: String) throws(ECAPAError) -> [Float] {
+            guard let v = tensor(name) else { throw .missingTensor(name) }
+            let expected = table[name]!.reduce(1, *)
+            guard v.count == expected else { throw .wrongTensorSize(name: name, expected: expected, actual: v.count) }
+            guard v.allSatisfy({ $0.isFinite }) else { throw .nonFiniteWeights(name) }
+            return v
+        }
+        func conv(_ p: String, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> ConvLayer {
+            let shape = table["\(p).weight"]!
+            return ConvLayer(inChannels: shape[1], outChannels: shape[0], kernel: kernel, dilation: dilation,
+                             weight: AlignedBuffer(try values("\(p).weight")), bias: AlignedBuffer(try values("\(p).bias")))
+        }
+        func norm(_ p: String) throws(ECAPAError) -> ChannelAffine {
+            ChannelAffine(weight: try values("\(p).weight"), bias: try values("\(p).bias"),
+                          runningMean: try values("\(p).running_mean"), runningVar: try values("\(p).running_var"),
+                          epsilon: config.batchNormEpsilon)
+        }
+        func tdnn(_ p: String, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> TDNNLayer {
+            TDNNLayer(conv: try conv("\(p).conv.conv", kernel: kernel, dilation: dilation), norm: try norm("\(p).norm.norm"))
+        }
+
+        first = try tdnn("blocks.0", kernel: config.kernelSizes[0], dilation: config.dilations[0])
+        var blocks: [SERes2NetBlock] = []
+        for b in 1...3 {
+            var res2: [TDNNLayer] = []
+            for i in 0..<(config.res2netScale - 1) {
+                res2.append(try tdnn("blocks.\(b).res2net_block.blocks.\(i)",
+                                     kernel: config.kernelSizes[b], dilation: config.dilations[b]))
+            }
+            blocks.append(SERes2NetBlock(
+                tdnn1: try tdnn("blocks.\(b).tdnn1"), res2: res2, tdnn2: try tdnn("blocks.\(b).tdnn2"),
+                se: SqueezeExcitation(reduce: try conv("blocks.\(b).se_block.conv1.conv"),
+                                      expand: try conv("blocks.\(b).se_block.conv2.conv"))))
+        }
+        self.blocks = blocks
+        mfa = try tdnn("mfa")
+        attention = try tdnn("asp.tdnn")
+        attentionOut = try conv("asp.conv.conv")
+
+        // fc(BN(p)) = W·(s⊙p + t) + b = (W·diag s)·p + (W·t + b): exact, so fold it.
+        let bn = try norm("asp_bn.norm")
+        let fc = try conv("fc.conv")
+        let rows = fc.outChannels, cols = fc.inChannels
+        let w = AlignedBuffer(count: rows * cols), bias = AlignedBuffer(count: rows)
+        for r in 0..<rows {
+            var acc = Double(fc.bias.pointer[r])
+            for c in 0..<cols {
+                let wrc = fc.weight.pointer[r * cols + c]
+                w.pointer[r * cols + c] = wrc * bn.scale.pointer[c]
+                acc += Double(wrc) * Double(bn.shift.pointer[c])
+            }
+            bias.pointer[r] = Float(acc)
+        }
+        embedding = ConvLayer(inChannels: cols, outChannels: rows, kernel: 1, dilation: 1, weight: w, bias: bias)
+    }
+
+    /// Fewest feature frames the encoder accepts (reflect padding needs more frames than it pads).
+    public var minimumFrames: Int { config.maxPadding + 1 }
+
+    /// Embeds normalised features laid out (inputSize, frames) row-major, writing `embeddingSize`
+    /// values to `output`. Not thread-safe per workspace; the encoder itself may be shared.
+    public func embed(features: UnsafePointer<Float>, frames: Int, workspace: ECAPAWorkspace,
+                      output: UnsafeMutablePointer<Float>) throws(ECAPAError) {
+        guard frames >= minimumFrames else { throw .inputTooShort(frames: frames, minimum: minimumFrames) }
+        for i in 0..<(config.inputSize * frames) where !features[i].isFinite { throw .nonFiniteInput }
+        workspace.reserve(for: self, frames: frames)
+        forward(features, frames: frames, ws: workspace, output: output)
+    }
+
+    /// Convenience: features as a flat (inputSize × frames) array; returns the embedding.
+    public func embed(features: [Float], frames: Int, workspace: ECAPAWorkspace) throws(ECAPAError) -> [Float] {
+        guard features.count == config.inputSize * frames else {
+            throw .wrongInputSize(expected: config.inputSize, actual: frames == 0 ? 0 : features.count / max(frames, 1))
+        }
+        var out = [Float](repeating: 0, count: config.embeddingSize)
+        try features.withUnsafeBufferPointer { (f) throws(ECAPAError) in
+            try out.withUnsafeMutableBufferPointer { (o) throws(ECAPAError) in
+                try embed(features: f.baseAddress!, frames: frames, workspace: workspace, output: o.baseAddress!)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,117 @@
+import SVKernels
+
+/// Scratch memory for one stream of `ECAPAEncoder.embed` calls. It grows to the longest input seen
+/// and is then reused, so steady-state calls do not allocate. Not thread-safe: one per thread.
+public final class ECAPAWorkspace: @unchecked Sendable {
+    private(set) var capacityFrames = 0
+    private var storage = AlignedBuffer(count: 0)
+    private var offsets: [Int] = []
+
+    public init() {}
+
+    /// Bytes currently held (for memory reports).
+    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+
+    // Named regions, in the order `layout` lists them.
+    enum Region: Int, CaseIterable {
+        case scratch, block0, concat, tdnn1, res2, tdnn2, chunk, mfa, attnHidden, attnLogits, vectors
+    }
+
+    func reserve(for encoder: ECAPAEncoder, frames: Int) {
+        guard frames > capacityFrames || offsets.isEmpty else { return }
+        let cfg = encoder.config, c = cfg.blockChannels, t = max(frames, capacityFrames)
+        let width = c / cfg.res2netScale, mfa = cfg.mfaChannels
+        let scratch = max(encoder.first.conv.scratchCount(frames: t),
+                          encoder.blocks[0].res2[0].conv.scratchCount(frames: t))
+        let sizes: [Region: Int] = [
+            .scratch: scratch, .block0: c * t, .concat: 3 * c * t, .tdnn1: c * t, .res2: c * t,
+            .tdnn2: c * t, .chunk: width * t, .mfa: mfa * t,
+            .attnHidden: cfg.attentionChannels * t, .attnLogits: mfa * t,
+            .vectors: 2 * c + cfg.seChannels + 6 * mfa + cfg.attentionChannels + cfg.embeddingSize,
+        ]
+        var total = 0
+        offsets = Region.allCases.map { region in
+            defer { total += (sizes[region]! + 15) / 16 * 16 }   // keep every region 64-byte aligned
+            return total
+        }
+        storage = AlignedBuffer(count: total)
+        capacityFrames = t
+    }
+
+    @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> {
+        storage.pointer + offsets[r.rawValue]
+    }
+}
+
+extension ECAPAEncoder {
+    func forward(_ x: UnsafePointer<Float>, frames t: Int, ws: ECAPAWorkspace, output: UnsafeMutablePointer<Float>) {
+        let pad = config.padding, c = config.blockChannels
+        let scratch = ws.region(.scratch), concat = ws.region(.concat)
+
+        first.forward(x, frames: t, padding: pad, into: ws.region(.block0), scratch: scratch)
+        var input = UnsafePointer(ws.region(.block0))
+        for (b, block) in blocks.enumerated() {
+            let out = concat + b * c * t          // block outputs are the MFA input, side by side
+            seRes2Net(block, input: input, frames: t, ws: ws, output: out)
+            input = UnsafePointer(out)
+        }
+        mfa.forward(concat, frames: t, padding: pad, into: ws.region(.mfa), scratch: scratch)
+        attentivePooling(ws.region(.mfa), frames: t, ws: ws, output: output)
+    }
+
+    private func seRes2Net(_ block: SERes2NetBlock, input: UnsafePointer<Float>, frames t: Int,
+                           ws: ECAPAWorkspace, output: UnsafeMutablePointer<Float>) {
+        let pad = config.padding, c = config.blockChannels, scale = config.res2netScale
+        let width = c / scale, chunkSize = width * t
+        let scratch = ws.region(.scratch), t1 = ws.region(.tdnn1), r2 = ws.region(.res2)
+        let chunk = ws.region(.chunk), t2 = ws.region(.tdnn2)
+
+        block.tdnn1.forward(input, frames: t, padding: pad, into: t1, scratch: scratch)
+        // Res2Net: y0 = x0, y1 = f1(x1), yi = fi(xi + y(i−1)).
+        r2.update(from: t1, count: chunkSize)
+        for i in 1..<scale {
+            let xi = t1 + i * chunkSize, yi = r2 + i * chunkSize
+            if i == 1 {
+                block.res2[0].forward(xi, frames: t, padding: pad, into: yi, scratch: scratch)
+            } else {
+                let prev = r2 + (i - 1) * chunkSize
+                for k in 0..<chunkSize { chunk[k] = xi[k] + prev[k] }
+                block.res2[i - 1].forward(chunk, frames: t, padding: pad, into: yi, scratch: scratch)
+            }
+        }
+        block.tdnn2.forward(r2, frames: t, padding: pad, into: t2, scratch: scratch)
+        block.se.apply(t2, frames: t, vectors: ws.region(.vectors))
+        for k in 0..<(c * t) { output[k] = t2[k] + input[k] }
+    }
+
+    /// Attentive statistics pooling (with global context), BN and the embedding layer.
+    private func attentivePooling(_ x: UnsafeMutablePointer<Float>, frames t: Int, ws: ECAPAWorkspace,
+                                  output: UnsafeMutablePointer<Float>) {
+        let cm = config.mfaChannels, a = config.attentionChannels
+        let hidden = ws.region(.attnHidden), logits = ws.region(.attnLogits)
+        let vec = ws.region(.vectors)
+        let globalStats = vec, contextBias = vec + 2 * cm, pooled = vec + 2 * cm + a
+        let conv = attention.conv
+
+        // The attention conv sees [x; μ; σ]: split its weight so the constant μ/σ columns become a
+        // per-channel bias instead of 2/3 of the GEMM.
+        contextBias.update(from: conv.bias.pointer, count: a)
+        let lda = conv.inChannels
+        if config.globalContext {
+            rowMeanStd(x, channels: cm, frames: t, varianceFloor: 1e-12, mean: globalStats, std: globalStats + cm)
+            gemm(.none, .none, m: a, n: 1, k: 2 * cm, a: conv.weight.pointer + cm, lda: lda,
+                 b: globalStats, ldb: 1, beta: 1, c: contextBias, ldc: 1)
+        }
+        for r in 0..<a { (hidden + r * t).initialize(repeating: contextBias[r], count: t) }
+        gemm(.none, .none, m: a, n: t, k: cm, a: conv.weight.pointer, lda: lda, b: x, ldb: t,
+             beta: 1, c: hidden, ldc: t)
+        reluThenAffine(hidden, channels: a, frames: t, scale: attention.norm.scale.pointer,
+                       shift: attention.norm.shift.pointer)
+        tanhInPlace(hidden, count: a * t)
+        attentionOut.forward(hidden, frames: t, padding: config.padding, into: logits, scratch: ws.region(.scratch))
+        softmaxRows(logits, rows: cm, columns: t)
+        weightedRowMeanStd(x, weights: logits, channels: cm, frames: t, varianceFloor: 1e-12,
+                           mean: pooled, std: pooled + cm)
+        matvec(embedding, pooled, output)
+    }
+}

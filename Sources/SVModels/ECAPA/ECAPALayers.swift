@@ -1,0 +1,86 @@
+import SVKernels
+
+/// A convolution ready for `conv1dSame`: weight (out, in·kernel), bias (out).
+struct ConvLayer: Sendable {
+    let inChannels: Int, outChannels: Int, kernel: Int, dilation: Int
+    let weight: AlignedBuffer
+    let bias: AlignedBuffer
+
+    /// im2col scratch this layer needs for `frames` frames.
+    func scratchCount(frames: Int) -> Int {
+        conv1dScratchCount(inChannels: inChannels, kernel: kernel, frames: frames)
+    }
+
+    func forward(_ x: UnsafePointer<Float>, frames: Int, padding: PaddingMode,
+                 into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        conv1dSame(x: x, inChannels: inChannels, frames: frames, weight: weight.pointer,
+                   bias: bias.pointer, outChannels: outChannels, kernel: kernel, dilation: dilation,
+                   padding: padding, y: y, scratch: scratch)
+    }
+}
+
+/// Inference-mode batch norm as a per-channel affine map `y = scale·x + shift`.
+struct ChannelAffine: Sendable {
+    let scale: AlignedBuffer
+    let shift: AlignedBuffer
+
+    init(weight: [Float], bias: [Float], runningMean: [Float], runningVar: [Float], epsilon: Float) {
+        let n = weight.count
+        var s = [Float](repeating: 0, count: n), b = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            // Computed in Double so the folded constants match PyTorch's (x − μ)/√(σ²+ε)·γ + β closely.
+            let inv = 1 / (Double(runningVar[i]) + Double(epsilon)).squareRoot()
+            s[i] = Float(Double(weight[i]) * inv)
+            b[i] = Float(Double(bias[i]) - Double(runningMean[i]) * Double(weight[i]) * inv)
+        }
+        scale = AlignedBuffer(s); shift = AlignedBuffer(b)
+    }
+}
+
+/// SpeechBrain's TDNNBlock: conv → ReLU → BatchNorm, the last two fused into one pass.
+struct TDNNLayer: Sendable {
+    let conv: ConvLayer
+    let norm: ChannelAffine
+
+    func forward(_ x: UnsafePointer<Float>, frames: Int, padding: PaddingMode,
+                 into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        conv.forward(x, frames: frames, padding: padding, into: y, scratch: scratch)
+        reluThenAffine(y, channels: conv.outChannels, frames: frames,
+                       scale: norm.scale.pointer, shift: norm.shift.pointer)
+    }
+}
+
+/// Squeeze-excitation: time mean → 1×1 conv → ReLU → 1×1 conv → sigmoid gate per channel.
+struct SqueezeExcitation: Sendable {
+    let reduce: ConvLayer   // (se, C)
+    let expand: ConvLayer   // (C, se)
+
+    /// Gates `x` (C, frames) in place; `vectors` holds C + se + C floats.
+    func apply(_ x: UnsafeMutablePointer<Float>, frames: Int, vectors: UnsafeMutablePointer<Float>) {
+        let c = expand.outChannels, se = reduce.outChannels
+        let mean = vectors, hidden = vectors + c, gate = vectors + c + se
+        rowMeans(x, channels: c, frames: frames, out: mean)
+        matvec(reduce, mean, hidden)
+        reluInPlace(hidden, count: se)
+        matvec(expand, hidden, gate)
+        for ch in 0..<c {
+            let g = sigmoid(gate[ch]), row = x + ch * frames
+            for t in 0..<frames { row[t] *= g }
+        }
+    }
+}
+
+/// `y = W·x + b` for a 1×1 convolution applied to one vector.
+func matvec(_ layer: ConvLayer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    y.update(from: layer.bias.pointer, count: layer.outChannels)
+    gemm(.none, .none, m: layer.outChannels, n: 1, k: layer.inChannels * layer.kernel,
+         a: layer.weight.pointer, lda: layer.inChannels * layer.kernel, b: x, ldb: 1, beta: 1, c: y, ldc: 1)
+}
+
+/// SE-Res2Net block: TDNN(1×1) → Res2Net → TDNN(1×1) → SE, plus the identity shortcut.
+struct SERes2NetBlock: Sendable {
+    let tdnn1: TDNNLayer
+    let res2: [TDNNLayer]     // scale − 1 layers on C/scale channels
+    let tdnn2: TDNNLayer
+    let se: SqueezeExcitation
+}
