@@ -1,0 +1,222 @@
+import CSndFile
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What `AudioFile.info` reports about a file, without decoding it.
+public struct AudioFileInfo: Sendable, Equatable {
+    /// Frames (samples per channel) libsndfile reports.
+    public let frames: Int
+    public let sampleRate: Int
+    public let channels: Int
+    /// Container and encoding as libsndfile names them, e.g. "WAV (Microsoft), Signed 16 bit PCM".
+    public let formatName: String
+
+    public init(frames: Int, sampleRate: Int, channels: Int, formatName: String) {
+        self.frames = frames
+        self.sampleRate = sampleRate
+        self.channels = channels
+        self.formatName = formatName
+    }
+
+    /// Length in seconds (0 for an unknown rate).
+    public var duration: Double { sampleRate > 0 ? Double(frames) / Double(sampleRate) : 0 }
+}
+
+/// Formats `AudioFile.write` produces.
+public enum AudioFileFormat: String, Sendable, CaseIterable, CustomStringConvertible {
+    case wav8, wav16, wav24, wav32, wavFloat, flac16, flac24, oggVorbis
+
+    var sndfileFormat: Int32 {
+        switch self {
+        case .wav8: return Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_U8)
+        case .wav16: return Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_16)
+        case .wav24: return Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_24)
+        case .wav32: return Int32(SF_FORMAT_WAV | SF_FORMAT_PCM_32)
+        case .wavFloat: return Int32(SF_FORMAT_WAV | SF_FORMAT_FLOAT)
+        case .flac16: return Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_16)
+        case .flac24: return Int32(SF_FORMAT_FLAC | SF_FORMAT_PCM_24)
+        case .oggVorbis: return Int32(SF_FORMAT_OGG | SF_FORMAT_VORBIS)
+        }
+    }
+
+    /// Integer encodings clip out-of-range floats instead of wrapping.
+    var isInteger: Bool { self != .wavFloat && self != .oggVorbis }
+
+    /// The usual file extension (without the dot).
+    public var fileExtension: String {
+        switch self {
+        case .wav8, .wav16, .wav24, .wav32, .wavFloat: return "wav"
+        case .flac16, .flac24: return "flac"
+        case .oggVorbis: return "ogg"
+        }
+    }
+
+    public var description: String { rawValue }
+}
+
+/// Reading and writing audio files through libsndfile.
+public enum AudioFile {
+    /// Sample rates the engine accepts from files and buffers.
+    public static let supportedSampleRates: ClosedRange<Int> = 1_000...768_000
+    /// Largest channel count accepted (libsndfile's own limit).
+    public static let maxChannels = 1024
+    /// Quality used for `.oggVorbis` (libsndfile's 0...1 VBR scale).
+    public static let vorbisQuality = 0.7
+
+    // MARK: - Reading
+
+    /// Header information of `path`.
+    public static func info(path: String) throws(AudioError) -> AudioFileInfo {
+        let handle = try open(path)
+        let info = makeInfo(handle)
+        try handle.close()
+        return info
+    }
+
+    /// All samples of `path`, interleaved, as Float (integer PCM scaled to [-1, 1)), after checking the
+    /// rate, the channel count, truncation, emptiness and non-finite values.
+    public static func readInterleaved(path: String) throws(AudioError) -> (samples: [Float], info: AudioFileInfo) {
+        let handle = try open(path)
+        let header = makeInfo(handle)
+        guard (1...maxChannels).contains(header.channels) else {
+            throw .invalidChannelCount(path: path, channels: header.channels)
+        }
+        guard supportedSampleRates.contains(header.sampleRate) else {
+            throw .unsupportedSampleRate(path: path, sampleRate: header.sampleRate)
+        }
+        let known = handle.info.frames != sf_count_t.max
+        var declared = known ? header.frames : nil
+        if handle.info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_WAV),
+           let riff = RIFFHeader.read(path: path)?.declaredFrames {
+            declared = max(declared ?? 0, riff)
+        }
+        if declared == 0 { throw .emptyAudio(path: path) }
+
+        let channels = header.channels
+        var samples: [Float] = []
+        // The header may lie (fuzzed or cut files): reserve at most 16 Mi samples up front.
+        samples.reserveCapacity(min((declared ?? 0) * channels, 1 << 24))
+        let chunkFrames = 16_384
+        var chunk = [Float](repeating: 0, count: chunkFrames * channels)
+        var total = 0
+        while true {
+            let got = try chunk.withUnsafeMutableBufferPointer { buf throws(AudioError) in
+                try sndfileCheck("sf_readf_float", path: path, handle: handle.pointer,
+                                 { sf_readf_float(handle.pointer, buf.baseAddress, sf_count_t(chunkFrames)) },
+                                 succeeded: { $0 >= 0 })
+            }
+            if got == 0 { break }
+            samples.append(contentsOf: chunk[0..<(Int(got) * channels)])
+            total += Int(got)
+        }
+        if let declared, total < declared {
+            throw .truncated(path: path, declaredFrames: declared, readFrames: total)
+        }
+        // A short read ends the loop; a decoder error behind it is reported, not swallowed.
+        _ = try sndfileCheck("sf_readf_float", path: path, handle: handle.pointer,
+                             { sf_error(handle.pointer) }, succeeded: { $0 == 0 })
+        try handle.close()
+        let info = AudioFileInfo(frames: total, sampleRate: header.sampleRate, channels: channels,
+                                 formatName: header.formatName)
+        try AudioClip.validate(samples: samples, sampleRate: info.sampleRate, channels: channels, source: path)
+        return (samples, info)
+    }
+
+    /// Reads `path`, mixes it to mono (mean of the channels) and resamples it to `sampleRate` with the
+    /// band-limited `Resampler`. This is what the engine calls.
+    public static func readMono(path: String, sampleRate: Int = 16_000) throws(AudioError) -> AudioClip {
+        guard supportedSampleRates.contains(sampleRate) else {
+            throw .unsupportedSampleRate(path: "requested output rate for \(path)", sampleRate: sampleRate)
+        }
+        let (interleaved, info) = try readInterleaved(path: path)
+        var mono = PCM.mixdown(interleaved, channels: info.channels)
+        if info.sampleRate != sampleRate {
+            mono = Resampler(inputRate: info.sampleRate, outputRate: sampleRate).process(mono)
+            if mono.isEmpty { throw .emptyAudio(path: path) }  // e.g. 1 frame at 48 kHz -> 0 at 16 kHz
+        }
+        return AudioClip(unchecked: mono, sampleRate: sampleRate)
+    }
+
+    /// Opens for reading; when libsndfile refuses a WAV header for a zero channel count or sample rate,
+    /// reports that instead of libsndfile's internal error.
+    private static func open(_ path: String) throws(AudioError) -> SndFileHandle {
+        do {
+            return try SndFileHandle.openForReading(path: path)
+        } catch {
+            if case .library = error, let riff = RIFFHeader.read(path: path) {
+                if riff.channels == 0 { throw .invalidChannelCount(path: path, channels: 0) }
+                if riff.sampleRate == 0 { throw .unsupportedSampleRate(path: path, sampleRate: 0) }
+            }
+            throw error
+        }
+    }
+
+    private static func makeInfo(_ handle: SndFileHandle) -> AudioFileInfo {
+        let format = handle.info.format
+        let major = sndfileFormatName(format & Int32(SF_FORMAT_TYPEMASK))
+        let sub = sndfileFormatName(format & Int32(SF_FORMAT_SUBMASK))
+        let frames = handle.info.frames == sf_count_t.max ? 0 : Int(handle.info.frames)
+        return AudioFileInfo(frames: frames, sampleRate: Int(handle.info.samplerate),
+                             channels: Int(handle.info.channels), formatName: "\(major), \(sub)")
+    }
+
+    // MARK: - Writing
+
+    /// Writes interleaved `samples` to `path` atomically: the data goes to a temporary file in the same
+    /// folder, is flushed with `fsync`, and is renamed over `path` only when complete. Integer formats
+    /// clip out-of-range values; NaN or infinity is rejected.
+    public static func write(path: String, samples: [Float], sampleRate: Int, channels: Int = 1,
+                             format: AudioFileFormat) throws(AudioError) {
+        try AudioClip.validate(samples: samples, sampleRate: sampleRate, channels: channels, source: path)
+
+        var info = SF_INFO()
+        info.samplerate = Int32(sampleRate)
+        info.channels = Int32(channels)
+        info.format = format.sndfileFormat
+        guard sf_format_check(&info) == SF_TRUE else {
+            throw .unsupportedWriteFormat(path: path, format: format, sampleRate: sampleRate, channels: channels)
+        }
+
+        let slash = path.lastIndex(of: "/")
+        let folder = slash.map { String(path[...$0]) } ?? ""
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        var template = Array("\(folder).\(base).tmp-XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw systemError("mkstemp", path: path, errno: errno) }
+        let tempPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        var descriptorOpen = true
+        var renamed = false
+        defer {
+            // Error-path cleanup only; the error being thrown is the one worth reporting.
+            if descriptorOpen { _ = close(fd) }
+            if !renamed { _ = unlink(tempPath) }
+        }
+
+        guard fchmod(fd, 0o644) == 0 else { throw systemError("fchmod", path: tempPath, errno: errno) }
+        let handle = try SndFileHandle.openForWriting(fd: fd, path: path, info: info)
+        if format.isInteger {
+            try handle.setBoolean(Int32(SFC_SET_CLIPPING), true, name: "SFC_SET_CLIPPING")
+        }
+        if format == .oggVorbis {
+            try handle.setDouble(Int32(SFC_SET_VBR_ENCODING_QUALITY), vorbisQuality,
+                                 name: "SFC_SET_VBR_ENCODING_QUALITY")
+        }
+        let frames = samples.count / channels
+        _ = try samples.withUnsafeBufferPointer { buf throws(AudioError) in
+            try sndfileCheck("sf_writef_float", path: path, handle: handle.pointer,
+                             { sf_writef_float(handle.pointer, buf.baseAddress, sf_count_t(frames)) },
+                             succeeded: { $0 == sf_count_t(frames) })
+        }
+        try handle.close()
+        guard fsync(fd) == 0 else { throw systemError("fsync", path: tempPath, errno: errno) }
+        descriptorOpen = false
+        guard close(fd) == 0 else { throw systemError("close", path: tempPath, errno: errno) }
+        guard rename(tempPath, path) == 0 else { throw systemError("rename", path: path, errno: errno) }
+        renamed = true
+    }
+}

@@ -1,1 +1,0 @@
-// SVAudio: see README.md in this folder.

@@ -1,0 +1,208 @@
+import Foundation
+import Testing
+import _SVTestSupport
+@testable import SVAudio
+
+/// Every failure mode gives its structured error, and its description names the file.
+@Suite struct AudioErrorTests {
+    typealias S = AudioTestSignals
+
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Runs `readMono` and returns the error it must throw.
+    static func readError(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) -> AudioError? {
+        do throws(AudioError) {
+            let clip = try AudioFile.readMono(path: path)
+            Issue.record("expected an error, read \(clip.samples.count) samples", sourceLocation: sourceLocation)
+            return nil
+        } catch {
+            let name = (path as NSString).lastPathComponent
+            #expect(error.description.contains(name), "\(error)", sourceLocation: sourceLocation)
+            #expect(error.path == path, sourceLocation: sourceLocation)
+            return error
+        }
+    }
+
+    @Test func missingFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("nobody-recorded-this.wav")
+        #expect(Self.readError(path) == .fileNotFound(path: path))
+        #expect(throws: AudioError.fileNotFound(path: path)) { try AudioFile.info(path: path) }
+    }
+
+    @Test func directoryIsNotAFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        guard case .cannotOpen = Self.readError(dir.url.path) else { Issue.record("expected cannotOpen"); return }
+    }
+
+    @Test func unreadableFileUsesTheLibraryMessage() throws {
+        guard getuid() != 0 else { return }  // root reads everything
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("locked.wav")
+        try AudioFile.write(path: path, samples: [0.1, 0.2], sampleRate: 16_000, format: .wav16)
+        chmod(path, 0)
+        guard case .cannotOpen(_, let reason) = Self.readError(path) else { Issue.record("expected cannotOpen"); return }
+        #expect(reason.contains("ermission"))
+    }
+
+    @Test func textIsNotAudio() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("notes.wav")
+        try Self.write(Array("These are meeting notes, not a recording.\n".utf8), to: path)
+        guard case .unrecognizedFormat = Self.readError(path) else { Issue.record("expected unrecognizedFormat"); return }
+    }
+
+    @Test func zeroByteFileAndZeroFrameWAVAreEmpty() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let empty = dir.path("zero-bytes.wav")
+        try Self.write([], to: empty)
+        #expect(Self.readError(empty) == .emptyAudio(path: empty))
+        let noFrames = dir.path("no-frames.wav")
+        try Self.write(S.wavBytes(formatTag: 1, channels: 1, sampleRate: 16_000, bitsPerSample: 16, data: []),
+                       to: noFrames)
+        #expect(Self.readError(noFrames) == .emptyAudio(path: noFrames))
+    }
+
+    /// A WAV whose `data` chunk was cut off: libsndfile alone would report the shorter length.
+    @Test func truncatedWAV() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let full = dir.path("full.wav")
+        try AudioFile.write(path: full, samples: S.tone(frequency: 300, sampleRate: 16_000, count: 16_000),
+                            sampleRate: 16_000, format: .wav16)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: full)))
+        let cut = dir.path("cut-off.wav")
+        try Self.write(Array(bytes[0..<20_000]), to: cut)
+        let readable = (20_000 - 44) / 2
+        #expect(Self.readError(cut) == .truncated(path: cut, declaredFrames: 16_000, readFrames: readable))
+        #expect(Self.readError(cut)?.description.contains("16000 frames") == true)
+    }
+
+    @Test func truncatedFLACIsAnError() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let full = dir.path("full.flac")
+        try AudioFile.write(path: full, samples: S.tone(frequency: 300, sampleRate: 16_000, count: 16_000, amplitude: 0.5),
+                            sampleRate: 16_000, format: .flac16)
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: full)))
+        let cut = dir.path("cut-off.flac")
+        try Self.write(Array(bytes[0..<(bytes.count / 2)]), to: cut)
+        guard case .truncated(_, let declared, let read) = Self.readError(cut) else {
+            Issue.record("expected truncated"); return
+        }
+        #expect(declared == 16_000 && read < 16_000)
+    }
+
+    @Test("NaN or infinity in a float WAV names frame and time", arguments: [Float.nan, .infinity, -.infinity])
+    func nonFiniteSample(bad: Float) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("corrupt-float.wav")
+        var x = [Float](repeating: 0.1, count: 2 * 1_000)  // stereo, 1000 frames
+        x[2 * 800 + 1] = bad  // frame 800, right channel
+        try Self.write(S.wavBytes(formatTag: 3, channels: 2, sampleRate: 8_000, bitsPerSample: 32,
+                                  data: S.floatBytes(x)), to: path)
+        #expect(Self.readError(path) == .nonFiniteSample(path: path, frame: 800, channel: 1, seconds: 0.1))
+        #expect(Self.readError(path)?.description.contains("t = 0.1 s") == true)
+    }
+
+    @Test("sample rate must be positive and sane", arguments: [0 as UInt32, 500, 3_000_000])
+    func unsupportedSampleRate(rate: UInt32) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("rate-\(rate).wav")
+        try Self.write(S.wavBytes(formatTag: 1, channels: 1, sampleRate: rate, bitsPerSample: 16,
+                                  data: [UInt8](repeating: 0, count: 200)), to: path)
+        // (libsndfile itself refuses a zero rate at open time; the reader still names the cause)
+        #expect(Self.readError(path) == .unsupportedSampleRate(path: path, sampleRate: Int(rate)))
+    }
+
+    @Test func zeroChannels() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("no-channels.wav")
+        try Self.write(S.wavBytes(formatTag: 1, channels: 0, sampleRate: 16_000, bitsPerSample: 16,
+                                  data: [UInt8](repeating: 0, count: 200)), to: path)
+        #expect(Self.readError(path) == .invalidChannelCount(path: path, channels: 0))
+    }
+
+    @Test func inMemoryValidation() {
+        #expect(throws: AudioError.emptyAudio(path: "<memory>")) { try AudioClip(samples: [], sampleRate: 16_000) }
+        #expect(throws: AudioError.nonFiniteSample(path: "mic", frame: 1_600, channel: 0, seconds: 0.1)) {
+            var x = [Float](repeating: 0, count: 3_200)
+            x[1_600] = .nan
+            _ = try AudioClip(samples: x, sampleRate: 16_000, source: "mic")
+        }
+        #expect(throws: AudioError.unsupportedSampleRate(path: "<memory>", sampleRate: -8_000)) {
+            try AudioClip(samples: [0], sampleRate: -8_000)
+        }
+        #expect(throws: AudioError.invalidChannelCount(path: "buf", channels: 0)) {
+            try AudioClip.validate(samples: [0], sampleRate: 16_000, channels: 0, source: "buf")
+        }
+        #expect(throws: AudioError.sampleCountMismatch(path: "buf", samples: 3, channels: 2)) {
+            try AudioClip.validate(samples: [0, 0, 0], sampleRate: 16_000, channels: 2, source: "buf")
+        }
+        #expect((try? AudioClip(samples: [0.5, -0.5], sampleRate: 8_000))?.duration == 0.00025)
+    }
+
+    @Test func writerRejectsBadInput() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("bad.wav")
+        #expect(throws: AudioError.nonFiniteSample(path: path, frame: 1, channel: 0, seconds: 1.0 / 16_000)) {
+            try AudioFile.write(path: path, samples: [0, .infinity], sampleRate: 16_000, format: .wav16)
+        }
+        #expect(throws: AudioError.self) {
+            try AudioFile.write(path: dir.path("no/such/folder/x.wav"), samples: [0], sampleRate: 16_000, format: .wav16)
+        }
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    /// Garbage, cut and bit-flipped files only ever produce errors or valid audio, never a crash.
+    @Test func fuzzedFilesNeverCrash() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var rng = SeededAudioRandom(seed: 2024)
+        var valid: [[UInt8]] = []
+        for format in [AudioFileFormat.wav16, .wavFloat, .flac16, .oggVorbis] {
+            let path = dir.path("seed.\(format.rawValue).\(format.fileExtension)")
+            try AudioFile.write(path: path, samples: S.tone(frequency: 700, sampleRate: 16_000, count: 4_000, amplitude: 0.7),
+                                sampleRate: 16_000, format: format)
+            valid.append(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
+        }
+        let magics: [[UInt8]] = [[], Array("RIFF".utf8), Array("fLaC".utf8), Array("OggS".utf8), Array("FORM".utf8)]
+        var cases: [[UInt8]] = []
+        for magic in magics {
+            for _ in 0..<6 {
+                cases.append(magic + (0..<Int.random(in: 0...3_000, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            }
+        }
+        for bytes in valid {
+            for _ in 0..<12 { cases.append(Array(bytes[0..<Int.random(in: 0..<bytes.count, using: &rng)])) }
+            for _ in 0..<8 {
+                var flipped = bytes
+                for _ in 0..<Int.random(in: 1...20, using: &rng) {
+                    flipped[Int.random(in: 0..<flipped.count, using: &rng)] ^= UInt8.random(in: 1...255, using: &rng)
+                }
+                cases.append(flipped)
+            }
+        }
+        for (i, bytes) in cases.enumerated() {
+            let path = dir.path("fuzz-\(i).bin")
+            try Self.write(bytes, to: path)
+            do throws(AudioError) {
+                let clip = try AudioFile.readMono(path: path)
+                #expect(!clip.samples.isEmpty && PCM.firstNonFiniteIndex(clip.samples) == nil)
+            } catch {
+                #expect(error.description.contains("fuzz-\(i).bin"))
+            }
+        }
+    }
+}
