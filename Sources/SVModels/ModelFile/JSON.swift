@@ -73,7 +73,7 @@ struct JSONParser {
     private func fail(_ reason: String) -> JSONParseError { JSONParseError(offset: i, reason: reason) }
 
     private func describeCurrent() -> String {
-        guard i < bytes.count else { return "end of header" }
+        guard i < bytes.count else { return "end of JSON" }
         let b = bytes[i]
         if b >= 0x21 && b < 0x7F { return "character '\(Character(Unicode.Scalar(b)))'" }
         return "byte 0x\(String(b, radix: 16))"
@@ -86,7 +86,7 @@ struct JSONParser {
     }
 
     private mutating func parseValue() throws(JSONParseError) -> JSONValue {
-        guard i < bytes.count else { throw fail("unexpected end of header, expected a value") }
+        guard i < bytes.count else { throw fail("unexpected end of JSON, expected a value") }
         switch bytes[i] {
         case UInt8(ascii: "{"): return try parseObject()
         case UInt8(ascii: "["): return try parseArray()
@@ -101,7 +101,7 @@ struct JSONParser {
 
     private mutating func expectLiteral(_ literal: StaticString) throws(JSONParseError) {
         let n = literal.utf8CodeUnitCount
-        guard bytes.count - i >= n else { throw fail("unexpected end of header in literal") }
+        guard bytes.count - i >= n else { throw fail("unexpected end of JSON in literal") }
         let ok = literal.withUTF8Buffer { lit in (0..<n).allSatisfy { bytes[i + $0] == lit[$0] } }
         guard ok else { throw fail("invalid literal, expected \(literal)") }
         i += n
@@ -141,7 +141,7 @@ struct JSONParser {
             skipWhitespace()
             members.append(JSONMember(key: key, value: try parseValue()))
             skipWhitespace()
-            guard i < bytes.count else { throw fail("unexpected end of header, expected ',' or '}'") }
+            guard i < bytes.count else { throw fail("unexpected end of JSON, expected ',' or '}'") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
             if bytes[i] == UInt8(ascii: "}") { i += 1; break }
             throw fail("unexpected \(describeCurrent()), expected ',' or '}'")
@@ -164,7 +164,7 @@ struct JSONParser {
             skipWhitespace()
             elements.append(try parseValue())
             skipWhitespace()
-            guard i < bytes.count else { throw fail("unexpected end of header, expected ',' or ']'") }
+            guard i < bytes.count else { throw fail("unexpected end of JSON, expected ',' or ']'") }
             if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
             if bytes[i] == UInt8(ascii: "]") { i += 1; break }
             throw fail("unexpected \(describeCurrent()), expected ',' or ']'")
@@ -201,7 +201,7 @@ struct JSONParser {
     }
 
     private mutating func hex4() throws(JSONParseError) -> UInt32 {
-        guard bytes.count - i >= 4 else { throw fail("unexpected end of header in \\u escape") }
+        guard bytes.count - i >= 4 else { throw fail("unexpected end of JSON in \\u escape") }
         var v: UInt32 = 0
         for _ in 0..<4 {
             let b = bytes[i]

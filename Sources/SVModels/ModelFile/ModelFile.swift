@@ -2,7 +2,8 @@
 /// (`models/README.md`). Weights are immutable once loaded and can be shared between threads.
 ///
 ///     let model = try ModelFile.read(path: "models/ecapa-c512-f32-v1.safetensors")
-///     try model.checkTensorTable(expected: ECAPAConfig(json: model.metadata.config).tensorTable)
+///     // expectedShapes: [String: [Int]], derived by the architecture from model.metadata.config
+///     try model.checkTensorTable(expected: expectedShapes)
 ///     let w = try model.tensor("blocks.0.conv.weight").floats()
 public struct ModelFile: Sendable, Equatable {
     public var metadata: ModelMetadata

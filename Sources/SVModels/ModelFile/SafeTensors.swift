@@ -55,6 +55,7 @@ public struct SafeTensors: Sendable, Equatable {
 
     /// The whole file as bytes.
     public func serialize() -> [UInt8] {
+        precondition(tensors["__metadata__"] == nil, "SafeTensors: \"__metadata__\" cannot name a tensor")
         let names = Self.sortedNames(tensors)
         var header: [UInt8] = [UInt8(ascii: "{")]
         var first = true

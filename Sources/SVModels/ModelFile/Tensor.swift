@@ -125,7 +125,11 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
         self.storage = storage
     }
 
+    /// Checks the name (not the reserved `__metadata__`) and shape; returns product(shape).
     private static func checkedElementCount(name: String, shape: [Int]) throws(ModelFileError) -> Int {
+        guard name != "__metadata__" else {
+            throw .invalidHeader(field: quoted(name), problem: "is reserved for the metadata block and cannot name a tensor")
+        }
         guard let count = shapeElementCount(shape) else {
             let reason = shape.contains { $0 < 0 } ? "negative dimension" : "element count overflows Int"
             throw .invalidShape(tensor: name, shape: shape, reason: reason)
