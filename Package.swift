@@ -48,7 +48,7 @@ let package = Package(
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
 
         // MARK: - Tests
-        .target(name: "_SVTestSupport", dependencies: ["SVAudio"], path: "Sources/_SVTestSupport",
+        .target(name: "_SVTestSupport", dependencies: [], path: "Sources/_SVTestSupport",
                 resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "SVKernelsTests", dependencies: ["SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SVAudioTests", dependencies: ["SVAudio", "_SVTestSupport"], swiftSettings: swiftSettings),
@@ -56,8 +56,8 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVModelsTests", dependencies: ["SVModels", "SVAudio", "SVFeatures", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "SVScoringTests", dependencies: ["SVScoring", "_SVTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVScoringTests", dependencies: ["SVScoring", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SVCLITests", dependencies: ["_SVTestSupport"], swiftSettings: swiftSettings),
     ]
 )

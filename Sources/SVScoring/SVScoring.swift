@@ -1,1 +1,0 @@
-// SVScoring: see README.md in this folder.

@@ -1,1 +1,0 @@
-// SVStreaming: see README.md in this folder.

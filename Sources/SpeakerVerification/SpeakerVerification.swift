@@ -1,1 +1,0 @@
-// SpeakerVerification: see README.md in this folder.
