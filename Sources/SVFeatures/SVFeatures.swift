@@ -1,1 +1,0 @@
-// SVFeatures: see README.md in this folder.
