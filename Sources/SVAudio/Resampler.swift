@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -61,7 +62,7 @@ public struct Resampler: Sendable {
         self.outputRate = outputRate
         self.design = design
         filter = inputRate == outputRate ? nil
-            : PolyphaseFilter(inputRate: inputRate, outputRate: outputRate, design: design)
+            : PolyphaseFilter.shared(inputRate: inputRate, outputRate: outputRate, design: design)
         reset()
     }
 
@@ -112,6 +113,18 @@ public struct Resampler: Sendable {
         var out: [Float] = []
         input.withUnsafeBufferPointer { push($0, appendingTo: &out) }
         return out
+    }
+
+    /// Largest number of samples one `push` of `inputCount` samples can emit (for preallocation).
+    public func maxOutputCount(forInputCount inputCount: Int) -> Int {
+        let (l, m) = ratio
+        return (inputCount * l + m - 1) / m + 1
+    }
+
+    /// Reserves the internal buffer for pushes of up to `chunkSize` samples, so that a stream fed such
+    /// chunks never allocates (the caller reserves its output array with `maxOutputCount`).
+    public mutating func reserveCapacity(chunkSize: Int) {
+        history.reserveCapacity(tapCount + chunkSize + 16)
     }
 
     /// Ends the stream: the input is taken as zero after its end, the remaining output (up to
@@ -227,6 +240,25 @@ final class PolyphaseFilter: Sendable {
 
     /// Largest exact table (L · taps floats) before switching to interpolated phases.
     static let maxExactTableSize = 1 << 20
+
+    private struct Key: Hashable {
+        let inputRate: Int, outputRate: Int, attenuation: Double, passband: Double, stopband: Double
+    }
+    /// Recently built tables: reading many files at the same rate designs the filter once.
+    private static let cache = Mutex<[Key: PolyphaseFilter]>([:])
+    private static let cacheLimit = 8
+
+    static func shared(inputRate: Int, outputRate: Int, design: Design) -> PolyphaseFilter {
+        let key = Key(inputRate: inputRate, outputRate: outputRate, attenuation: design.stopbandAttenuation,
+                      passband: design.passbandEdge, stopband: design.stopbandEdge)
+        if let filter = cache.withLock({ $0[key] }) { return filter }
+        let filter = PolyphaseFilter(inputRate: inputRate, outputRate: outputRate, design: design)
+        cache.withLock { cache in
+            if cache.count >= cacheLimit { cache.removeAll() }
+            cache[key] = filter
+        }
+        return filter
+    }
 
     init(inputRate: Int, outputRate: Int, design: Design) {
         let g = gcd(inputRate, outputRate)

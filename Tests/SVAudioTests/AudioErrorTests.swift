@@ -194,15 +194,19 @@ import _SVTestSupport
                 cases.append(flipped)
             }
         }
+        var errors = 0, decoded = 0
         for (i, bytes) in cases.enumerated() {
             let path = dir.path("fuzz-\(i).bin")
             try Self.write(bytes, to: path)
             do throws(AudioError) {
                 let clip = try AudioFile.readMono(path: path)
                 #expect(!clip.samples.isEmpty && PCM.firstNonFiniteIndex(clip.samples) == nil)
+                decoded += 1
             } catch {
                 #expect(error.description.contains("fuzz-\(i).bin"))
+                errors += 1
             }
         }
+        #expect(errors > 0 && decoded > 0, "both paths exercised: \(errors) errors, \(decoded) decoded")
     }
 }

@@ -115,12 +115,15 @@ import _SVTestSupport
         let x = (0..<12_000).map { _ in Float.random(in: -1...1, using: &rng) }
         var stream = Resampler(inputRate: rates.0, outputRate: rates.1)
         let whole = stream.process(x)
+        stream.reserveCapacity(chunkSize: 900)
         for _ in 0..<2 {  // twice: `finish` must leave the stream ready for a new signal
             var out: [Float] = []
             var i = 0
             while i < x.count {
                 let n = min(x.count - i, Int.random(in: 0...900, using: &rng))
-                out += stream.push(Array(x[i..<(i + n)]))
+                let chunk = stream.push(Array(x[i..<(i + n)]))
+                #expect(chunk.count <= stream.maxOutputCount(forInputCount: n))
+                out += chunk
                 i += n
             }
             out += stream.finish()
