@@ -39,9 +39,12 @@ public func rowMeans(_ x: UnsafePointer<Float>, channels: Int, frames: Int, out:
     }
 }
 
-/// Mean and standard deviation of each row, population variance: `std = sqrt(max(var, floor))`.
-public func rowMeanStd(_ x: UnsafePointer<Float>, channels: Int, frames: Int, varianceFloor: Float,
+/// Mean and standard deviation of each row: `std = sqrt(max(var + offset, floor))`, where `var`
+/// is the population variance, or the unbiased one (divided by frames − 1) when `unbiased`.
+public func rowMeanStd(_ x: UnsafePointer<Float>, channels: Int, frames: Int, unbiased: Bool = false,
+                       varianceOffset: Float = 0, varianceFloor: Float,
                        mean: UnsafeMutablePointer<Float>, std: UnsafeMutablePointer<Float>) {
+    let divisor = Double(unbiased ? max(1, frames - 1) : frames)
     for c in 0..<channels {
         let row = x + c * frames
         var sum = 0.0
@@ -50,7 +53,7 @@ public func rowMeanStd(_ x: UnsafePointer<Float>, channels: Int, frames: Int, va
         var sq = 0.0
         for t in 0..<frames { let d = Double(row[t]) - mu; sq += d * d }
         mean[c] = Float(mu)
-        std[c] = Float(max(sq / Double(frames), Double(varianceFloor)).squareRoot())
+        std[c] = Float(max(sq / divisor + Double(varianceOffset), Double(varianceFloor)).squareRoot())
     }
 }
 

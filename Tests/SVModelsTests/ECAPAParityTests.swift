@@ -36,6 +36,23 @@ import _SVTestSupport
         #expect(maxAbsDifference(ours, theirs) < Self.maxActivationDifference)
     }
 
+    /// WeSpeaker's `ECAPA_TDNN` run from its own source (C = 32, MFA 96, attention 16; see
+    /// tools/reference/make_ecapa_fixtures.py), with WeSpeaker's tensor names.
+    @Test func embeddingMatchesWeSpeaker() throws {
+        let weights = try SafeTensors.read(path: Fixtures.path("ecapa/wespeaker_c32.safetensors"))
+        let golden = try SafeTensors.read(path: Fixtures.path("ecapa/wespeaker_c32_golden.safetensors"))
+        var config = ECAPAConfig.wespeaker(channels: 32, mfaChannels: 96, inputSize: 80, embeddingSize: 32,
+                                           attentionChannels: 16)
+        config.seChannels = 128
+        let encoder = try ECAPAEncoder(config: config) { name in try? weights.tensors[name]?.floats().array }
+        let (features, frames) = try Self.melMajor(golden.tensors["speech_a_3s/features"]!)
+        let ours = try encoder.embed(features: features, frames: frames, workspace: ECAPAWorkspace())
+        let theirs = try golden.tensors["speech_a_3s/embedding"]!.floats().array
+        let cosine = cosineSimilarity(ours, theirs)
+        #expect(cosine >= Self.minimumCosine, "cosine \(cosine); first values \(ours.prefix(5)) vs \(theirs.prefix(5))")
+        #expect(maxAbsDifference(ours, theirs) < Self.maxActivationDifference)
+    }
+
     @Test func workspaceReuseAcrossLengthsGivesIdenticalResults() throws {
         let golden = try SafeTensors.read(path: Fixtures.path("ecapa/speechbrain_c64_golden.safetensors"))
         let encoder = try Self.speechBrainEncoder()

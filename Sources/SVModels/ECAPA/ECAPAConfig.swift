@@ -10,6 +10,10 @@ public struct ECAPAConfig: Codable, Equatable, Sendable {
         /// SpeechBrain's `ECAPA_TDNN` (also sslsv's port): conv→ReLU→BN everywhere, reflect padding,
         /// plain chaining of the SE-Res2Net blocks, BN in the MFA layer and in the attention.
         case speechbrain
+        /// WeSpeaker's `ECAPA_TDNN_GLOB`: zero padding, the unconvolved Res2Net chunk last, no BN
+        /// in the MFA layer or the attention, ASTP statistics (unbiased global variance + 1e-7,
+        /// pooled variance E[x²]−μ² floored at 1e-7), `nn.Linear` SE and output layers.
+        case wespeaker
     }
 
     public var variant: Variant
@@ -51,6 +55,14 @@ public struct ECAPAConfig: Codable, Equatable, Sendable {
                                    seChannels: Int = 128, attentionChannels: Int = 128) -> ECAPAConfig {
         ECAPAConfig(inputSize: inputSize, channels: [c, c, c, c, 3 * c], seChannels: seChannels,
                     attentionChannels: attentionChannels, embeddingSize: embeddingSize)
+    }
+
+    /// WeSpeaker-style ECAPA (`ECAPA_TDNN_GLOB_c512` has C = 512, MFA 1536, embedding 192).
+    public static func wespeaker(channels c: Int, mfaChannels: Int = 1536, inputSize: Int = 80,
+                                 embeddingSize: Int = 192, attentionChannels: Int = 128) -> ECAPAConfig {
+        ECAPAConfig(variant: .wespeaker, inputSize: inputSize, channels: [c, c, c, c, mfaChannels],
+                    seChannels: 128, attentionChannels: attentionChannels, embeddingSize: embeddingSize,
+                    padding: .zeros)
     }
 
     /// Width of the convolution in the SE-Res2Net blocks (`channels[1]`).

@@ -10,16 +10,18 @@ public final class ECAPAEncoder: Sendable {
     let first: TDNNLayer
     let blocks: [SERes2NetBlock]
     let mfa: TDNNLayer
-    let attention: TDNNLayer        // on [x; μ; σ] (global context) or x
+    let attention: ConvLayer           // on [x; μ; σ] (global context) or x
+    let attentionNorm: ChannelAffine?  // SpeechBrain: ReLU + BN before the tanh
     let attentionOut: ConvLayer
-    let embedding: ConvLayer        // asp_bn folded in
+    let embedding: ConvLayer           // the pooled-statistics BN folded in
 
-    /// Builds the encoder from named fp32 tensors (SpeechBrain names, see `ECAPAConfig.tensorTable`).
-    /// `tensor(name)` returns the values in PyTorch's row-major layout, or nil when absent.
+    /// Builds the encoder from named fp32 tensors (the reference toolkit's names, see
+    /// `ECAPAConfig.tensorTable`). `tensor(name)` returns the values in PyTorch's row-major layout,
+    /// or nil when absent.
     public init(config: ECAPAConfig, tensor: (String) -> [Float]?) throws(ECAPAError) {
         try config.validate()
         self.config = config
-        let table = config.tensorTable
+        let table = config.tensorTable, names = config.names
         func values(_ name: String) throws(ECAPAError) -> [Float] {
             guard let v = tensor(name) else { throw .missingTensor(name) }
             let expected = table[name]!.reduce(1, *)
@@ -37,31 +39,33 @@ public final class ECAPAEncoder: Sendable {
                           runningMean: try values("\(p).running_mean"), runningVar: try values("\(p).running_var"),
                           epsilon: config.batchNormEpsilon)
         }
-        func tdnn(_ p: String, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> TDNNLayer {
-            TDNNLayer(conv: try conv("\(p).conv.conv", kernel: kernel, dilation: dilation), norm: try norm("\(p).norm.norm"))
+        func tdnn(_ l: ECAPALayerNames.Layer, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> TDNNLayer {
+            TDNNLayer(conv: try conv(l.conv, kernel: kernel, dilation: dilation),
+                      norm: try l.norm.map { (p) throws(ECAPAError) in try norm(p) })
         }
 
-        first = try tdnn("blocks.0", kernel: config.kernelSizes[0], dilation: config.dilations[0])
+        first = try tdnn(names.first, kernel: config.kernelSizes[0], dilation: config.dilations[0])
         var blocks: [SERes2NetBlock] = []
         for b in 1...3 {
             var res2: [TDNNLayer] = []
             for i in 0..<(config.res2netScale - 1) {
-                res2.append(try tdnn("blocks.\(b).res2net_block.blocks.\(i)",
-                                     kernel: config.kernelSizes[b], dilation: config.dilations[b]))
+                res2.append(try tdnn(names.res2(b, i), kernel: config.kernelSizes[b], dilation: config.dilations[b]))
             }
             blocks.append(SERes2NetBlock(
-                tdnn1: try tdnn("blocks.\(b).tdnn1"), res2: res2, tdnn2: try tdnn("blocks.\(b).tdnn2"),
-                se: SqueezeExcitation(reduce: try conv("blocks.\(b).se_block.conv1.conv"),
-                                      expand: try conv("blocks.\(b).se_block.conv2.conv"))))
+                tdnn1: try tdnn(names.tdnn1(b)), res2: res2,
+                passThroughChunk: config.variant == .speechbrain ? 0 : config.res2netScale - 1,
+                tdnn2: try tdnn(names.tdnn2(b)),
+                se: SqueezeExcitation(reduce: try conv(names.seReduce(b)), expand: try conv(names.seExpand(b)))))
         }
         self.blocks = blocks
-        mfa = try tdnn("mfa")
-        attention = try tdnn("asp.tdnn")
-        attentionOut = try conv("asp.conv.conv")
+        mfa = try tdnn(names.mfa)
+        attention = try conv(names.attention.conv)
+        attentionNorm = try names.attention.norm.map { (p) throws(ECAPAError) in try norm(p) }
+        attentionOut = try conv(names.attentionOut)
 
         // fc(BN(p)) = W·(s⊙p + t) + b = (W·diag s)·p + (W·t + b): exact, so fold it.
-        let bn = try norm("asp_bn.norm")
-        let fc = try conv("fc.conv")
+        let bn = try norm(names.poolNorm)
+        let fc = try conv(names.embedding)
         let rows = fc.outChannels, cols = fc.inChannels
         let w = AlignedBuffer(count: rows * cols), bias = AlignedBuffer(count: rows)
         for r in 0..<rows {

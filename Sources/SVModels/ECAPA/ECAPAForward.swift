@@ -67,17 +67,21 @@ extension ECAPAEncoder {
         let chunk = ws.region(.chunk), t2 = ws.region(.tdnn2)
 
         block.tdnn1.forward(input, frames: t, padding: pad, into: t1, scratch: scratch)
-        // Res2Net: y0 = x0, y1 = f1(x1), yi = fi(xi + y(i−1)).
-        r2.update(from: t1, count: chunkSize)
-        for i in 1..<scale {
+        // Res2Net: the pass-through chunk is copied; the others are convolved in order, each after
+        // adding the previous convolved output (SpeechBrain: y1 = f(x1), yi = f(xi + y(i−1))).
+        let pass = block.passThroughChunk
+        (r2 + pass * chunkSize).update(from: t1 + pass * chunkSize, count: chunkSize)
+        var previous: UnsafeMutablePointer<Float>? = nil
+        for (k, layer) in block.res2.enumerated() {
+            let i = k < pass ? k : k + 1
             let xi = t1 + i * chunkSize, yi = r2 + i * chunkSize
-            if i == 1 {
-                block.res2[0].forward(xi, frames: t, padding: pad, into: yi, scratch: scratch)
+            if let prev = previous {
+                for j in 0..<chunkSize { chunk[j] = xi[j] + prev[j] }
+                layer.forward(chunk, frames: t, padding: pad, into: yi, scratch: scratch)
             } else {
-                let prev = r2 + (i - 1) * chunkSize
-                for k in 0..<chunkSize { chunk[k] = xi[k] + prev[k] }
-                block.res2[i - 1].forward(chunk, frames: t, padding: pad, into: yi, scratch: scratch)
+                layer.forward(xi, frames: t, padding: pad, into: yi, scratch: scratch)
             }
+            previous = yi
         }
         block.tdnn2.forward(r2, frames: t, padding: pad, into: t2, scratch: scratch)
         block.se.apply(t2, frames: t, vectors: ws.region(.vectors))
@@ -91,26 +95,29 @@ extension ECAPAEncoder {
         let hidden = ws.region(.attnHidden), logits = ws.region(.attnLogits)
         let vec = ws.region(.vectors)
         let globalStats = vec, contextBias = vec + 2 * cm, pooled = vec + 2 * cm + a
-        let conv = attention.conv
+        let conv = attention, wespeaker = config.variant == .wespeaker
 
         // The attention conv sees [x; μ; σ]: split its weight so the constant μ/σ columns become a
         // per-channel bias instead of 2/3 of the GEMM.
         contextBias.update(from: conv.bias.pointer, count: a)
         let lda = conv.inChannels
         if config.globalContext {
-            rowMeanStd(x, channels: cm, frames: t, varianceFloor: 1e-12, mean: globalStats, std: globalStats + cm)
+            // SpeechBrain: biased variance floored at 1e-12; WeSpeaker: unbiased variance + 1e-7.
+            rowMeanStd(x, channels: cm, frames: t, unbiased: wespeaker, varianceOffset: wespeaker ? 1e-7 : 0,
+                       varianceFloor: wespeaker ? 0 : 1e-12, mean: globalStats, std: globalStats + cm)
             gemm(.none, .none, m: a, n: 1, k: 2 * cm, a: conv.weight.pointer + cm, lda: lda,
                  b: globalStats, ldb: 1, beta: 1, c: contextBias, ldc: 1)
         }
         for r in 0..<a { (hidden + r * t).initialize(repeating: contextBias[r], count: t) }
         gemm(.none, .none, m: a, n: t, k: cm, a: conv.weight.pointer, lda: lda, b: x, ldb: t,
              beta: 1, c: hidden, ldc: t)
-        reluThenAffine(hidden, channels: a, frames: t, scale: attention.norm.scale.pointer,
-                       shift: attention.norm.shift.pointer)
+        if let norm = attentionNorm {
+            reluThenAffine(hidden, channels: a, frames: t, scale: norm.scale.pointer, shift: norm.shift.pointer)
+        }
         tanhInPlace(hidden, count: a * t)
         attentionOut.forward(hidden, frames: t, padding: config.padding, into: logits, scratch: ws.region(.scratch))
         softmaxRows(logits, rows: cm, columns: t)
-        weightedRowMeanStd(x, weights: logits, channels: cm, frames: t, varianceFloor: 1e-12,
+        weightedRowMeanStd(x, weights: logits, channels: cm, frames: t, varianceFloor: wespeaker ? 1e-7 : 1e-12,
                            mean: pooled, std: pooled + cm)
         matvec(embedding, pooled, output)
     }

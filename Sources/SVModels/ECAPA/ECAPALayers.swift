@@ -37,16 +37,21 @@ struct ChannelAffine: Sendable {
     }
 }
 
-/// SpeechBrain's TDNNBlock: conv → ReLU → BatchNorm, the last two fused into one pass.
+/// SpeechBrain's TDNNBlock: conv → ReLU → BatchNorm, the last two fused into one pass (or conv →
+/// ReLU where a layer has no batch norm, like WeSpeaker's MFA).
 struct TDNNLayer: Sendable {
     let conv: ConvLayer
-    let norm: ChannelAffine
+    let norm: ChannelAffine?
 
     func forward(_ x: UnsafePointer<Float>, frames: Int, padding: PaddingMode,
                  into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         conv.forward(x, frames: frames, padding: padding, into: y, scratch: scratch)
-        reluThenAffine(y, channels: conv.outChannels, frames: frames,
-                       scale: norm.scale.pointer, shift: norm.shift.pointer)
+        if let norm {
+            reluThenAffine(y, channels: conv.outChannels, frames: frames,
+                           scale: norm.scale.pointer, shift: norm.shift.pointer)
+        } else {
+            reluInPlace(y, count: conv.outChannels * frames)
+        }
     }
 }
 
@@ -81,6 +86,8 @@ func matvec(_ layer: ConvLayer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePoi
 struct SERes2NetBlock: Sendable {
     let tdnn1: TDNNLayer
     let res2: [TDNNLayer]     // scale − 1 layers on C/scale channels
+    /// The Res2Net chunk passed through unconvolved: 0 in SpeechBrain, the last one in WeSpeaker.
+    let passThroughChunk: Int
     let tdnn2: TDNNLayer
     let se: SqueezeExcitation
 }

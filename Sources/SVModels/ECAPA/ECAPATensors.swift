@@ -1,36 +1,81 @@
-/// The tensor table of an ECAPA-TDNN: names (SpeechBrain's `state_dict` names, the canonical names
-/// inside spkv model files) and shapes, derived from the hyperparameters alone.
+/// Where each layer's tensors live in a model file. Model files keep the reference toolkit's own
+/// `state_dict` names (SpeechBrain's for `.speechbrain`, WeSpeaker's for `.wespeaker`), so a file can
+/// be compared tensor by tensor with the checkpoint it came from.
+struct ECAPALayerNames {
+    /// Convolution weight and bias prefix, and the batch-norm prefix (nil where the layer has none).
+    struct Layer { let conv: String; let norm: String? }
+
+    let variant: ECAPAConfig.Variant
+
+    var first: Layer {
+        variant == .speechbrain ? Layer(conv: "blocks.0.conv.conv", norm: "blocks.0.norm.norm")
+            : Layer(conv: "layer1.conv", norm: "layer1.bn")
+    }
+    /// `block` is 1...3 (the SE-Res2Net blocks).
+    func tdnn1(_ block: Int) -> Layer {
+        variant == .speechbrain ? Layer(conv: "blocks.\(block).tdnn1.conv.conv", norm: "blocks.\(block).tdnn1.norm.norm")
+            : Layer(conv: "layer\(block + 1).se_res2block.0.conv", norm: "layer\(block + 1).se_res2block.0.bn")
+    }
+    func res2(_ block: Int, _ i: Int) -> Layer {
+        variant == .speechbrain
+            ? Layer(conv: "blocks.\(block).res2net_block.blocks.\(i).conv.conv",
+                    norm: "blocks.\(block).res2net_block.blocks.\(i).norm.norm")
+            : Layer(conv: "layer\(block + 1).se_res2block.1.convs.\(i)", norm: "layer\(block + 1).se_res2block.1.bns.\(i)")
+    }
+    func tdnn2(_ block: Int) -> Layer {
+        variant == .speechbrain ? Layer(conv: "blocks.\(block).tdnn2.conv.conv", norm: "blocks.\(block).tdnn2.norm.norm")
+            : Layer(conv: "layer\(block + 1).se_res2block.2.conv", norm: "layer\(block + 1).se_res2block.2.bn")
+    }
+    func seReduce(_ block: Int) -> String {
+        variant == .speechbrain ? "blocks.\(block).se_block.conv1.conv" : "layer\(block + 1).se_res2block.3.linear1"
+    }
+    func seExpand(_ block: Int) -> String {
+        variant == .speechbrain ? "blocks.\(block).se_block.conv2.conv" : "layer\(block + 1).se_res2block.3.linear2"
+    }
+    var mfa: Layer { variant == .speechbrain ? Layer(conv: "mfa.conv.conv", norm: "mfa.norm.norm") : Layer(conv: "conv", norm: nil) }
+    var attention: Layer {
+        variant == .speechbrain ? Layer(conv: "asp.tdnn.conv.conv", norm: "asp.tdnn.norm.norm") : Layer(conv: "pool.linear1", norm: nil)
+    }
+    var attentionOut: String { variant == .speechbrain ? "asp.conv.conv" : "pool.linear2" }
+    var poolNorm: String { variant == .speechbrain ? "asp_bn.norm" : "bn" }
+    var embedding: String { variant == .speechbrain ? "fc.conv" : "linear" }
+    /// WeSpeaker's SE block and final layer are `nn.Linear` (weights without the kernel axis).
+    var linearLayers: Bool { variant == .wespeaker }
+}
+
 extension ECAPAConfig {
-    /// Every tensor a model file of this configuration must hold, with its shape.
+    var names: ECAPALayerNames { ECAPALayerNames(variant: variant) }
+
+    /// Every tensor a model file of this configuration must hold, with its shape, derived from the
+    /// hyperparameters alone.
     public var tensorTable: [String: [Int]] {
         var table: [String: [Int]] = [:]
-        func conv(_ prefix: String, out: Int, in inp: Int, kernel: Int) {
-            table["\(prefix).weight"] = [out, inp, kernel]
+        let n = names
+        func conv(_ prefix: String, out: Int, in inp: Int, kernel: Int, linear: Bool = false) {
+            table["\(prefix).weight"] = linear ? [out, inp] : [out, inp, kernel]
             table["\(prefix).bias"] = [out]
         }
-        func batchNorm(_ prefix: String, _ n: Int) {
-            for p in ["weight", "bias", "running_mean", "running_var"] { table["\(prefix).\(p)"] = [n] }
+        func batchNorm(_ prefix: String, _ count: Int) {
+            for p in ["weight", "bias", "running_mean", "running_var"] { table["\(prefix).\(p)"] = [count] }
         }
-        func tdnn(_ prefix: String, out: Int, in inp: Int, kernel: Int) {
-            conv("\(prefix).conv.conv", out: out, in: inp, kernel: kernel)
-            batchNorm("\(prefix).norm.norm", out)
+        func layer(_ l: ECAPALayerNames.Layer, out: Int, in inp: Int, kernel: Int) {
+            conv(l.conv, out: out, in: inp, kernel: kernel)
+            if let norm = l.norm { batchNorm(norm, out) }
         }
         let c = blockChannels, width = c / res2netScale, mfa = mfaChannels
-        tdnn("blocks.0", out: c, in: inputSize, kernel: kernelSizes[0])
+        layer(n.first, out: c, in: inputSize, kernel: kernelSizes[0])
         for b in 1...3 {
-            tdnn("blocks.\(b).tdnn1", out: c, in: c, kernel: 1)
-            for i in 0..<(res2netScale - 1) {
-                tdnn("blocks.\(b).res2net_block.blocks.\(i)", out: width, in: width, kernel: kernelSizes[b])
-            }
-            tdnn("blocks.\(b).tdnn2", out: c, in: c, kernel: 1)
-            conv("blocks.\(b).se_block.conv1.conv", out: seChannels, in: c, kernel: 1)
-            conv("blocks.\(b).se_block.conv2.conv", out: c, in: seChannels, kernel: 1)
+            layer(n.tdnn1(b), out: c, in: c, kernel: 1)
+            for i in 0..<(res2netScale - 1) { layer(n.res2(b, i), out: width, in: width, kernel: kernelSizes[b]) }
+            layer(n.tdnn2(b), out: c, in: c, kernel: 1)
+            conv(n.seReduce(b), out: seChannels, in: c, kernel: 1, linear: n.linearLayers)
+            conv(n.seExpand(b), out: c, in: seChannels, kernel: 1, linear: n.linearLayers)
         }
-        tdnn("mfa", out: mfa, in: 3 * c, kernel: 1)
-        tdnn("asp.tdnn", out: attentionChannels, in: globalContext ? 3 * mfa : mfa, kernel: 1)
-        conv("asp.conv.conv", out: mfa, in: attentionChannels, kernel: 1)
-        batchNorm("asp_bn.norm", 2 * mfa)
-        conv("fc.conv", out: embeddingSize, in: 2 * mfa, kernel: 1)
+        layer(n.mfa, out: mfa, in: 3 * c, kernel: 1)
+        layer(n.attention, out: attentionChannels, in: globalContext ? 3 * mfa : mfa, kernel: 1)
+        conv(n.attentionOut, out: mfa, in: attentionChannels, kernel: 1)
+        batchNorm(n.poolNorm, 2 * mfa)
+        conv(n.embedding, out: embeddingSize, in: 2 * mfa, kernel: 1, linear: n.linearLayers)
         return table
     }
 
