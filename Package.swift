@@ -29,14 +29,15 @@ let package = Package(
                        pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // MARK: - Inference core (dependency direction: kernels <- features/models/scoring <- streaming <- facade <- CLI)
-        .target(name: "SVKernels", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
-        .target(name: "SVAudio", dependencies: ["CSndFile"], swiftSettings: swiftSettings),
-        .target(name: "SVFeatures", dependencies: ["SVKernels"], swiftSettings: swiftSettings),
-        .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures"], swiftSettings: swiftSettings),
-        .target(name: "SVScoring", dependencies: ["SVKernels"], swiftSettings: swiftSettings),
-        .target(name: "SVStreaming", dependencies: ["CALSA", "SVAudio"], swiftSettings: swiftSettings),
+        .target(name: "SVKernels", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVAudio", dependencies: ["CSndFile"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVFeatures", dependencies: ["SVKernels"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVScoring", dependencies: ["SVKernels"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVStreaming", dependencies: ["CALSA", "SVAudio"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SpeakerVerification",
                 dependencies: ["SVKernels", "SVAudio", "SVFeatures", "SVModels", "SVScoring", "SVStreaming"],
+                exclude: ["README.md"],
                 swiftSettings: swiftSettings),
         .executableTarget(name: "spkv",
                           dependencies: ["SpeakerVerification",
@@ -58,6 +59,8 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVScoringTests", dependencies: ["SVScoring", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SpeakerVerificationTests", dependencies: ["SpeakerVerification", "SVKernels", "_SVTestSupport"],
+                    swiftSettings: swiftSettings),
         .testTarget(name: "SVCLITests", dependencies: ["_SVTestSupport"], swiftSettings: swiftSettings),
     ]
 )

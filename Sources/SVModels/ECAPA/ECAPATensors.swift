@@ -85,3 +85,19 @@ extension ECAPAConfig {
             .values.reduce(0) { $0 + $1.reduce(1, *) }
     }
 }
+
+extension ECAPAConfig {
+    /// Multiply-accumulates of one forward pass over `frames` frames (convolutions and linear layers;
+    /// the global-context columns of the attention count once per utterance, as spkv computes them).
+    public func multiplyAccumulates(frames t: Int) -> Int {
+        let c = blockChannels, w = c / res2netScale, cm = mfaChannels, a = attentionChannels
+        var macs = c * inputSize * kernelSizes[0] * t
+        for b in 1...3 {
+            macs += 2 * c * c * t + (res2netScale - 1) * w * w * kernelSizes[b] * t + 2 * c * seChannels
+        }
+        macs += cm * 3 * c * t
+        macs += a * cm * t + (globalContext ? a * 2 * cm : 0) + cm * a * t
+        macs += embeddingSize * 2 * cm
+        return macs
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import SVFeatures
+
+/// A loaded spkv model: the front end it was trained with and its encoder, both immutable and
+/// shareable between threads.
+public struct SpeakerModel: Sendable {
+    public static let architecture = "ecapa-tdnn"
+    /// Front-end tables stored in every model file, so inference uses exactly the training tables.
+    public static let windowTensor = "features.window"
+    public static let melFilterbankTensor = "features.mel_fbank"
+
+    public let metadata: ModelMetadata
+    public let config: ECAPAConfig
+    public let frontEnd: FeatureExtractor
+    public let encoder: ECAPAEncoder
+    /// CRC-32 of the tensor data (hex): identifies the weights, e.g. in enrollment profiles.
+    public let checksum: String
+    public let formatVersion: Int
+
+    public var features: FeatureConfig { frontEnd.config }
+    public var embeddingSize: Int { config.embeddingSize }
+
+    /// Reads and checks a model file: container, checksum, version, configs, tensor table.
+    public static func load(path: String) throws(SpeakerModelError) -> SpeakerModel {
+        let file: ModelFile
+        do { file = try ModelFile.read(path: path) } catch { throw .file(path: path, error) }
+        do { return try SpeakerModel(file: file) } catch { throw error.inFile(path) }
+    }
+
+    public init(file: ModelFile) throws(SpeakerModelError) {
+        let metadata = file.metadata
+        guard metadata.architecture == Self.architecture else {
+            throw .unsupportedArchitecture(metadata.architecture)
+        }
+        let config: ECAPAConfig
+        do { config = try JSONDecoder().decode(ECAPAConfig.self, from: Data(metadata.config.utf8)) } catch {
+            throw .invalidMetadata(key: ModelMetadata.Key.config, reason: Self.describe(error))
+        }
+        do { try config.validate() } catch { throw .encoder(error) }
+        let features: FeatureConfig
+        do { features = try FeatureConfig.decode(json: Data(metadata.features.utf8)) } catch {
+            throw .invalidMetadata(key: ModelMetadata.Key.features, reason: error.description)
+        }
+        guard features.nMels == config.inputSize else {
+            throw .frontEndMismatch(melBins: features.nMels, encoderInput: config.inputSize)
+        }
+        var expected = config.tensorTable
+        expected[Self.windowTensor] = [features.winLength]
+        expected[Self.melFilterbankTensor] = [features.nMels, features.bins]
+        do { try file.checkTensorTable(expected: expected) } catch { throw .tensors(error) }
+
+        func floats(_ name: String) -> [Float]? { try? file.tensors[name]?.floats().array }
+        do {
+            frontEnd = try FeatureExtractor(config: features, melFilterbank: floats(Self.melFilterbankTensor) ?? [],
+                                            window: floats(Self.windowTensor) ?? [])
+        } catch { throw .features(error) }
+        do { encoder = try ECAPAEncoder(config: config) { floats($0) } } catch { throw .encoder(error) }
+        self.metadata = metadata
+        self.config = config
+        checksum = file.checksum
+        formatVersion = metadata.formatVersion ?? ModelMetadata.currentFormatVersion
+    }
+
+    /// Assembles a model file from an encoder's tensors and its front end; the tables are computed
+    /// from `features` unless given (a checkpoint may carry the exact ones it was trained with).
+    public static func makeFile(config: ECAPAConfig, features: FeatureConfig,
+                                encoderTensors: [String: (shape: [Int], values: [Float])],
+                                frontEndTables: (window: [Float], melFilterbank: [Float])? = nil,
+                                producer: String, training: [String: String] = [:],
+                                created: Date = Date()) throws(SpeakerModelError) -> ModelFile {
+        do { try config.validate() } catch { throw .encoder(error) }
+        let extractor: FeatureExtractor
+        do {
+            if let t = frontEndTables {
+                extractor = try FeatureExtractor(config: features, melFilterbank: t.melFilterbank, window: t.window)
+            } else {
+                extractor = try FeatureExtractor(config: features)
+            }
+        } catch { throw .features(error) }
+        var tensors: [Tensor] = []
+        do {
+            for (name, t) in encoderTensors { tensors.append(try Tensor(name: name, shape: t.shape, floats: t.values)) }
+            tensors.append(try Tensor(name: windowTensor, shape: [features.winLength], floats: extractor.window))
+            tensors.append(try Tensor(name: melFilterbankTensor, shape: [features.nMels, features.bins],
+                                      floats: extractor.melFilterbank))
+        } catch { throw .tensors(error) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
+        let trainingJSON = String(decoding: (try? encoder.encode(training)) ?? Data(), as: UTF8.self)
+        let metadata = ModelMetadata(architecture: architecture, config: configJSON, features: features.jsonString(),
+                                     producer: producer, created: ISO8601DateFormatter().string(from: created),
+                                     training: trainingJSON)
+        let file = ModelFile(metadata: metadata, tensors: tensors)
+        // Never write a file that would not load.
+        _ = try SpeakerModel(file: file)
+        return file
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let e = error as? DecodingError {
+            switch e {
+            case .keyNotFound(let key, _): return "missing key '\(key.stringValue)'"
+            case .typeMismatch(_, let c), .valueNotFound(_, let c), .dataCorrupted(let c):
+                let path = c.codingPath.map(\.stringValue).joined(separator: ".")
+                return path.isEmpty ? c.debugDescription : "\(path): \(c.debugDescription)"
+            @unknown default: return "\(e)"
+            }
+        }
+        return "\(error)"
+    }
+}
+
+/// Why a model file cannot be used.
+public enum SpeakerModelError: Error, Equatable, CustomStringConvertible {
+    case file(path: String, ModelFileError)
+    case unsupportedArchitecture(String)
+    case invalidMetadata(key: String, reason: String)
+    case frontEndMismatch(melBins: Int, encoderInput: Int)
+    case tensors(ModelFileError)
+    case features(FeatureError)
+    case encoder(ECAPAError)
+    indirect case inFile(path: String, SpeakerModelError)
+
+    func inFile(_ path: String) -> SpeakerModelError {
+        if case .file = self { return self }
+        return .inFile(path: path, self)
+    }
+
+    public var description: String {
+        switch self {
+        case .file(let path, let e): return "\(path): \(e)"
+        case .unsupportedArchitecture(let a):
+            return "model architecture '\(a)' is not supported by this spkv (it runs '\(SpeakerModel.architecture)')"
+        case .invalidMetadata(let key, let reason): return "model metadata '\(key)' is invalid: \(reason)"
+        case .frontEndMismatch(let bins, let input):
+            return "the model's front end gives \(bins) mel bins but its encoder expects \(input): the file is inconsistent"
+        case .tensors(let e): return "\(e)"
+        case .features(let e): return "front end: \(e)"
+        case .encoder(let e): return "\(e)"
+        case .inFile(let path, let e): return "\(path): \(e)"
+        }
+    }
+}

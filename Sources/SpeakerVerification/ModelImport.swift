@@ -1,0 +1,63 @@
+import Foundation
+
+/// Why a foreign checkpoint could not be turned into an spkv model.
+public enum ModelImportError: Error, Equatable, CustomStringConvertible {
+    case unreadable(path: String, ModelFileError)
+    case pytorchCheckpoint(path: String)
+    case conversion(path: String, ImportError)
+    case model(SpeakerModelError)
+    case output(path: String, ModelFileError)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let path, let e): return "\(path): not a readable safetensors file: \(e)"
+        case .pytorchCheckpoint(let path):
+            return "\(path) is a PyTorch checkpoint (zip); convert it first: python3 tools/convert_checkpoint.py \(path) out.safetensors"
+        case .conversion(let path, let e): return "\(path): \(e)"
+        case .model(let e): return "\(e)"
+        case .output(let path, let e): return "cannot write \(path): \(e)"
+        }
+    }
+}
+
+/// `spkv import`: a SpeechBrain / WeSpeaker / sslsv ECAPA-TDNN `state_dict` (safetensors) becomes an
+/// spkv model file with the toolkit's front end.
+public enum ModelImport {
+    public struct Summary: Sendable {
+        public let imported: ImportedEncoder
+        public let file: ModelFile
+        public let usedCheckpointTables: Bool
+    }
+
+    /// - Parameters:
+    ///   - frontEnd: overrides the toolkit's usual front end (the checkpoint's own tables are then ignored).
+    ///   - dilations: the encoder's five dilations, which weights cannot reveal.
+    public static func run(from toolkit: SourceToolkit, source: String, output: String?,
+                           frontEnd: FeatureConfig? = nil,
+                           dilations: [Int] = [1, 2, 3, 4, 1]) throws(ModelImportError) -> Summary {
+        if let head = FileManager.default.contents(atPath: source)?.prefix(2), head.elementsEqual([0x50, 0x4B]) {
+            throw .pytorchCheckpoint(path: source)
+        }
+        let checkpoint: SafeTensors
+        do { checkpoint = try SafeTensors.read(path: source) } catch { throw .unreadable(path: source, error) }
+        let imported: ImportedEncoder
+        do {
+            imported = try ECAPAImporter.importEncoder(from: toolkit, checkpoint: checkpoint.tensors, dilations: dilations)
+        } catch { throw .conversion(path: source, error) }
+        let features = frontEnd ?? imported.frontEnd
+        let tables = frontEnd == nil ? imported.frontEndTables : nil
+        let sourceCRC = FileManager.default.contents(atPath: source).map { CRC32.hex(CRC32.checksum([UInt8]($0))) } ?? ""
+        let file: ModelFile
+        do {
+            file = try SpeakerModel.makeFile(
+                config: imported.config, features: features, encoderTensors: imported.tensors, frontEndTables: tables,
+                producer: "spkv import \(SpeakerVerification.version)",
+                training: ["method": "imported", "source_toolkit": toolkit.rawValue,
+                           "source_file": (source as NSString).lastPathComponent, "source_crc32": sourceCRC])
+        } catch { throw .model(error) }
+        if let output {
+            do { try file.write(path: output) } catch { throw .output(path: output, error) }
+        }
+        return Summary(imported: imported, file: file, usedCheckpointTables: tables != nil)
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import Foundation
+import SpeakerVerification
+
+extension SourceToolkit: ExpressibleByArgument {}
+
+struct Import: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a SpeechBrain, WeSpeaker or sslsv ECAPA-TDNN state_dict (safetensors) to an spkv model.",
+        discussion: """
+            SRC holds the toolkit's own state_dict names (SpeechBrain embedding_model.ckpt keys, WeSpeaker
+            ECAPA_TDNN_GLOB_c512/c1024, sslsv's encoder); a prefix such as 'encoder.' is found automatically and other
+            tensors (classifier heads, projections) are listed and left out. Hyperparameters come from the tensor
+            shapes; the front end is the toolkit's own (speechbrain → speechbrain, wespeaker → kaldi, sslsv → sslsv-40
+            or sslsv-80 with the window and filterbank stored in the checkpoint).
+            PyTorch .ckpt/.pt files: convert first with  python3 tools/convert_checkpoint.py IN.ckpt OUT.safetensors
+            """)
+
+    @Option(help: "Source toolkit: \(SourceToolkit.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var from: SourceToolkit
+    @Argument(help: "Source state_dict as .safetensors.") var source: String
+    @Option(name: .shortAndLong, help: "Output spkv model file.") var output: String
+    @Option(name: .customLong("front-end"), help: "Override the front end: \(FeatureConfig.presetNames.joined(separator: ", ")).")
+    var frontEnd: String?
+    @Option(help: "The five dilations, comma-separated (weights cannot reveal them).") var dilations = "1,2,3,4,1"
+
+    func validate() throws {
+        if let frontEnd, FeatureConfig.preset(named: frontEnd) == nil {
+            throw ValidationError("unknown front end '\(frontEnd)'; valid: \(FeatureConfig.presetNames.joined(separator: ", "))")
+        }
+        guard parsedDilations?.count == 5 else { throw ValidationError("--dilations needs five positive integers, e.g. 1,2,3,4,1") }
+    }
+
+    var parsedDilations: [Int]? {
+        let values = dilations.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        return values.count == 5 && values.allSatisfy({ $0 > 0 }) ? values : nil
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let summary = try ModelImport.run(from: from, source: source, output: output,
+                                              frontEnd: frontEnd.flatMap(FeatureConfig.preset(named:)),
+                                              dilations: parsedDilations!)
+            let c = summary.imported.config
+            print("imported \(from.rawValue) ECAPA-TDNN: channels \(c.channels.map(String.init).joined(separator: "/")), " +
+                  "\(c.inputSize) mels, embedding \(c.embeddingSize), \(c.parameterCount) parameters")
+            print("front end: \(frontEnd ?? "toolkit default")\(summary.usedCheckpointTables ? " (window and filterbank from the checkpoint)" : "")")
+            if !summary.imported.ignored.isEmpty {
+                print("left out \(summary.imported.ignored.count) tensors: \(summary.imported.ignored.prefix(8).joined(separator: ", "))\(summary.imported.ignored.count > 8 ? ", …" : "")")
+            }
+            print("wrote \(output) (data CRC-32 \(summary.file.checksum))")
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import SpeakerVerification
+
+@main
+struct SPKV: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spkv",
+        abstract: "Speaker verification: embeddings, model files and benchmarks for ECAPA-TDNN.",
+        discussion: """
+            Exit codes: 0 success, 1 error (the reason is printed on stderr), 64 usage error.
+            Models are spkv model files (safetensors-compatible, see models/README.md).
+            """,
+        version: SpeakerVerification.version,
+        subcommands: [Embed.self, Info.self, Features.self, Import.self, Bench.self]
+    )
+}
+
+/// Prints an error the way every subcommand reports failures: one line on stderr, exit code 1.
+struct ReportedFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+    init(_ error: any Error) { description = String(describing: error) }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning library errors into a clean message (never a stack trace).
+    func reportingErrors(_ body: () throws -> Void) throws {
+        do { try body() } catch let error as ValidationError { throw error }
+        catch let error as ExitCode { throw error }
+        catch {
+            FileHandle.standardError.write(Data("spkv: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Options shared by commands that load a model.
+struct ModelOption: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Path of an spkv model file.")
+    var model: String
+}
