@@ -45,7 +45,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
 
         // MARK: - Benchmarks (printed, never asserted)
-        .executableTarget(name: "spkv-bench", dependencies: ["SVModels", "SVKernels"],
+        .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification", "SVKernels"],
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
 
         // MARK: - Tests
