@@ -52,7 +52,7 @@ public enum ModelImport {
             file = try SpeakerModel.makeFile(
                 config: imported.config, features: features, encoderTensors: imported.tensors, frontEndTables: tables,
                 producer: "spkv import \(SpeakerVerification.version)",
-                training: ["method": "imported", "source_toolkit": toolkit.rawValue,
+                training: ["method": "import:\(toolkit.rawValue)",
                            "source_file": (source as NSString).lastPathComponent, "source_crc32": sourceCRC])
         } catch { throw .model(error) }
         if let output {
