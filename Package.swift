@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "_SVTestSupport", dependencies: [], path: "Sources/_SVTestSupport",
                 resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "SVKernelsTests", dependencies: ["SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SVAudioTests", dependencies: ["SVAudio", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVAudioTests", dependencies: ["SVAudio", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SVFeaturesTests", dependencies: ["SVFeatures", "SVAudio", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVModelsTests", dependencies: ["SVModels", "SVAudio", "SVFeatures", "_SVTestSupport"],

@@ -63,16 +63,3 @@ public enum AudioTestSignals {
         x.flatMap { v -> [UInt8] in let u = v.bitPattern; return (0..<4).map { UInt8((u >> (8 * UInt32($0))) & 0xFF) } }
     }
 }
-
-/// SplitMix64 as a `RandomNumberGenerator`, for reproducible test data.
-public struct SeededAudioRandom: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

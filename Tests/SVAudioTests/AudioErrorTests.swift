@@ -1,4 +1,5 @@
 import Foundation
+import SVKernels
 import Testing
 import _SVTestSupport
 @testable import SVAudio
@@ -169,7 +170,7 @@ import _SVTestSupport
     @Test func fuzzedFilesNeverCrash() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        var rng = SeededAudioRandom(seed: 2024)
+        var rng = SplitMix64(seed: 2024)
         var valid: [[UInt8]] = []
         for format in [AudioFileFormat.wav16, .wavFloat, .flac16, .oggVorbis] {
             let path = dir.path("seed.\(format.rawValue).\(format.fileExtension)")

@@ -1,3 +1,4 @@
+import SVKernels
 import Testing
 import _SVTestSupport
 @testable import SVAudio
@@ -111,7 +112,7 @@ import _SVTestSupport
     ])
     func streamingMatchesProcess(inRate: Int, outRate: Int) {
         let rates = (inRate, outRate)
-        var rng = SeededAudioRandom(seed: 7)
+        var rng = SplitMix64(seed: 7)
         let x = (0..<12_000).map { _ in Float.random(in: -1...1, using: &rng) }
         var stream = Resampler(inputRate: rates.0, outputRate: rates.1)
         let whole = stream.process(x)
