@@ -57,15 +57,32 @@ public func rowMeanStd(_ x: UnsafePointer<Float>, channels: Int, frames: Int, un
     }
 }
 
-/// Softmax over each row, in place (max-subtracted).
+/// Softmax over each row, in place (max-subtracted), with the vectorised `exp16`.
 public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: Int) {
+    let vectorEnd = columns - columns % 16
     for r in 0..<rows {
         let row = x + r * columns
         var m = -Float.infinity
         for t in 0..<columns { m = max(m, row[t]) }
-        var sum: Float = 0
-        for t in 0..<columns { let e = expf(row[t] - m); row[t] = e; sum += e }
-        let inv = 1 / sum
+        let shift = SIMD16<Float>(repeating: m)
+        var sums = SIMD16<Float>()
+        var t = 0
+        while t < vectorEnd {
+            let raw = UnsafeRawPointer(row + t)
+            let e = exp16(raw.loadUnaligned(as: SIMD16<Float>.self) - shift)
+            UnsafeMutableRawPointer(row + t).storeBytes(of: e, as: SIMD16<Float>.self)
+            sums += e
+            t += 16
+        }
+        if t < columns {
+            // Tail: pad with −∞ so the padded lanes contribute e^−∞ = 0.
+            var tail = SIMD16<Float>(repeating: -.infinity)
+            for i in 0..<(columns - t) { tail[i] = row[t + i] }
+            let e = exp16(tail - shift)
+            for i in 0..<(columns - t) { row[t + i] = e[i] }
+            sums += e.replacing(with: 0, where: tail .== -.infinity)
+        }
+        let inv = 1 / sums.sum()
         for t in 0..<columns { row[t] *= inv }
     }
 }

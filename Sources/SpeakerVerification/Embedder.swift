@@ -15,6 +15,8 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
     case audio(AudioError)
     case features(source: String, FeatureError)
     case encoder(source: String, ECAPAError)
+    /// Every sample is exactly zero: there is no voice to embed (a muted or disconnected input).
+    case digitalSilence(source: String, seconds: Double)
 
     public var description: String {
         switch self {
@@ -23,6 +25,8 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
             return "\(source): audio too short: \(got) samples, the front end needs at least \(minimum)"
         case .features(let source, let e): return "\(source): \(e)"
         case .encoder(let source, let e): return "\(source): \(e)"
+        case .digitalSilence(let source, let seconds):
+            return "\(source): all \(String(format: "%.2f", seconds)) s are digital silence (every sample is 0); check the recording or the input device"
         }
     }
 }
@@ -50,6 +54,9 @@ public final class Embedder {
         let frames = config.frameCount(samples: samples.count)
         guard frames > 0 else {
             throw .features(source: source, .tooFewSamples(got: samples.count, minimum: config.minimumSamples))
+        }
+        guard samples.contains(where: { $0 != 0 }) else {
+            throw .digitalSilence(source: source, seconds: timings.audioSeconds)
         }
         if features.count < config.nMels * frames { features = [Float](repeating: 0, count: config.nMels * frames) }
         do {

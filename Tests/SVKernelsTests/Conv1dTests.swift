@@ -77,3 +77,37 @@ import Testing
         #expect(abs(sigmoid(1) - Float(1 / (1 + Foundation.exp(-1.0)))) < 1e-7)
     }
 }
+
+@Suite struct FastExpTests {
+    @Test func exp16MatchesLibmWithinTwoUlps() {
+        var worst: Float = 0
+        var x: Float = -87
+        while x < 88 {
+            let lanes = SIMD16<Float>((0..<16).map { x + Float($0) * 0.000_37 })
+            let fast = exp16(lanes)
+            for i in 0..<16 {
+                let exact = Foundation.exp(Double(lanes[i]))
+                worst = max(worst, Float(abs(Double(fast[i]) - exact) / exact))
+            }
+            x += 0.0113
+        }
+        #expect(worst < 2.5e-7, "max relative error \(worst)")
+        #expect(exp16(SIMD16(repeating: -.infinity))[0] < 1e-37)
+        #expect(exp16(SIMD16(repeating: 0))[3] == 1)
+    }
+
+    @Test(arguments: [1, 15, 16, 17, 501])
+    func softmaxMatchesDoublePrecisionReference(columns: Int) {
+        var rng = SplitMix64(seed: UInt64(columns))
+        let x = (0..<(3 * columns)).map { _ in (rng.nextFloat() - 0.5) * 40 }
+        var y = x
+        softmaxRows(&y, rows: 3, columns: columns)
+        var worst = 0.0
+        for r in 0..<3 {
+            let row = x[(r * columns)..<((r + 1) * columns)].map(Double.init)
+            let m = row.max()!, z = row.reduce(0) { $0 + Foundation.exp($1 - m) }
+            for t in 0..<columns { worst = max(worst, abs(Double(y[r * columns + t]) - Foundation.exp(row[t] - m) / z)) }
+        }
+        #expect(worst < 1e-6, "max |Δ| \(worst)")
+    }
+}

@@ -72,5 +72,8 @@ import _SVTestSupport
         let embedder = Embedder(model: model)
         #expect(throws: EmbeddingError.self) { try embedder.embed(samples: [Float](repeating: 0.1, count: 100)) }
         #expect(throws: EmbeddingError.self) { try embedder.embed(samples: [Float](repeating: 0.1, count: 400)) }
+        #expect(throws: EmbeddingError.digitalSilence(source: "<memory>", seconds: 1)) {
+            try embedder.embed(samples: [Float](repeating: 0, count: 16_000))
+        }
     }
 }
