@@ -1,0 +1,274 @@
+/// A PyTorch checkpoint (`.ckpt`/`.pt`/`.pth`, the zip format `torch.save` writes since 1.6) read
+/// without Python and without executing anything.
+///
+///     <root>/data.pkl        pickle of the saved object (a state_dict, or a dict holding one)
+///     <root>/data/<key>      raw little-endian bytes of each storage
+///     <root>/byteorder       "little" (absent in old files)
+///
+/// The pickle goes through `Unpickler`, which accepts only the globals in `allowList` and calls
+/// none of them. Tensors are rebuilt from `_rebuild_tensor_v2`'s storage, offset, size and stride
+/// (views with an offset are sliced; other strided views are copied out element by element).
+/// Nested dicts are flattened with dots (`{"model": {"fc.weight": …}}` → `model.fc.weight`);
+/// non-tensor values are skipped and listed in `skipped`.
+///
+/// No byte sequence traps: every malformed input is a `PyTorchCheckpointError`.
+public struct PyTorchCheckpoint: Sendable {
+    /// A value that was not a tensor (or a dict of them), e.g. `epoch` in a training checkpoint.
+    public struct SkippedEntry: Sendable, Equatable, CustomStringConvertible {
+        /// Flattened name (`epoch`, `optimizer.param_groups`).
+        public let name: String
+        /// Python type of the value (`int`, `float`, `str`, `list`, …).
+        public let kind: String
+        public var description: String { "\(name) (\(kind))" }
+    }
+
+    /// Tensors by flattened name; each `Tensor.name` equals its key.
+    public let tensors: [String: Tensor]
+    /// Non-tensor values, in pickle order.
+    public let skipped: [SkippedEntry]
+
+    /// The globals a checkpoint's pickle may name (`module.name`); anything else is refused.
+    public static var allowList: [String] { PickleGlobal.allowList }
+    /// Deepest dict nesting flattened (deeper nesting, or a cycle, is an error).
+    public static let maxNestingDepth = 32
+
+    /// True when `prefix` starts like a zip archive ("PK"), the format of `torch.save` since 1.6.
+    public static func hasZipSignature(_ prefix: some Collection<UInt8>) -> Bool {
+        prefix.starts(with: [0x50, 0x4B])
+    }
+
+    /// True when `prefix` starts with a pickle `PROTO` opcode: the legacy (pre-1.6, or
+    /// `_use_new_zipfile_serialization=False`) format, which this reader does not handle.
+    public static func hasLegacyPickleSignature(_ prefix: some Collection<UInt8>) -> Bool {
+        prefix.first == 0x80
+    }
+
+    // MARK: - Reading
+
+    public static func read(path: String) throws(PyTorchCheckpointError) -> PyTorchCheckpoint {
+        let source: FileByteSource
+        do { source = try FileByteSource(path: path) } catch { throw .io(error) }
+        return try read(from: source)
+    }
+
+    public static func read(bytes: [UInt8]) throws(PyTorchCheckpointError) -> PyTorchCheckpoint {
+        try read(from: ByteArraySource(bytes))
+    }
+
+    public static func read(from source: some ModelByteSource) throws(PyTorchCheckpointError) -> PyTorchCheckpoint {
+        let head = try ZipArchive.read(source, at: 0, count: min(4, source.byteCount), what: "file signature")
+        if hasLegacyPickleSignature(head) { throw .legacyFormat }
+        guard hasZipSignature(head) else { throw .notZipArchive(reason: "the file does not start with a zip signature (\"PK\")") }
+        let archive = try ZipArchive(source: source)
+
+        let pickles = archive.entries.filter { e in
+            e.name.hasSuffix("/data.pkl") && e.name.utf8.filter { $0 == UInt8(ascii: "/") }.count == 1
+        }
+        guard let pickle = pickles.first else { throw .missingEntry(name: "<root>/data.pkl") }
+        guard pickles.count == 1 else {
+            throw .malformedZip("\(pickles.count) pickles (\(pickles.map(\.name).joined(separator: ", "))); expected one <root>/data.pkl")
+        }
+        let root = String(pickle.name.dropLast("data.pkl".count))
+        if let order = archive.entry(named: root + "byteorder") {
+            let text = String(decoding: try archive.contents(of: order), as: UTF8.self)
+            guard text == "little" else { throw .unsupportedByteOrder(text) }
+        }
+
+        let unpickler = Unpickler(try archive.contents(of: pickle))
+        let value = try unpickler.load()
+        var found: [(name: String, tensor: PickledTensor)] = []
+        var skipped: [SkippedEntry] = []
+        guard case .dict(let top) = value else { throw .notAStateDict(found: value.kind) }
+        try flatten(top, prefix: "", depth: 1, into: &found, skipped: &skipped)
+
+        var storages = StorageCache(archive: archive, root: root)
+        var tensors: [String: Tensor] = [:]
+        tensors.reserveCapacity(found.count)
+        for (name, pickled) in found {
+            guard tensors[name] == nil else { throw .duplicateTensorName(name) }
+            tensors[name] = try materialise(name: name, pickled, from: &storages, limit: source.byteCount)
+        }
+        return PyTorchCheckpoint(tensors: tensors, skipped: skipped)
+    }
+
+    // MARK: - Flattening
+
+    static func flatten(_ dict: PickleDict, prefix: String, depth: Int,
+                        into found: inout [(name: String, tensor: PickledTensor)],
+                        skipped: inout [SkippedEntry]) throws(PyTorchCheckpointError) {
+        for (key, value) in dict.entries {
+            let name = prefix.isEmpty ? key.text : prefix + "." + key.text
+            switch value {
+            case .tensor(let t): found.append((name, t))
+            case .dict(let inner):
+                guard depth < maxNestingDepth else { throw .nestingTooDeep(name: name, limit: maxNestingDepth) }
+                try flatten(inner, prefix: name, depth: depth + 1, into: &found, skipped: &skipped)
+            default: skipped.append(SkippedEntry(name: name, kind: value.kind))
+            }
+        }
+    }
+
+    // MARK: - Tensors
+
+    /// Storage bytes by key, read from the archive once and size-checked against the persistent id.
+    struct StorageCache {
+        let archive: ZipArchive
+        let root: String
+        var bytes: [String: [UInt8]] = [:]
+
+        mutating func bytes(of storage: PickledStorage, for tensor: String) throws(PyTorchCheckpointError) -> [UInt8] {
+            if let cached = bytes[storage.key] { return try checked(cached, storage, tensor) }
+            let name = root + "data/" + storage.key
+            guard let entry = archive.entry(named: name) else { throw .missingEntry(name: name) }
+            let data = try archive.contents(of: entry)
+            bytes[storage.key] = data
+            return try checked(data, storage, tensor)
+        }
+
+        private func checked(_ data: [UInt8], _ storage: PickledStorage, _ tensor: String) throws(PyTorchCheckpointError) -> [UInt8] {
+            let itemSize: Int
+            switch storage.type {
+            case .typed(let dtype): itemSize = dtype.byteSize
+            case .untyped: itemSize = 1
+            }
+            let (expected, overflow) = storage.elementCount.multipliedReportingOverflow(by: itemSize)
+            guard !overflow, expected == data.count else {
+                throw .invalidTensor(name: tensor, problem: "storage '\(storage.key)' holds \(data.count) bytes, but its header says \(storage.elementCount) elements of \(itemSize) bytes")
+            }
+            return data
+        }
+    }
+
+    static func materialise(name: String, _ t: PickledTensor, from storages: inout StorageCache,
+                            limit: Int) throws(PyTorchCheckpointError) -> Tensor {
+        guard case .typed(let dtype) = t.storage.type else {
+            throw .invalidTensor(name: name, problem: "it is built on an untyped storage, so its element type is unknown")
+        }
+        let e = dtype.byteSize
+        guard let count = shapeElementCount(t.shape), case (let byteCount, false) = count.multipliedReportingOverflow(by: e),
+              byteCount <= limit
+        else {
+            throw .invalidTensor(name: name, problem: "shape \(t.shape) of \(dtype) is larger than the whole file (\(limit) bytes)")
+        }
+        func make(_ bytes: [UInt8]) throws(PyTorchCheckpointError) -> Tensor {
+            do { return try Tensor(name: name, dtype: dtype, shape: t.shape, bytes: bytes) } catch {
+                throw .invalidTensor(name: name, problem: error.description)
+            }
+        }
+        if count == 0 { return try make([]) }
+
+        // Last element addressed by the view: offset + Σ (size − 1)·stride, all in elements.
+        var last = t.storageOffset
+        for (size, stride) in zip(t.shape, t.stride) {
+            let (step, o1) = (size - 1).multipliedReportingOverflow(by: stride)
+            let (sum, o2) = last.addingReportingOverflow(step)
+            guard !o1, !o2 else { throw .invalidTensor(name: name, problem: "offset and strides overflow") }
+            last = sum
+        }
+        guard last < t.storage.elementCount else {
+            throw .invalidTensor(name: name, problem: "view (offset \(t.storageOffset), size \(t.shape), stride \(t.stride)) reaches element \(last) of storage '\(t.storage.key)', which has \(t.storage.elementCount)")
+        }
+        let data = try storages.bytes(of: t.storage, for: name)
+
+        // Row-major contiguous (dimensions of size 1 may carry any stride): one slice.
+        var expected = 1, contiguous = true
+        for (size, stride) in zip(t.shape, t.stride).reversed() where size != 1 {
+            if stride != expected { contiguous = false; break }
+            expected *= size
+        }
+        if contiguous { return try make(Array(data[t.storageOffset * e..<(t.storageOffset + count) * e])) }
+
+        // Any other strided view: gather element by element (every index was bounded above).
+        var out = [UInt8](repeating: 0, count: byteCount)
+        var index = [Int](repeating: 0, count: t.shape.count)
+        var source = t.storageOffset
+        out.withUnsafeMutableBytes { dst in
+            data.withUnsafeBytes { src in
+                for k in 0..<count {
+                    dst.baseAddress!.advanced(by: k * e).copyMemory(from: src.baseAddress!.advanced(by: source * e), byteCount: e)
+                    var d = t.shape.count - 1
+                    while d >= 0 {
+                        index[d] += 1
+                        source += t.stride[d]
+                        if index[d] < t.shape[d] { break }
+                        source -= t.stride[d] * t.shape[d]
+                        index[d] = 0
+                        d -= 1
+                    }
+                }
+            }
+        }
+        return try make(out)
+    }
+}
+
+// MARK: - Errors
+
+/// Why a PyTorch checkpoint could not be read. Every description says what failed and how to get
+/// the weights in anyway (convert with `tools/convert_checkpoint.py`, which uses
+/// `torch.load(weights_only=True)`).
+public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible {
+    /// The file could not be opened or read.
+    case io(ModelFileError)
+    /// A legacy (pre-1.6, non-zip) torch.save pickle.
+    case legacyFormat
+    /// Not a zip archive at all.
+    case notZipArchive(reason: String)
+    /// A zip feature this reader leaves out (split archives).
+    case unsupportedZip(String)
+    /// A zip structure is inconsistent (offsets, sizes, signatures).
+    case malformedZip(String)
+    /// An entry is compressed or encrypted (torch writes stored entries).
+    case unsupportedZipEntry(entry: String, reason: String)
+    case checksumMismatch(entry: String, stored: String, computed: String)
+    /// A required entry (`<root>/data.pkl`, a storage) is absent.
+    case missingEntry(name: String)
+    /// The `byteorder` entry is not "little".
+    case unsupportedByteOrder(String)
+    case malformedPickle(offset: Int, problem: String)
+    /// An opcode outside the supported binary subset (text protocol, extensions, buffers, …).
+    case unsupportedOpcode(opcode: UInt8, name: String, offset: Int)
+    /// The pickle names a global outside the allow-list; nothing was executed.
+    case forbiddenGlobal(module: String, name: String)
+    /// The pickled object is not a dict (e.g. a whole `nn.Module`).
+    case notAStateDict(found: String)
+    case nestingTooDeep(name: String, limit: Int)
+    /// Two entries flatten to the same dotted name.
+    case duplicateTensorName(String)
+    case invalidTensor(name: String, problem: String)
+
+    static let convertHint = "convert it with `python3 tools/convert_checkpoint.py IN.ckpt OUT.safetensors` and import the .safetensors"
+
+    public var description: String {
+        switch self {
+        case .io(let e): return "cannot read the checkpoint: \(e)"
+        case .legacyFormat:
+            return "legacy PyTorch checkpoint (a bare pickle from torch < 1.6 or _use_new_zipfile_serialization=False), which spkv does not read; \(Self.convertHint)"
+        case .notZipArchive(let reason):
+            return "not a PyTorch zip checkpoint: \(reason); if it is a PyTorch checkpoint, \(Self.convertHint)"
+        case .unsupportedZip(let what): return "unsupported zip archive: \(what); \(Self.convertHint)"
+        case .malformedZip(let what): return "damaged zip archive: \(what); re-save or re-download the checkpoint"
+        case let .unsupportedZipEntry(entry, reason):
+            return "zip entry '\(entry)' cannot be read: \(reason); re-save it with torch.save or \(Self.convertHint)"
+        case let .checksumMismatch(entry, stored, computed):
+            return "zip entry '\(entry)' is corrupt: CRC-32 \(computed), stored \(stored); re-save or re-download the checkpoint"
+        case .missingEntry(let name): return "the archive has no '\(name)'; it is not a complete torch.save checkpoint"
+        case .unsupportedByteOrder(let order):
+            return "the checkpoint's byte order is '\(order)'; only little-endian checkpoints are read; \(Self.convertHint) on a little-endian machine"
+        case let .malformedPickle(offset, problem):
+            return "damaged checkpoint pickle (data.pkl) at byte \(offset): \(problem); re-save or re-download the checkpoint"
+        case let .unsupportedOpcode(opcode, name, offset):
+            return "checkpoint pickle uses opcode \(name) (0x\(String(opcode, radix: 16))) at byte \(offset), outside the subset torch.save emits for state_dicts; \(Self.convertHint)"
+        case let .forbiddenGlobal(module, name):
+            return "checkpoint pickle references '\(module).\(name)', which is not on spkv's allow-list (tensors, storages, dtypes, OrderedDict); spkv never runs pickled code. If you trust the file, \(Self.convertHint) (add --trust-pickle if it asks)"
+        case .notAStateDict(let found):
+            return "the checkpoint holds a \(found), not a dict of tensors (state_dict); \(Self.convertHint)"
+        case let .nestingTooDeep(name, limit):
+            return "dicts nested deeper than \(limit) levels (or a cycle) at '\(name)'; \(Self.convertHint) with --key"
+        case .duplicateTensorName(let name):
+            return "two entries flatten to the same name '\(name)'; \(Self.convertHint) with --key"
+        case let .invalidTensor(name, problem):
+            return "tensor '\(name)' in the checkpoint is invalid: \(problem)"
+        }
+    }
+}
