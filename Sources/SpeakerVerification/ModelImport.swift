@@ -3,7 +3,11 @@ import Foundation
 /// Why a foreign checkpoint could not be turned into an spkv model.
 public enum ModelImportError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, ModelFileError)
+    /// A PyTorch checkpoint spkv does not read itself (a legacy pre-1.6 pickle, or a file with a
+    /// zip signature but no zip structure).
     case pytorchCheckpoint(path: String)
+    /// A PyTorch zip checkpoint that the built-in reader refused (see `PyTorchCheckpointError`).
+    case pytorchUnreadable(path: String, PyTorchCheckpointError)
     case conversion(path: String, ImportError)
     case model(SpeakerModelError)
     case output(path: String, ModelFileError)
@@ -12,7 +16,8 @@ public enum ModelImportError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .unreadable(let path, let e): return "\(path): not a readable safetensors file: \(e)"
         case .pytorchCheckpoint(let path):
-            return "\(path) is a PyTorch checkpoint (zip); convert it first: python3 tools/convert_checkpoint.py \(path) out.safetensors"
+            return "\(path) is a PyTorch checkpoint spkv cannot read itself (legacy pre-1.6 pickle, or not a valid zip); convert it first: python3 tools/convert_checkpoint.py \(path) out.safetensors"
+        case .pytorchUnreadable(let path, let e): return "\(path): \(e)"
         case .conversion(let path, let e): return "\(path): \(e)"
         case .model(let e): return "\(e)"
         case .output(let path, let e): return "cannot write \(path): \(e)"
@@ -35,14 +40,23 @@ public enum ModelImport {
     public static func run(from toolkit: SourceToolkit, source: String, output: String?,
                            frontEnd: FeatureConfig? = nil,
                            dilations: [Int] = [1, 2, 3, 4, 1]) throws(ModelImportError) -> Summary {
-        if let head = FileManager.default.contents(atPath: source)?.prefix(2), head.elementsEqual([0x50, 0x4B]) {
-            throw .pytorchCheckpoint(path: source)
+        // A PyTorch zip checkpoint (torch.save since 1.6) is read directly, without running any
+        // pickled code; a legacy bare pickle gets the conversion hint.
+        let head = FileManager.default.contents(atPath: source)?.prefix(4) ?? Data()
+        let checkpoint: [String: Tensor]
+        if PyTorchCheckpoint.hasZipSignature(head) || PyTorchCheckpoint.hasLegacyPickleSignature(head) {
+            do { checkpoint = try PyTorchCheckpoint.read(path: source).tensors } catch {
+                switch error {
+                case .legacyFormat, .notZipArchive: throw .pytorchCheckpoint(path: source)
+                default: throw .pytorchUnreadable(path: source, error)
+                }
+            }
+        } else {
+            do { checkpoint = try SafeTensors.read(path: source).tensors } catch { throw .unreadable(path: source, error) }
         }
-        let checkpoint: SafeTensors
-        do { checkpoint = try SafeTensors.read(path: source) } catch { throw .unreadable(path: source, error) }
         let imported: ImportedEncoder
         do {
-            imported = try ECAPAImporter.importEncoder(from: toolkit, checkpoint: checkpoint.tensors, dilations: dilations)
+            imported = try ECAPAImporter.importEncoder(from: toolkit, checkpoint: checkpoint, dilations: dilations)
         } catch { throw .conversion(path: source, error) }
         let features = frontEnd ?? imported.frontEnd
         let tables = frontEnd == nil ? imported.frontEndTables : nil

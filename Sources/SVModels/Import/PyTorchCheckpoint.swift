@@ -31,6 +31,11 @@ public struct PyTorchCheckpoint: Sendable {
     public static var allowList: [String] { PickleGlobal.allowList }
     /// Deepest dict nesting flattened (deeper nesting, or a cycle, is an error).
     public static let maxNestingDepth = 32
+    /// Longest flattened name, in UTF-8 bytes.
+    public static let maxNameByteCount = 1 << 16
+    /// The tensors may take at most this many times the file's size once materialised (views of
+    /// one storage are copied apart, so tied weights count twice).
+    public static let maxExpansion = 8
 
     /// True when `prefix` starts like a zip archive ("PK"), the format of `torch.save` since 1.6.
     public static func hasZipSignature(_ prefix: some Collection<UInt8>) -> Bool {
@@ -74,35 +79,52 @@ public struct PyTorchCheckpoint: Sendable {
             guard text == "little" else { throw .unsupportedByteOrder(text) }
         }
 
-        let unpickler = Unpickler(try archive.contents(of: pickle))
+        let pickleBytes = try archive.contents(of: pickle)
+        let unpickler = Unpickler(pickleBytes)
         let value = try unpickler.load()
         var found: [(name: String, tensor: PickledTensor)] = []
         var skipped: [SkippedEntry] = []
         guard case .dict(let top) = value else { throw .notAStateDict(found: value.kind) }
-        try flatten(top, prefix: "", depth: 1, into: &found, skipped: &skipped)
+        // Shared sub-dicts could expand exponentially: allow about as many entries as pickle bytes.
+        let entryLimit = pickleBytes.count + 64
+        var budget = entryLimit
+        do { try flatten(top, prefix: "", depth: 1, budget: &budget, into: &found, skipped: &skipped) } catch {
+            if case .tooLarge(let what, _) = error, budget < 0 { throw .tooLarge(what: what, limit: entryLimit) }
+            throw error
+        }
 
         var storages = StorageCache(archive: archive, root: root)
         var tensors: [String: Tensor] = [:]
         tensors.reserveCapacity(found.count)
+        let (byteLimit, overflow) = source.byteCount.multipliedReportingOverflow(by: maxExpansion)
+        var bytesLeft = overflow ? Int.max : byteLimit
         for (name, pickled) in found {
             guard tensors[name] == nil else { throw .duplicateTensorName(name) }
-            tensors[name] = try materialise(name: name, pickled, from: &storages, limit: source.byteCount)
+            let tensor = try materialise(name: name, pickled, from: &storages, limit: source.byteCount)
+            guard tensor.byteCount <= bytesLeft else {
+                throw .tooLarge(what: "the tensors' total size (views of shared storages are copied)", limit: byteLimit)
+            }
+            bytesLeft -= tensor.byteCount
+            tensors[name] = tensor
         }
         return PyTorchCheckpoint(tensors: tensors, skipped: skipped)
     }
 
     // MARK: - Flattening
 
-    static func flatten(_ dict: PickleDict, prefix: String, depth: Int,
+    static func flatten(_ dict: PickleDict, prefix: String, depth: Int, budget: inout Int,
                         into found: inout [(name: String, tensor: PickledTensor)],
                         skipped: inout [SkippedEntry]) throws(PyTorchCheckpointError) {
         for (key, value) in dict.entries {
             let name = prefix.isEmpty ? key.text : prefix + "." + key.text
+            budget -= 1
+            guard budget >= 0 else { throw .tooLarge(what: "the number of entries after flattening shared dicts", limit: 0) }
+            guard name.utf8.count <= maxNameByteCount else { throw .tooLarge(what: "a flattened name's length in bytes", limit: maxNameByteCount) }
             switch value {
             case .tensor(let t): found.append((name, t))
             case .dict(let inner):
                 guard depth < maxNestingDepth else { throw .nestingTooDeep(name: name, limit: maxNestingDepth) }
-                try flatten(inner, prefix: name, depth: depth + 1, into: &found, skipped: &skipped)
+                try flatten(inner, prefix: name, depth: depth + 1, budget: &budget, into: &found, skipped: &skipped)
             default: skipped.append(SkippedEntry(name: name, kind: value.kind))
             }
         }
@@ -178,7 +200,10 @@ public struct PyTorchCheckpoint: Sendable {
         }
         if contiguous { return try make(Array(data[t.storageOffset * e..<(t.storageOffset + count) * e])) }
 
-        // Any other strided view: gather element by element (every index was bounded above).
+        // Any other strided view: gather element by element. Every visited index lies in
+        // [offset, last] (bounded above); size-1 dimensions get stride 0 so the odometer's
+        // intermediate sums stay small.
+        let stride = zip(t.shape, t.stride).map { $0 == 1 ? 0 : $1 }
         var out = [UInt8](repeating: 0, count: byteCount)
         var index = [Int](repeating: 0, count: t.shape.count)
         var source = t.storageOffset
@@ -189,9 +214,9 @@ public struct PyTorchCheckpoint: Sendable {
                     var d = t.shape.count - 1
                     while d >= 0 {
                         index[d] += 1
-                        source += t.stride[d]
+                        source &+= stride[d]
                         if index[d] < t.shape[d] { break }
-                        source -= t.stride[d] * t.shape[d]
+                        source &-= stride[d] &* t.shape[d]
                         index[d] = 0
                         d -= 1
                     }
@@ -236,6 +261,8 @@ public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible {
     /// Two entries flatten to the same dotted name.
     case duplicateTensorName(String)
     case invalidTensor(name: String, problem: String)
+    /// A resource limit (entries, name length, total tensor bytes) was exceeded.
+    case tooLarge(what: String, limit: Int)
 
     static let convertHint = "convert it with `python3 tools/convert_checkpoint.py IN.ckpt OUT.safetensors` and import the .safetensors"
 
@@ -268,7 +295,9 @@ public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible {
         case .duplicateTensorName(let name):
             return "two entries flatten to the same name '\(name)'; \(Self.convertHint) with --key"
         case let .invalidTensor(name, problem):
-            return "tensor '\(name)' in the checkpoint is invalid: \(problem)"
+            return "tensor '\(name)' in the checkpoint is invalid: \(problem); re-save or re-download the checkpoint"
+        case let .tooLarge(what, limit):
+            return "the checkpoint exceeds a reader limit: \(what) is over \(limit); \(Self.convertHint) with --key"
         }
     }
 }
