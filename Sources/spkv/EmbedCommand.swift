@@ -6,9 +6,9 @@ struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print one embedding per audio file: PATH v1 v2 … vD.",
         discussion: """
-            Files are read with libsndfile (WAV, FLAC, OGG, …), mixed to mono and resampled to the model's rate.
-            Values are printed in the shortest form that reads back to the same 32-bit float. With several files and
-            --threads N, N files are embedded in parallel; the output keeps the input order. A file that fails is
+            Files are read with libsndfile (WAV, FLAC, OGG, …), mixed to mono and resampled to the model's rate. \
+            Values are printed in the shortest form that reads back to the same 32-bit float. With several files and \
+            --threads N, N files are embedded in parallel; the output keeps the input order. A file that fails is \
             reported on stderr and the exit code is 1, after the others were written.
             """)
 

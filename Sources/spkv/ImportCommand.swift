@@ -6,19 +6,20 @@ extension SourceToolkit: ExpressibleByArgument {}
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a SpeechBrain, WeSpeaker or sslsv ECAPA-TDNN state_dict (safetensors) to an spkv model.",
+        abstract: "Convert a SpeechBrain, WeSpeaker or sslsv ECAPA-TDNN checkpoint to an spkv model.",
         discussion: """
-            SRC holds the toolkit's own state_dict names (SpeechBrain embedding_model.ckpt keys, WeSpeaker
-            ECAPA_TDNN_GLOB_c512/c1024, sslsv's encoder); a prefix such as 'encoder.' is found automatically and other
-            tensors (classifier heads, projections) are listed and left out. Hyperparameters come from the tensor
-            shapes; the front end is the toolkit's own (speechbrain → speechbrain, wespeaker → kaldi, sslsv → sslsv-40
-            or sslsv-80 with the window and filterbank stored in the checkpoint).
-            PyTorch .ckpt/.pt files: convert first with  python3 tools/convert_checkpoint.py IN.ckpt OUT.safetensors
+            SRC is a PyTorch checkpoint (.ckpt/.pt/.pth zip, read without executing anything in it) or a .safetensors \
+            file, with the toolkit's own state_dict names (SpeechBrain embedding_model.ckpt keys, WeSpeaker \
+            ECAPA_TDNN_GLOB_c512/c1024, sslsv's encoder); a prefix such as 'encoder.' is found automatically and other \
+            tensors (classifier heads, projections) are listed and left out. Hyperparameters come from the tensor \
+            shapes; the front end is the toolkit's own (speechbrain → speechbrain, wespeaker → kaldi, sslsv → sslsv-40 \
+            or sslsv-80 with the window and filterbank stored in the checkpoint). Legacy (pre-zip) PyTorch files: \
+            convert with  python3 tools/convert_checkpoint.py IN.pt OUT.safetensors
             """)
 
     @Option(help: "Source toolkit: \(SourceToolkit.allCases.map(\.rawValue).joined(separator: ", ")).")
     var from: SourceToolkit
-    @Argument(help: "Source state_dict as .safetensors.") var source: String
+    @Argument(help: "Source checkpoint (.ckpt, .pt, .pth or .safetensors).") var source: String
     @Option(name: .shortAndLong, help: "Output spkv model file.") var output: String
     @Option(name: .customLong("front-end"), help: "Override the front end: \(FeatureConfig.presetNames.joined(separator: ", ")).")
     var frontEnd: String?

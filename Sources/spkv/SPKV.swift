@@ -8,7 +8,7 @@ struct SPKV: ParsableCommand {
         commandName: "spkv",
         abstract: "Speaker verification: embeddings, model files and benchmarks for ECAPA-TDNN.",
         discussion: """
-            Exit codes: 0 success, 1 error (the reason is printed on stderr), 64 usage error.
+            Exit codes: 0 success, 1 error (the reason is printed on stderr), 64 usage error. \
             Models are spkv model files (safetensors-compatible, see models/README.md).
             """,
         version: SpeakerVerification.version,

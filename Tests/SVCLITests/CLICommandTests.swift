@@ -110,19 +110,14 @@ struct CLICommandTests {
         try #require(toStdout.status == 0, "\(toStdout)")
         let newFile = model.folder.path("new.txt"), existing = model.folder.path("existing.txt")
         try Data("old contents\n".utf8).write(to: URL(fileURLWithPath: existing))
-        // Known bug (Sources/spkv/Output.swift): `FileManager.replaceItemAt` on Linux throws "The file
-        // doesn't exist" for a new output, and for an existing one it deletes the file before failing.
-        // Remove `withKnownIssue` once TextOutput renames the temporary file with rename(2).
-        withKnownIssue("spkv embed --output fails on Linux (TextOutput uses FileManager.replaceItemAt)") {
-            for outFile in [newFile, existing] {
-                let toFile = try spkv("embed", "-m", model.path, "--output", outFile, clip)
-                #expect(toFile.status == 0, "\(toFile)")
-                #expect(toFile.stdout.isEmpty, "\(toFile)")
-                #expect(toFile.stderr.isEmpty, "\(toFile)")
-                #expect(try String(contentsOfFile: outFile, encoding: .utf8) == toStdout.stdout)
-            }
+        for outFile in [newFile, existing] {
+            let toFile = try spkv("embed", "-m", model.path, "--output", outFile, clip)
+            #expect(toFile.status == 0, "\(toFile)")
+            #expect(toFile.stdout.isEmpty, "\(toFile)")
+            #expect(toFile.stderr.isEmpty, "\(toFile)")
+            #expect(try String(contentsOfFile: outFile, encoding: .utf8) == toStdout.stdout)
         }
-        // Whatever happened, no temporary file is left beside the output.
+        // No temporary file is left beside the output.
         let left = try FileManager.default.contentsOfDirectory(atPath: model.folder.url.path)
         #expect(!left.contains { $0.contains(".tmp-") }, "\(left)")
     }

@@ -41,7 +41,7 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
         case .unexpectedShape(let name, let shape):
             return "tensor '\(name)' has shape \(shape), which no ECAPA-TDNN of this toolkit has"
         case .tensorTable(let problems):
-            return "the checkpoint does not match the ECAPA-TDNN its shapes imply: \(problems)"
+            return "the checkpoint does not match the ECAPA-TDNN its shapes imply (is --from right? SpeechBrain and sslsv share most names): \(problems)"
         case .invalidConfig(let why):
             return "the checkpoint implies an unsupported ECAPA-TDNN: \(why)"
         }
