@@ -48,10 +48,13 @@ struct Options {
     var modelPath: String? = nil
     var gemm = true
     var json = false
+    /// Only time GEMM at these (M, N, K) shapes.
+    var gemmShapes: [(m: Int, n: Int, k: Int)] = []
 
     static let usage = """
         usage: spkv-bench [--channels 512,1024,1024:1536] [--seconds 3,5,10] [--repeats N] [--warmup N]
                           [--load-repeats N] [--threads N] [--model PATH] [--no-gemm] [--json]
+               spkv-bench --gemm-shapes MxNxK,... [--threads N]
           --channels   models to build with seeded random weights: C (MFA = 3·C) or C:MFA, comma-separated
           --model      time this model file instead (no random models are built)
           --seconds    audio lengths in seconds, comma-separated
@@ -59,6 +62,7 @@ struct Options {
           --threads    OpenBLAS threads
           --no-gemm    skip the GEMM-at-model-shapes section
           --json       print one JSON object instead of tables
+          --gemm-shapes  only time GEMM (C[M×N] += A[M×K]·B[K×N], row-major) at these shapes
         """
 
     static func parse(_ arguments: [String]) -> Options {
@@ -92,6 +96,12 @@ struct Options {
             case "--threads": o.threads = int(arg, min: 1)
             case "--model": o.modelPath = value(arg)
             case "--no-gemm": o.gemm = false
+            case "--gemm-shapes":
+                for item in value(arg).split(separator: ",") {
+                    let d = item.split(separator: "x").compactMap { Int($0) }
+                    guard d.count == 3, d.allSatisfy({ $0 > 0 }) else { fail("--gemm-shapes: MxNxK, comma-separated") }
+                    o.gemmShapes.append((d[0], d[1], d[2]))
+                }
             case "--json": o.json = true
             case "-h", "--help": print(usage); exit(0)
             default: fail("unknown option \(arg)")
@@ -149,6 +159,8 @@ struct StageRow: Codable {
     let encoderGFLOPS: Double
     /// Peak RSS from just before a fresh load of the model through the timed runs at this length.
     let peakResidentBytes: Int?
+    /// RSS just before that load (runtime, OpenBLAS, and anything the process held before).
+    let residentBeforeLoad: Int?
 }
 
 struct GEMMRow: Codable {
@@ -168,6 +180,7 @@ struct ModelReport: Codable {
     let parameters: Int
     let fileBytes: Int
     let load: SampleStatistics
+    let loadSamples: [Double]
     let stages: [StageRow]
     let gemm: [GEMMRow]
 }
@@ -205,19 +218,17 @@ func writeRandomModel(_ spec: ModelSpec, path: String) throws {
     try file.write(path: path)
 }
 
-/// Times every stage at each audio length; the model is loaded afresh per length (after a peak-RSS
-/// reset) so the RSS column covers load + embedding of that length alone.
-func measureStages(path: String, options: Options) throws -> (load: [Double], rows: [StageRow], model: SpeakerModel) {
+/// Times every stage at each audio length. Before each length the peak-RSS mark is reset and the
+/// model is loaded afresh, so the RSS column covers load + embedding at that length (plus whatever
+/// the process held before: `residentBeforeLoad`). `loadRepeats` more loads follow for the load time.
+func measureStages(path: String, options: Options) throws -> (loads: [Double], rows: [StageRow], model: SpeakerModel) {
     var loads: [Double] = []
     var model: SpeakerModel! = nil
-    for _ in 0..<options.loadRepeats {
-        model = nil
-        try loads.append(milliseconds { model = try SpeakerModel.load(path: path) })
-    }
     var rows: [StageRow] = []
     for seconds in options.seconds {
         model = nil
         let canReset = ProcessState.resetPeakResident()
+        let before = ProcessState.residentBytes()
         try loads.append(milliseconds { model = try SpeakerModel.load(path: path) })
         let r = try PipelineBenchmark.run(model: model, seconds: seconds, threads: options.threads,
                                           repeats: options.repeats, warmup: options.warmup)
@@ -225,9 +236,37 @@ func measureStages(path: String, options: Options) throws -> (load: [Double], ro
         rows.append(StageRow(seconds: seconds, frames: frames, features: r.featuresMilliseconds,
                              encoder: r.encoderMilliseconds, total: r.totalMilliseconds,
                              realTimeFactor: r.realTimeFactor, encoderGFLOPS: r.encoderGFLOPS,
-                             peakResidentBytes: canReset ? r.peakResidentBytes : nil))
+                             peakResidentBytes: canReset ? r.peakResidentBytes : nil, residentBeforeLoad: before))
+    }
+    for _ in 0..<options.loadRepeats {
+        model = nil
+        try loads.append(milliseconds { model = try SpeakerModel.load(path: path) })
     }
     return (loads, rows, model)
+}
+
+/// Runs `spkv-bench --model PATH --seconds S … --json` in a fresh process, so that its peak RSS is
+/// that of one load + one audio length and nothing else (model generation, other lengths).
+func measureInChild(path: String, seconds: Double, options: Options) throws -> ModelReport {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+    child.arguments = ["--model", path, "--seconds", "\(seconds)", "--repeats", "\(options.repeats)",
+                       "--warmup", "\(options.warmup)", "--load-repeats", "\(options.loadRepeats)",
+                       "--threads", "\(options.threads)", "--no-gemm", "--json"]
+    let pipe = Pipe()
+    child.standardOutput = pipe
+    try child.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    child.waitUntilExit()
+    guard child.terminationStatus == 0 else { throw BenchError("child run for \(path) at \(seconds) s failed") }
+    let report = try JSONDecoder().decode(Report.self, from: data)
+    guard let model = report.models.first else { throw BenchError("child run for \(path) returned no model") }
+    return model
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
 }
 
 /// The distinct sgemm calls `ECAPAEncoder` issues for `frames` frames (C = M×N, A = M×K, B = K×N).
@@ -299,11 +338,12 @@ func printTables(_ report: Report) {
     for m in report.models {
         print("")
         print("== \(m.name): \(m.parameters) parameters, file \(mib(m.fileBytes)) MiB (\(m.path))")
-        print(String(format: "load (read + CRC + check + build), %d loads: median %.2f ms, p90 %.2f ms, min %.2f ms",
+        print(String(format: "load (read + CRC + check + build; file in the page cache), %d loads: median %.2f ms, p90 %.2f ms, min %.2f ms",
                      m.load.count, m.load.median, m.load.p90, m.load.min))
-        print("audio  frames |   features med/p90 |    encoder med/p90 |      total med/p90 |    RTF  | enc GFLOP/s | peak RSS MiB")
+        print("audio  frames |   features med/p90 |    encoder med/p90 |      total med/p90 |    RTF  | enc GFLOP/s | peak RSS MiB (before load)")
         for r in m.stages {
-            let rss = r.peakResidentBytes.map { String(format: "%12.1f", Double($0) / 1_048_576) } ?? "         n/a"
+            let rss = (r.peakResidentBytes.map { String(format: "%12.1f", Double($0) / 1_048_576) } ?? "         n/a")
+                + " (\(mib(r.residentBeforeLoad)))"
             print(String(format: "%4.0f s %7d | %@ | %@ | %@ | %.4f | %11.1f | ",
                          r.seconds, r.frames, pair(r.features), pair(r.encoder), pair(r.total), r.realTimeFactor,
                          r.encoderGFLOPS) + rss)
@@ -329,6 +369,16 @@ func printTables(_ report: Report) {
 
 let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
 BLAS.setThreads(options.threads)
+if !options.gemmShapes.isEmpty {
+    print("GEMM alone, \(BLAS.threads) BLAS thread(s) (\(BLAS.coreName)); load average \(ProcessState.loadAverage())")
+    print("    M |     N |     K | ms/call med |     p90 | GFLOP/s (med)")
+    for s in options.gemmShapes {
+        let t = measureGEMM(m: s.m, n: s.n, k: s.k)
+        print(String(format: "%5d | %5d | %5d | %11.4f | %7.4f | %7.1f", s.m, s.n, s.k, t.median, t.p90,
+                     2.0 * Double(s.m * s.n * s.k) / (t.median / 1000) / 1e9))
+    }
+    exit(0)
+}
 let loadBefore = ProcessState.loadAverage()
 let formatter = ISO8601DateFormatter()
 var report = Report(date: formatter.string(from: Date()), cpu: ProcessState.cpuModel(),
@@ -354,12 +404,24 @@ do {
     for job in jobs {
         if !options.json { FileHandle.standardError.write(Data("timing \(job.name) …\n".utf8)) }
         let fileBytes = (try? FileManager.default.attributesOfItem(atPath: job.path)[.size] as? Int) ?? 0
-        let (loads, rows, model) = try measureStages(path: job.path, options: options)
-        let frames5 = model.features.frameCount(samples: 5 * model.features.sampleRate)
-        let gemmRows = options.gemm ? measureGEMMShapes(model.config, frames: frames5) : []
-        report.models.append(ModelReport(name: job.name, path: job.path, config: model.config,
-                                         parameters: model.config.parameterCount, fileBytes: fileBytes,
-                                         load: SampleStatistics(loads), stages: rows, gemm: gemmRows))
+        let config: ECAPAConfig, loads: [Double], rows: [StageRow], frames5: Int
+        if options.modelPath != nil {
+            // One process: lengths one after another, peak RSS reset before each.
+            let m = try measureStages(path: job.path, options: options)
+            (config, loads, rows) = (m.model.config, m.loads, m.rows)
+            frames5 = m.model.features.frameCount(samples: 5 * m.model.features.sampleRate)
+        } else {
+            // A fresh process per length; GEMM is timed here.
+            let children = try options.seconds.map { try measureInChild(path: job.path, seconds: $0, options: options) }
+            config = children[0].config
+            loads = children.flatMap(\.loadSamples)
+            rows = children.flatMap(\.stages)
+            frames5 = FeatureConfig.speechbrain.frameCount(samples: 5 * FeatureConfig.speechbrain.sampleRate)
+        }
+        let gemmRows = options.gemm ? measureGEMMShapes(config, frames: frames5) : []
+        report.models.append(ModelReport(name: job.name, path: job.path, config: config,
+                                         parameters: config.parameterCount, fileBytes: fileBytes,
+                                         load: SampleStatistics(loads), loadSamples: loads, stages: rows, gemm: gemmRows))
     }
 } catch {
     FileHandle.standardError.write(Data("spkv-bench: \(error)\n".utf8))
@@ -372,7 +434,6 @@ report = Report(date: report.date, cpu: report.cpu, cores: report.cores, blasCor
 if options.json {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    encoder.keyEncodingStrategy = .convertToSnakeCase
     print(String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self))
 } else {
     printTables(report)
