@@ -62,8 +62,16 @@ public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: In
     let vectorEnd = columns - columns % 16
     for r in 0..<rows {
         let row = x + r * columns
-        var m = -Float.infinity
-        for t in 0..<columns { m = max(m, row[t]) }
+        // Row maximum in 16 lanes (a scalar max loop does not vectorise: NaN ordering rules).
+        var lanes = SIMD16<Float>(repeating: -.infinity)
+        var i = 0
+        while i < vectorEnd {
+            let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD16<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
+            i += 16
+        }
+        var m = lanes.max()
+        while i < columns { m = max(m, row[i]); i += 1 }
         let shift = SIMD16<Float>(repeating: m)
         var sums = SIMD16<Float>()
         var t = 0
@@ -74,15 +82,12 @@ public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns: In
             sums += e
             t += 16
         }
-        if t < columns {
-            // Tail: pad with −∞ so the padded lanes contribute e^−∞ = 0.
-            var tail = SIMD16<Float>(repeating: -.infinity)
-            for i in 0..<(columns - t) { tail[i] = row[t + i] }
-            let e = exp16(tail - shift)
-            for i in 0..<(columns - t) { row[t + i] = e[i] }
-            sums += e.replacing(with: 0, where: tail .== -.infinity)
+        var sum = sums.sum()
+        while t < columns {
+            let e = expf(row[t] - m)
+            row[t] = e; sum += e; t += 1
         }
-        let inv = 1 / sums.sum()
+        let inv = 1 / sum
         for t in 0..<columns { row[t] *= inv }
     }
 }
