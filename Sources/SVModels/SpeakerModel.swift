@@ -97,7 +97,8 @@ public struct SpeakerModel: Sendable {
         return file
     }
 
-    static func describe(_ error: any Error) -> String {
+    /// A one-line account of a JSON decoding failure ("channels: expected an array").
+    public static func describe(_ error: any Error) -> String {
         if let e = error as? DecodingError {
             switch e {
             case .keyNotFound(let key, _): return "missing key '\(key.stringValue)'"

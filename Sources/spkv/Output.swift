@@ -10,27 +10,9 @@ struct TextOutput {
             FileHandle.standardOutput.write(Data(text.utf8))
             return
         }
-        // Same-folder temporary file, fsync, rename(2): readers see the old file or the whole new one.
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-        func fail(_ what: String) -> ReportedFailure {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            return ReportedFailure("cannot write \(path): \(what) failed: \(reason)")
+        do { try AtomicFile.write(Data(text.utf8), to: path) } catch {
+            throw ReportedFailure("cannot write \(path): \(error.description)")
         }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw fail("creating a temporary file") }
-        let bytes = Array(text.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { close(fd); throw fail("write") }
-            written += n
-        }
-        guard fsync(fd) == 0 else { close(fd); throw fail("fsync") }
-        guard close(fd) == 0 else { throw fail("close") }
-        guard rename(temporary, path) == 0 else { throw fail("rename") }
     }
 }
 
