@@ -69,7 +69,15 @@ public struct LinearCalibration: Codable, Equatable, Sendable {
             let small = abs(step.0) <= tolerance * max(1, abs(w.0)) && abs(step.1) <= tolerance * max(1, abs(w.1))
             var t = 1.0
             var accepted = false
-            for _ in 0..<60 {
+            // Near the optimum the predicted decrease (−slope) drops below what the summed objective
+            // can resolve, so a line search cannot confirm it; there Newton is in its quadratic
+            // region and the full step is taken.
+            if -slope <= 1e-13 * abs(current.value) {
+                w = (w.0 + step.0, w.1 + step.1)
+                current = problem.evaluate(w.0, w.1)
+                accepted = true
+            }
+            for _ in 0..<60 where !accepted {
                 let candidate = problem.evaluate(w.0 + t * step.0, w.1 + t * step.1)
                 if candidate.value <= current.value + 1e-4 * t * slope {
                     w = (w.0 + t * step.0, w.1 + t * step.1)

@@ -90,7 +90,7 @@ public enum ScoreFile {
         var trials: [ScoredTrial] = []
         var seen: [PairKey: Int] = [:]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in splitLines(text) {
             lineNumber += 1
             let line = rawLine.last == "\r" ? rawLine.dropLast() : rawLine
             func bad(_ reason: String) -> TrialListError {

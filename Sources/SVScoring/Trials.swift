@@ -86,7 +86,7 @@ public enum TrialList {
         var trials: [Trial] = []
         var seen: [PairKey: Int] = [:]
         var lineNumber = 0
-        for rawLine in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        for rawLine in splitLines(text) {
             lineNumber += 1
             let line = rawLine.last == "\r" ? rawLine.dropLast() : rawLine
             let fields = splitFields(line)
@@ -144,6 +144,11 @@ public enum TrialList {
 struct PairKey: Hashable {
     var enroll: String
     var test: String
+}
+
+/// Lines split at "\n" (Swift treats "\r\n" as one Character, so it is a separator too).
+func splitLines(_ text: String) -> [Substring] {
+    text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
 }
 
 /// Fields separated by runs of spaces or tabs.
