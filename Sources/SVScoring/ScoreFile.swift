@@ -89,19 +89,16 @@ public enum ScoreFile {
         var header: [String: String] = [:]
         var trials: [ScoredTrial] = []
         var seen: [PairKey: Int] = [:]
-        var lineNumber = 0
-        for rawLine in splitLines(text) {
-            lineNumber += 1
-            let line = rawLine.last == "\r" ? rawLine.dropLast() : rawLine
+        for line in tokenizeLines(text) {
             func bad(_ reason: String) -> TrialListError {
-                .malformed(source: source, line: lineNumber, text: String(line), reason: reason)
+                .malformed(source: source, line: line.number, text: lineText(text, line), reason: reason)
             }
-            let fields = splitFields(line)
+            let fields = line.fields
             if fields.isEmpty { continue }
-            if fields[0].first == "#" {
+            if fields[0].utf8.first == UInt8(ascii: "#") {
                 guard trials.isEmpty else { continue }
-                var words = fields
-                words[0] = words[0].dropFirst()
+                var words = fields[...]
+                words[words.startIndex] = String(words[words.startIndex].dropFirst())
                 for word in words {
                     guard let eq = word.firstIndex(of: "=") else { continue }
                     let key = String(word[..<eq])
@@ -121,22 +118,22 @@ public enum ScoreFile {
                 throw bad("\(fields.count) field\(fields.count == 1 ? "" : "s"); "
                           + "expected `enroll test score` or `enroll test score target|nontarget`")
             }
-            guard let score = Double(String(fields[2])), score.isFinite else {
+            guard let score = Double(fields[2]), score.isFinite else {
                 throw bad("score '\(fields[2])' is not a finite number")
             }
             var label: TrialLabel?
             if fields.count == 4 {
-                guard let l = TrialLabel(rawValue: String(fields[3])) else {
+                guard let l = TrialLabel(rawValue: fields[3]) else {
                     throw bad("label '\(fields[3])' is neither target nor nontarget")
                 }
                 label = l
             }
-            let trial = ScoredTrial(enroll: String(fields[0]), test: String(fields[1]), score: score, label: label)
+            let trial = ScoredTrial(enroll: fields[0], test: fields[1], score: score, label: label)
             let key = PairKey(enroll: trial.enroll, test: trial.test)
             if let first = seen[key] {
-                throw .duplicate(source: source, line: lineNumber, firstLine: first, enroll: trial.enroll, test: trial.test)
+                throw .duplicate(source: source, line: line.number, firstLine: first, enroll: trial.enroll, test: trial.test)
             }
-            seen[key] = lineNumber
+            seen[key] = line.number
             trials.append(trial)
         }
         if trials.isEmpty { throw .empty(source: source) }

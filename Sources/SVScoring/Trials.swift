@@ -85,18 +85,13 @@ public enum TrialList {
     public static func parse(_ text: String, source: String) throws(TrialListError) -> [Trial] {
         var trials: [Trial] = []
         var seen: [PairKey: Int] = [:]
-        var lineNumber = 0
-        for rawLine in splitLines(text) {
-            lineNumber += 1
-            let line = rawLine.last == "\r" ? rawLine.dropLast() : rawLine
-            let fields = splitFields(line)
-            if fields.isEmpty || fields[0].first == "#" { continue }
-            let trial = try parseFields(fields, line: String(line), lineNumber: lineNumber, source: source)
+        for line in tokenizeLines(text) where !line.isBlankOrComment {
+            let trial = try parseFields(line.fields, lineNumber: line.number, source: source) { lineText(text, line) }
             let key = PairKey(enroll: trial.enroll, test: trial.test)
             if let first = seen[key] {
-                throw .duplicate(source: source, line: lineNumber, firstLine: first, enroll: trial.enroll, test: trial.test)
+                throw .duplicate(source: source, line: line.number, firstLine: first, enroll: trial.enroll, test: trial.test)
             }
-            seen[key] = lineNumber
+            seen[key] = line.number
             trials.append(trial)
         }
         if trials.isEmpty { throw .empty(source: source) }
@@ -110,22 +105,22 @@ public enum TrialList {
 
     private static let formats = "expected `1|0 enroll test`, `enroll test target|nontarget` or `enroll test`"
 
-    private static func parseFields(_ f: [Substring], line: String, lineNumber: Int,
-                                    source: String) throws(TrialListError) -> Trial {
+    private static func parseFields(_ f: [String], lineNumber: Int, source: String,
+                                    line: () -> String) throws(TrialListError) -> Trial {
         func bad(_ reason: String) -> TrialListError {
-            .malformed(source: source, line: lineNumber, text: line, reason: reason)
+            .malformed(source: source, line: lineNumber, text: line(), reason: reason)
         }
         switch f.count {
         case 2:
-            return Trial(enroll: String(f[0]), test: String(f[1]), label: nil, line: lineNumber)
+            return Trial(enroll: f[0], test: f[1], label: nil, line: lineNumber)
         case 3:
-            let kaldi = TrialLabel(rawValue: String(f[2]))
+            let kaldi = TrialLabel(rawValue: f[2])
             let vox: TrialLabel? = f[0] == "1" ? .target : f[0] == "0" ? .nontarget : nil
             switch (vox, kaldi) {
             case let (v?, nil):
-                return Trial(enroll: String(f[1]), test: String(f[2]), label: v, line: lineNumber)
+                return Trial(enroll: f[1], test: f[2], label: v, line: lineNumber)
             case let (nil, k?):
-                return Trial(enroll: String(f[0]), test: String(f[1]), label: k, line: lineNumber)
+                return Trial(enroll: f[0], test: f[1], label: k, line: lineNumber)
             case (_?, _?):
                 throw bad("ambiguous trial: reads both as VoxCeleb (`\(f[0]) enroll test`) and as Kaldi "
                           + "(`enroll test \(f[2])`); rename the file called '\(f[0])' or '\(f[2])'")
@@ -146,15 +141,54 @@ struct PairKey: Hashable {
     var test: String
 }
 
-/// Lines split at "\n" (Swift treats "\r\n" as one Character, so it is a separator too).
-func splitLines(_ text: String) -> [Substring] {
-    text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+/// One line of a text file, split into fields at runs of spaces and tabs ('\n' ends a line, and one
+/// '\r' before it is dropped). Works on UTF-8 bytes: Swift's Character view is an order of
+/// magnitude slower on large trial lists and would merge a separator with a following combining mark.
+struct TokenizedLine {
+    /// 1-based.
+    var number: Int
+    var fields: [String]
+    /// The line's bytes in the text (without the line break), for error messages.
+    var bytes: Range<Int>
+
+    var isBlankOrComment: Bool { fields.isEmpty || fields[0].utf8.first == UInt8(ascii: "#") }
 }
 
-/// Fields separated by runs of spaces or tabs.
-@inline(__always)
-func splitFields(_ line: Substring) -> [Substring] {
-    line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+func tokenizeLines(_ text: String) -> [TokenizedLine] {
+    var text = text
+    return text.withUTF8 { buf -> [TokenizedLine] in
+        var lines: [TokenizedLine] = []
+        var number = 0
+        var lineStart = 0
+        while true {
+            var lineEnd = lineStart
+            while lineEnd < buf.count, buf[lineEnd] != UInt8(ascii: "\n") { lineEnd += 1 }
+            if lineStart == buf.count { break }  // empty text, or nothing after the final '\n'
+            let next = lineEnd + 1
+            number += 1
+            if lineEnd > lineStart, buf[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+            var fields: [String] = []
+            var i = lineStart
+            while i < lineEnd {
+                while i < lineEnd, buf[i] == UInt8(ascii: " ") || buf[i] == UInt8(ascii: "\t") { i += 1 }
+                let fieldStart = i
+                while i < lineEnd, buf[i] != UInt8(ascii: " "), buf[i] != UInt8(ascii: "\t") { i += 1 }
+                if i > fieldStart {
+                    fields.append(String(decoding: UnsafeBufferPointer(rebasing: buf[fieldStart..<i]), as: UTF8.self))
+                }
+            }
+            lines.append(TokenizedLine(number: number, fields: fields, bytes: lineStart..<lineEnd))
+            if next > buf.count { break }
+            lineStart = next
+        }
+        return lines
+    }
+}
+
+/// The text of one tokenized line (for error messages only: copies the text's bytes).
+func lineText(_ text: String, _ line: TokenizedLine) -> String {
+    let bytes = Array(text.utf8)
+    return String(decoding: bytes[line.bytes], as: UTF8.self)
 }
 
 /// The whole file as UTF-8 text, or `.unreadable`.
