@@ -4,9 +4,9 @@ extension Plots {
     /// Target and non-target score histograms on the same bins, each normalised to unit area
     /// (density), drawn as translucent bars with a solid outline (targets blue, non-targets
     /// vermilion), with labelled dashed vertical lines at `thresholds`. The x range covers the
-    /// 0.1–99.9 % quantiles of all scores (and the thresholds inside the data range); scores beyond
-    /// it are counted in the edge bins, which the caption says. The bin width follows the
-    /// Freedman–Diaconis rule, between 10 and 100 bins. The legend below the axes gives the counts.
+    /// 0.1–99.9 % quantiles of each class (and the thresholds inside the data range); scores beyond
+    /// it are counted in the edge bins, which the caption says. The bin width is the wider of the
+    /// two classes' Freedman–Diaconis widths, between 20 and 100 bins. The legend below the axes gives the counts.
     public static func histogramSVG(targets: [Double], nontargets: [Double], thresholds: [(label: String, value: Double)],
                                     title: String, scoreLabel: String) -> String {
         let tar = targets.filter(\.isFinite).sorted(), non = nontargets.filter(\.isFinite).sorted()
@@ -14,13 +14,15 @@ extension Plots {
         let left = 72.0, plotW = 540.0, top = 56.0, plotH = 300.0, right = 28.0
         let legendTop = top + plotH + 62
         let thresholdRows = (thresholds.count + 1) / 2
-        var svg = SVGCanvas(width: left + plotW + right, height: legendTop + Double(1 + thresholdRows) * 20 + 30)
+        var svg = SVGCanvas(width: left + plotW + right, height: legendTop + Double(1 + thresholdRows) * 20 + 46)
         svg.text(title, x: left + plotW / 2, y: 30, size: 16, anchor: .middle, weight: "bold")
 
         // Range and bins.
         var lo = 0.0, hi = 1.0
         if let first = all.first, let last = all.last {
-            lo = quantile(all, 0.001); hi = quantile(all, 0.999)
+            // Per-class quantiles, so a small class is not cut by the large one's tails.
+            lo = min(tar.isEmpty ? .infinity : quantile(tar, 0.001), non.isEmpty ? .infinity : quantile(non, 0.001))
+            hi = max(tar.isEmpty ? -.infinity : quantile(tar, 0.999), non.isEmpty ? -.infinity : quantile(non, 0.999))
             for t in thresholds where t.value.isFinite && t.value >= first && t.value <= last {
                 lo = min(lo, t.value); hi = max(hi, t.value)
             }
@@ -31,13 +33,15 @@ extension Plots {
                 let pad = 0.03 * (hi - lo); lo -= pad; hi += pad
             }
         }
-        let iqr = all.isEmpty ? 0 : quantile(all, 0.75) - quantile(all, 0.25)
-        var bins = 30
-        if iqr > 0 && all.count > 1 {
-            let h = 2 * iqr / pow(Double(all.count), 1.0 / 3)
-            bins = Int(((hi - lo) / h).rounded(.up))
+        // Freedman–Diaconis width of each class; the wider one, so the smaller class is not noise.
+        func fdWidth(_ s: [Double]) -> Double {
+            guard s.count > 1 else { return 0 }
+            return 2 * (quantile(s, 0.75) - quantile(s, 0.25)) / pow(Double(s.count), 1.0 / 3)
         }
-        bins = max(10, min(100, bins))
+        let h = max(fdWidth(tar), fdWidth(non))
+        var bins = 30
+        if h > 0 && h.isFinite { bins = Int(((hi - lo) / h).rounded(.up)) }
+        bins = max(20, min(100, bins))
         let width = (hi - lo) / Double(bins)
         func histogram(_ s: [Double]) -> (density: [Double], clipped: Int) {
             var counts = [Int](repeating: 0, count: bins), clipped = 0
@@ -109,9 +113,10 @@ extension Plots {
             svg.text("\(t.label) = \(short(t.value))", x: x + 30, y: y, size: 12)
         }
         let outside = ct + cn
-        let caption = "\(bins) bins of width \(short(width)), each class normalised to unit area"
-            + (outside > 0 ? "; \(grouped(outside)) scores beyond the range are counted in the edge bins" : "")
-        svg.text(caption, x: left, y: y + 24, size: 11, fill: "#666666")
+        svg.text("\(bins) bins of width \(short(width)); each class normalised to unit area", x: left, y: y + 24, size: 11, fill: "#666666")
+        if outside > 0 {
+            svg.text("\(grouped(outside)) scores beyond the x range are counted in the edge bins", x: left, y: y + 40, size: 11, fill: "#666666")
+        }
         return svg.document(title: title)
     }
 
