@@ -4,9 +4,10 @@ extension Plots {
     /// Target and non-target score histograms on the same bins, each normalised to unit area
     /// (density), drawn as translucent bars with a solid outline (targets blue, non-targets
     /// vermilion), with labelled dashed vertical lines at `thresholds`. The x range covers the
-    /// 0.1–99.9 % quantiles of each class (and the thresholds inside the data range); scores beyond
-    /// it are counted in the edge bins, which the caption says. The bin width is the wider of the
-    /// two classes' Freedman–Diaconis widths, between 20 and 100 bins. The legend below the axes gives the counts.
+    /// 0.1–99.9 % quantiles of each class, widened to the thresholds that lie inside the data or
+    /// within half that span of it (others are drawn on the frame, labelled "off scale"); scores
+    /// beyond it are counted in the edge bins, which the caption says. The bin width is the
+    /// geometric mean of the two classes' Freedman–Diaconis widths, 20 to 100 bins. The legend below the axes gives the counts.
     public static func histogramSVG(targets: [Double], nontargets: [Double], thresholds: [(label: String, value: Double)],
                                     title: String, scoreLabel: String) -> String {
         let tar = targets.filter(\.isFinite).sorted(), non = nontargets.filter(\.isFinite).sorted()
@@ -23,7 +24,9 @@ extension Plots {
             // Per-class quantiles, so a small class is not cut by the large one's tails.
             lo = min(tar.isEmpty ? .infinity : quantile(tar, 0.001), non.isEmpty ? .infinity : quantile(non, 0.001))
             hi = max(tar.isEmpty ? -.infinity : quantile(tar, 0.999), non.isEmpty ? -.infinity : quantile(non, 0.999))
-            for t in thresholds where t.value.isFinite && t.value >= first && t.value <= last {
+            // Thresholds inside the data or within half the span beyond it widen the range.
+            let span = max(hi - lo, 0), reachLo = min(first, lo - 0.5 * span), reachHi = max(last, hi + 0.5 * span)
+            for t in thresholds where t.value.isFinite && t.value >= reachLo && t.value <= reachHi {
                 lo = min(lo, t.value); hi = max(hi, t.value)
             }
             if hi - lo <= 0 || !(hi - lo).isFinite {
@@ -33,12 +36,14 @@ extension Plots {
                 let pad = 0.03 * (hi - lo); lo -= pad; hi += pad
             }
         }
-        // Freedman–Diaconis width of each class; the wider one, so the smaller class is not noise.
+        // Freedman–Diaconis width of each class; their geometric mean, so that neither a small class
+        // turns into noise nor a large one into a few blocks.
         func fdWidth(_ s: [Double]) -> Double {
             guard s.count > 1 else { return 0 }
             return 2 * (quantile(s, 0.75) - quantile(s, 0.25)) / pow(Double(s.count), 1.0 / 3)
         }
-        let h = max(fdWidth(tar), fdWidth(non))
+        let ht = fdWidth(tar), hn = fdWidth(non)
+        let h = ht > 0 && hn > 0 ? (ht * hn).squareRoot() : max(ht, hn)
         var bins = 30
         if h > 0 && h.isFinite { bins = Int(((hi - lo) / h).rounded(.up)) }
         bins = max(20, min(100, bins))
