@@ -6,13 +6,14 @@ import SpeakerVerification
 struct SPKV: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spkv",
-        abstract: "Speaker verification: embeddings, model files and benchmarks for ECAPA-TDNN.",
+        abstract: "Speaker verification with ECAPA-TDNN: enroll, verify, score trial lists, evaluate, calibrate.",
         discussion: """
-            Exit codes: 0 success, 1 error (the reason is printed on stderr), 64 usage error. \
-            Models are spkv model files (safetensors-compatible, see models/README.md).
+            Exit codes: 0 success (verify: accept), 2 verify: reject, 1 error (the reason is printed on stderr), \
+            64 usage error. Models are spkv model files (safetensors-compatible, see models/README.md).
             """,
         version: SpeakerVerification.version,
-        subcommands: [Embed.self, Info.self, Features.self, Import.self, Bench.self]
+        subcommands: [Embed.self, Enroll.self, Verify.self, Score.self, Eval.self, Calibrate.self,
+                      Info.self, Features.self, Import.self, Bench.self]
     )
 }
 

@@ -195,12 +195,12 @@ struct CLICommandTests {
         #expect(top.status == 0, "\(top)")
         #expect(top.stdout.contains("USAGE: spkv <subcommand>"), "\(top)")
         let subcommands = top.stdout.components(separatedBy: "SUBCOMMANDS:").last ?? ""
-        for name in ["embed", "info", "features", "import", "bench"] {
+        for name in ["embed", "enroll", "verify", "score", "eval", "calibrate", "info", "features", "import", "bench"] {
             #expect(subcommands.split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix(name + " ") },
                     "subcommand \(name) not listed: \(top)")
         }
         let words = top.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        #expect(words.contains("0 success, 1 error"), "exit codes not documented: \(top)")
+        #expect(words.contains("0 success (verify: accept), 2 verify: reject, 1 error"), "exit codes not documented: \(top)")
         #expect(words.contains("64 usage error"), "exit codes not documented: \(top)")
 
         let embed = try spkv("embed", "--help")

@@ -1,0 +1,58 @@
+import Foundation
+import SVStreaming
+
+/// Why a speaker could not be enrolled.
+public enum EnrollmentError: Error, Equatable, CustomStringConvertible {
+    case noRecordings
+    case embedding(EmbeddingError)
+    case tooLittleSpeech(total: Double, minimum: Double, perRecording: [String: Double])
+    case invalidName(String)
+
+    public var description: String {
+        switch self {
+        case .noRecordings: return "enrollment needs at least one recording"
+        case .embedding(let e): return e.description
+        case .tooLittleSpeech(let total, let minimum, let per):
+            let list = per.sorted { $0.key < $1.key }.map { "\($0.key): \(String(format: "%.2f", $0.value)) s" }
+            return String(format: "too little speech to enroll: %.2f s detected, at least %.2f s needed", total, minimum)
+                + " (\(list.joined(separator: ", "))); record more, or lower the minimum with --min-speech"
+        case .invalidName(let name): return "invalid speaker name '\(name)': use a non-empty name without control characters"
+        }
+    }
+}
+
+public enum Enrollment {
+    /// Seconds of detected speech required over all recordings unless the caller says otherwise.
+    public static let defaultMinimumSpeechSeconds = 3.0
+
+    /// Builds a profile: the mean of the recordings' length-normalised embeddings, with each
+    /// recording's duration and detected speech (energy VAD) recorded.
+    public static func enroll(name: String, paths: [String], model: SpeakerModel,
+                              minimumSpeechSeconds: Double = defaultMinimumSpeechSeconds) throws(EnrollmentError) -> SpeakerProfile {
+        guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalidName(name)
+        }
+        guard !paths.isEmpty else { throw .noRecordings }
+        let embedder = Embedder(model: model)
+        let vad = EnergyVAD(sampleRate: model.features.sampleRate)
+        var sum = [Double](repeating: 0, count: model.embeddingSize)
+        var recordings: [SpeakerProfile.Recording] = []
+        for path in paths {
+            let clip: AudioClip
+            do { clip = try AudioFile.readMono(path: path, sampleRate: model.features.sampleRate) } catch {
+                throw .embedding(.audio(error))
+            }
+            let embedding: [Float]
+            do { embedding = try embedder.embed(samples: clip.samples, source: path) } catch { throw .embedding(error) }
+            for (i, v) in Cosine.normalized(embedding).enumerated() { sum[i] += Double(v) }
+            recordings.append(.init(path: path, seconds: clip.duration, speechSeconds: vad.speechSeconds(clip.samples)))
+        }
+        let total = recordings.reduce(0) { $0 + $1.speechSeconds }
+        guard total >= minimumSpeechSeconds else {
+            throw .tooLittleSpeech(total: total, minimum: minimumSpeechSeconds,
+                                   perRecording: Dictionary(recordings.map { ($0.path, $0.speechSeconds) }, uniquingKeysWith: +))
+        }
+        let mean = sum.map { Float($0 / Double(paths.count)) }
+        return SpeakerProfile(name: name, modelChecksum: model.checksum, embedding: mean, recordings: recordings)
+    }
+}

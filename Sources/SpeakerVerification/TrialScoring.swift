@@ -1,0 +1,111 @@
+import Foundation
+
+public enum TrialScoringError: Error, Equatable, CustomStringConvertible {
+    case missingAudio([String])
+    case embedding([EmbeddingError])
+    case cache(EmbeddingCacheError)
+    case scoring(String)
+
+    public var description: String {
+        switch self {
+        case .missingAudio(let paths):
+            let shown = paths.prefix(20).joined(separator: "\n  ")
+            return "\(paths.count) audio file(s) named in the trials do not exist (nothing was computed):\n  \(shown)"
+                + (paths.count > 20 ? "\n  … and \(paths.count - 20) more" : "")
+        case .embedding(let errors):
+            return "\(errors.count) file(s) could not be embedded:\n  " + errors.prefix(20).map(\.description).joined(separator: "\n  ")
+        case .cache(let e): return e.description
+        case .scoring(let why): return why
+        }
+    }
+}
+
+/// `spkv score`: every distinct file of a trial list embedded once (in parallel, optionally through
+/// an embedding cache), then every trial scored in order: cosine, AS-norm with a cohort, and the
+/// model's calibration when it has one.
+public struct TrialScoring {
+    public var model: SpeakerModel
+    public var audioRoot: String?
+    public var threads = 1
+    public var cachePath: String?
+    /// Audio files of the AS-norm cohort (embedded like the trials' files) and its top-N.
+    public var cohortPaths: [String] = []
+    public var cohortTopN = 300
+    public var progress: (@Sendable (Int, Int) -> Void)?
+
+    public init(model: SpeakerModel) { self.model = model }
+
+    func resolve(_ path: String) -> String {
+        guard let root = audioRoot, !path.hasPrefix("/") else { return path }
+        return (root as NSString).appendingPathComponent(path)
+    }
+
+    public func score(_ trials: [Trial]) throws(TrialScoringError) -> ScoreList {
+        let scoring: ScoringConfig
+        do { scoring = try ScoringConfig.decode(json: model.metadata.scoring) } catch { throw .scoring(error.description) }
+
+        // All files, trials first then cohort, each once; check they all exist before any work.
+        var order: [String] = [], seen = Set<String>()
+        for name in trials.flatMap({ [$0.enroll, $0.test] }) + cohortPaths where seen.insert(name).inserted { order.append(name) }
+        let missing = order.filter { !FileManager.default.fileExists(atPath: resolve($0)) }
+        guard missing.isEmpty else { throw .missingAudio(missing.map(resolve)) }
+
+        let embeddings = try embedAll(order)
+        let normalized = embeddings.mapValues { Cosine.normalized($0) }
+
+        var asNorm: ASNorm?
+        var stats: [String: (mean: Double, std: Double)] = [:]
+        if !cohortPaths.isEmpty {
+            do { asNorm = try ASNorm(cohort: cohortPaths.map { normalized[$0]! }, topN: cohortTopN) } catch {
+                throw .scoring(error.description)
+            }
+            let sides = Array(Set(trials.flatMap { [$0.enroll, $0.test] })).sorted()
+            for (name, s) in zip(sides, asNorm!.statistics(forMany: sides.map { normalized[$0]! })) { stats[name] = s }
+        }
+        let kind = asNorm != nil ? "asnorm" : "cosine"
+        if let calibration = scoring.calibration, let fitted = scoring.fittedOn?["kind"], fitted != kind {
+            _ = calibration
+            throw .scoring("the model's calibration was fitted on \(fitted) scores, but these are \(kind) scores; score the same way or recalibrate")
+        }
+        var out: [ScoredTrial] = []
+        out.reserveCapacity(trials.count)
+        for t in trials {
+            var s = Double(Cosine.similarity(normalized[t.enroll]!, normalized[t.test]!))
+            if let asNorm { s = asNorm.normalize(score: s, enroll: stats[t.enroll]!, test: stats[t.test]!) }
+            if let calibration = scoring.calibration { s = calibration.llr(s) }
+            out.append(ScoredTrial(enroll: t.enroll, test: t.test, score: s, label: t.label))
+        }
+        var header = ["kind": scoring.calibration != nil ? "llr" : kind, "model": model.checksum]
+        if let prior = scoring.calibration?.prior { header["prior"] = "\(prior)" }
+        if asNorm != nil { header["asnorm_top_n"] = "\(cohortTopN)"; header["cohort"] = "\(cohortPaths.count)" }
+        return ScoreList(header: header, trials: out)
+    }
+
+    /// Embeddings by file name as given in the trials, through the cache when there is one.
+    func embedAll(_ names: [String]) throws(TrialScoringError) -> [String: [Float]] {
+        var cache = EmbeddingCache(modelChecksum: model.checksum)
+        if let cachePath, FileManager.default.fileExists(atPath: cachePath) {
+            do { cache = try EmbeddingCache.read(path: cachePath, modelChecksum: model.checksum) } catch { throw .cache(error) }
+        }
+        var result: [String: [Float]] = [:], todo: [String] = []
+        for name in names {
+            if let key = EmbeddingCache.Key.current(path: resolve(name)), let hit = cache[key] { result[name] = hit } else { todo.append(name) }
+        }
+        let computed = BatchEmbedding.embed(paths: todo.map(resolve), model: model, threads: threads, progress: progress)
+        var failures: [EmbeddingError] = []
+        for (name, r) in zip(todo, computed) {
+            switch r {
+            case .success(let e):
+                result[name] = e
+                if let key = EmbeddingCache.Key.current(path: resolve(name)) { cache[key] = e }
+            case .failure(let error): failures.append(error)
+            }
+        }
+        // Keep what was computed even when some files failed: a rerun after fixing them is cheap.
+        if let cachePath, !todo.isEmpty {
+            do { try cache.write(path: cachePath) } catch { throw .cache(error) }
+        }
+        guard failures.isEmpty else { throw .embedding(failures) }
+        return result
+    }
+}

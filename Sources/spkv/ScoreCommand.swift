@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import SpeakerVerification
+
+struct Score: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Score a trial list: each distinct file embedded once, then every trial scored in order.",
+        discussion: """
+            Trial lines, detected per line: VoxCeleb '1 enroll.wav test.wav' (1 same speaker, 0 different), Kaldi \
+            'enroll test target|nontarget', or unlabeled 'enroll test'. Output lines: 'enroll test score [label]', in \
+            trial order, after a '# spkv-scores kind=… model=…' header. Scores are calibrated log-likelihood ratios when \
+            the model is calibrated (spkv calibrate), AS-norm scores with --cohort, cosine otherwise. All missing audio \
+            files are listed before any work starts.
+            """)
+
+    @OptionGroup var modelOption: ModelOption
+    @Option(help: "Trial list.") var trials: String
+    @Option(name: .customLong("audio-root"), help: "Folder that relative paths in the trials are under.") var audioRoot: String?
+    @Option(name: .shortAndLong, help: "Write the scores here (atomically) instead of stdout.") var output: String?
+    @Option(help: "Files embedded in parallel.") var threads = 1
+    @Option(help: "Embedding cache file, read if present and updated.") var embeddings: String?
+    @Option(help: "AS-norm cohort: a text file listing cohort audio files (relative to --audio-root).") var cohort: String?
+    @Option(name: .customLong("top-n"), help: "AS-norm: the N highest cohort scores per side.") var topN = 300
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard topN >= 1 else { throw ValidationError("--top-n must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let model = try SpeakerModel.load(path: modelOption.model)
+            let list = try TrialList.read(path: trials)
+            var scorer = TrialScoring(model: model)
+            scorer.audioRoot = audioRoot
+            scorer.threads = threads
+            scorer.cachePath = embeddings
+            scorer.cohortTopN = topN
+            if let cohort {
+                guard let text = try? String(contentsOfFile: cohort, encoding: .utf8) else {
+                    throw ReportedFailure("\(cohort): cannot read the cohort list")
+                }
+                scorer.cohortPaths = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            }
+            let progress = Progress("embedding")
+            scorer.progress = progress.update
+            let scores = try scorer.score(list)
+            try TextOutput(path: output).write(ScoreFile.format(scores))
+        }
+    }
+}
+
+struct Calibrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a linear calibration (prior-weighted logistic regression) and store it in a copy of the model.",
+        discussion: """
+            SCORES are raw scores of this model ('spkv score' before calibration) on a labelled calibration list. The \
+            new model outputs log-likelihood ratios llr = scale·score + offset from 'score' and 'verify'; its weights \
+            and checksum are unchanged, so existing profiles keep working. Use a calibration list disjoint from the \
+            evaluation list.
+            """)
+
+    @OptionGroup var modelOption: ModelOption
+    @Option(help: "Scores file (spkv score output).") var scores: String
+    @Option(help: "Trial list with labels (when the scores file has none).") var trials: String?
+    @Option(help: "Target prior the calibration is optimised for.") var prior = 0.01
+    @Option(name: .shortAndLong, help: "Calibrated model file to write.") var output: String
+
+    func validate() throws {
+        guard prior > 0, prior < 1 else { throw ValidationError("--prior must be between 0 and 1 (exclusive)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            var file = try ModelFile.read(path: modelOption.model)
+            _ = try SpeakerModel(file: file)
+            var list = try ScoreFile.read(path: scores)
+            if let trials { list = try ScoreFile.attachLabels(list, from: TrialList.read(path: trials)) }
+            let kind = list.header["kind"] ?? "cosine"
+            guard kind != "llr" else {
+                throw ReportedFailure("\(scores) already holds calibrated LLRs; calibrate on the raw scores of the uncalibrated model")
+            }
+            if let modelSum = list.header["model"], modelSum != file.checksum {
+                throw ReportedFailure("\(scores) was scored with model \(modelSum), not \(file.checksum)")
+            }
+            let targets = list.trials.filter { $0.label == .target }.map(\.score)
+            let nontargets = list.trials.filter { $0.label == .nontarget }.map(\.score)
+            guard targets.count + nontargets.count == list.trials.count else {
+                throw ReportedFailure("\(scores): some trials have no label; give --trials with labels")
+            }
+            let calibration = try LinearCalibration.fit(targets: targets, nontargets: nontargets, prior: prior)
+            var config = ScoringConfig(kind: .linear, calibration: calibration)
+            config.fittedOn = ["kind": kind, "targets": "\(targets.count)", "nontargets": "\(nontargets.count)",
+                               "source": (scores as NSString).lastPathComponent]
+            file.metadata.scoring = config.jsonString()
+            _ = try SpeakerModel(file: file)
+            try file.write(path: output)
+            print("calibration: llr = \(calibration.scale) · score + \(calibration.offset) (prior \(prior), " +
+                  "\(targets.count) target / \(nontargets.count) non-target trials); wrote \(output)")
+        }
+    }
+}

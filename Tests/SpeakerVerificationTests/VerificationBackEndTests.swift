@@ -1,0 +1,130 @@
+import Foundation
+import Testing
+import SVKernels
+import _SVTestSupport
+@testable import SpeakerVerification
+
+/// Enrollment profiles, single verification and trial scoring with the shipped test model.
+@Suite struct VerificationBackEndTests {
+    static let speech = ["speech_a_3s", "speech_b_8s", "speech_c_15s"].map { Fixtures.path("speech/\($0).wav") }
+
+    static func model() throws -> SpeakerModel {
+        try SpeakerModel(file: ModelImport.run(from: .speechbrain, source: Fixtures.path("ecapa/speechbrain_c64.safetensors"),
+                                               output: nil).file)
+    }
+
+    /// The same model with a linear calibration in its scoring section.
+    static func calibratedModel(scale: Double, offset: Double) throws -> SpeakerModel {
+        var file = try ModelImport.run(from: .speechbrain, source: Fixtures.path("ecapa/speechbrain_c64.safetensors"), output: nil).file
+        var config = ScoringConfig(kind: .linear, calibration: LinearCalibration(scale: scale, offset: offset, prior: 0.01))
+        config.fittedOn = ["kind": "cosine"]
+        file.metadata.scoring = config.jsonString()
+        return try SpeakerModel(file: file)
+    }
+
+    @Test func profileIsTheMeanOfNormalisedEmbeddingsAndRoundTrips() throws {
+        let model = try Self.model()
+        let profile = try Enrollment.enroll(name: "joe", paths: Array(Self.speech.prefix(2)), model: model, minimumSpeechSeconds: 1)
+        let embedder = Embedder(model: model)
+        let a = Cosine.normalized(try embedder.embed(path: Self.speech[0]))
+        let b = Cosine.normalized(try embedder.embed(path: Self.speech[1]))
+        #expect(maxAbsDifference(profile.embedding, zip(a, b).map { ($0 + $1) / 2 }) < 1e-6)
+        #expect(profile.modelChecksum == model.checksum && profile.recordings.count == 2)
+        #expect(abs(profile.recordings[0].seconds - 57_571.0 / 16_000) < 1e-9)
+        #expect(profile.recordings.allSatisfy { $0.speechSeconds > 1 && $0.speechSeconds <= $0.seconds })
+
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try profile.write(path: dir.path("joe.json"))
+        #expect(try SpeakerProfile.read(path: dir.path("joe.json")) == profile)
+
+        // A changed embedding value no longer matches its CRC.
+        var object = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.url.appendingPathComponent("joe.json"))) as! [String: Any]
+        var values = object["embedding"] as! [Double]
+        values[0] += 0.25
+        object["embedding"] = values
+        try JSONSerialization.data(withJSONObject: object).write(to: dir.url.appendingPathComponent("bad.json"))
+        #expect(throws: ProfileError.self) { try SpeakerProfile.read(path: dir.path("bad.json")) }
+    }
+
+    @Test func tooLittleSpeechAndDigitalSilenceAreRefused() throws {
+        let model = try Self.model()
+        #expect(throws: EnrollmentError.self) {
+            try Enrollment.enroll(name: "joe", paths: [Self.speech[0]], model: model, minimumSpeechSeconds: 60)
+        }
+        do {
+            _ = try Enrollment.enroll(name: "joe", paths: [Self.speech[0]], model: model, minimumSpeechSeconds: 60)
+        } catch {
+            #expect(error.description.contains("too little speech") && error.description.contains("speech_a_3s.wav"))
+        }
+        #expect(throws: EnrollmentError.invalidName("")) { try Enrollment.enroll(name: "", paths: Self.speech, model: model) }
+    }
+
+    @Test func profileFromAnotherModelIsRefused() throws {
+        let model = try Self.model()
+        let profile = try Enrollment.enroll(name: "joe", paths: [Self.speech[2]], model: model)
+        let other = try SpeakerModel(file: ModelImport.run(from: .wespeaker, source: Fixtures.path("ecapa/wespeaker_c32.safetensors"),
+                                                           output: nil).file)
+        #expect(throws: VerificationError.self) {
+            try Verification.verify(profile: profile, profilePath: "p.json", audioPath: Self.speech[0], model: other,
+                                    threshold: 0.5, prior: 0.01)
+        }
+    }
+
+    @Test func decisionsFollowTheThresholdOrTheCalibratedBayesThreshold() throws {
+        let model = try Self.model()
+        let profile = try Enrollment.enroll(name: "joe", paths: [Self.speech[0]], model: model, minimumSpeechSeconds: 1)
+        let r = try Verification.verify(profile: profile, profilePath: "p", audioPath: Self.speech[1], model: model,
+                                        threshold: 0.1, prior: 0.01)
+        #expect(r.llr == nil && r.accepted == (r.cosine >= 0.1))
+        let strict = try Verification.verify(profile: profile, profilePath: "p", audioPath: Self.speech[1], model: model,
+                                             threshold: r.cosine + 1e-9, prior: 0.01)
+        #expect(!strict.accepted)
+        #expect(throws: VerificationError.noThreshold) {
+            try Verification.verify(profile: profile, profilePath: "p", audioPath: Self.speech[1], model: model, threshold: nil, prior: 0.01)
+        }
+        // Calibrated: llr = 10·cos − 2; the Bayes threshold at P = 0.01 is log 99 ≈ 4.595.
+        let calibrated = try Self.calibratedModel(scale: 10, offset: -2)
+        let c = try Verification.verify(profile: profile, profilePath: "p", audioPath: Self.speech[1], model: calibrated,
+                                        threshold: nil, prior: 0.01)
+        #expect(abs(c.llr! - (10 * c.cosine - 2)) < 1e-9)
+        #expect(abs(c.threshold - log(99)) < 1e-12)
+        #expect(c.accepted == (10 * c.cosine - 2 >= log(99)))
+    }
+
+    @Test func trialScoringListsMissingFilesAndUsesTheCache() throws {
+        let model = try Self.model()
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let root = Fixtures.path("speech")
+        let trials = try TrialList.parse("""
+            1 speech_a_3s.wav speech_b_8s.wav
+            0 speech_a_3s.wav speech_c_15s.wav
+            speech_b_8s.wav speech_c_15s.wav
+            """, source: "t")
+        var scorer = TrialScoring(model: model)
+        scorer.audioRoot = root
+        scorer.cachePath = dir.path("cache.safetensors")
+        let first = try scorer.score(trials)
+        #expect(first.trials.map(\.label) == [.target, .nontarget, nil])
+        let embedder = Embedder(model: model)
+        let a = try embedder.embed(path: Self.speech[0]), b = try embedder.embed(path: Self.speech[1])
+        #expect(abs(first.trials[0].score - Double(Cosine.similarity(a, b))) < 1e-6)
+        #expect(first.header["kind"] == "cosine" && first.header["model"] == model.checksum)
+
+        // The cache holds all three files; a planted entry proves the second run reads it.
+        var cache = try EmbeddingCache.read(path: dir.path("cache.safetensors"), modelChecksum: model.checksum)
+        #expect(cache.entries.count == 3)
+        let key = EmbeddingCache.Key.current(path: Self.speech[2])!
+        cache[key] = a            // pretend speech_c sounds exactly like speech_a
+        try cache.write(path: dir.path("cache.safetensors"))
+        let second = try scorer.score(trials)
+        #expect(abs(second.trials[1].score - 1) < 1e-6)
+
+        #expect(throws: EmbeddingCacheError.self) {
+            _ = try EmbeddingCache.read(path: dir.path("cache.safetensors"), modelChecksum: "00000000")
+        }
+        let missing = try TrialList.parse("1 nope1.wav speech_a_3s.wav\n0 nope2.wav nope1.wav\n", source: "t")
+        #expect(throws: TrialScoringError.missingAudio([root + "/nope1.wav", root + "/nope2.wav"])) { try scorer.score(missing) }
+    }
+}
