@@ -127,4 +127,28 @@ import _SVTestSupport
         let missing = try TrialList.parse("1 nope1.wav speech_a_3s.wav\n0 nope2.wav nope1.wav\n", source: "t")
         #expect(throws: TrialScoringError.missingAudio([root + "/nope1.wav", root + "/nope2.wav"])) { try scorer.score(missing) }
     }
+
+    @Test func asNormScoresFollowTheCohortStatistics() throws {
+        let model = try Self.model()
+        let root = Fixtures.path("speech")
+        let trials = try TrialList.parse("1 speech_a_3s.wav speech_b_8s.wav\n", source: "t")
+        var scorer = TrialScoring(model: model)
+        scorer.audioRoot = root
+        scorer.cohortPaths = ["speech_b_8s.wav", "speech_c_15s.wav", "speech_a_3s.wav"]
+        scorer.cohortTopN = 2
+        let list = try scorer.score(trials)
+        #expect(list.header["kind"] == "asnorm" && list.header["asnorm_top_n"] == "2")
+        // By hand: top-2 cosine scores of each side against the cohort, population std.
+        let e = Embedder(model: model)
+        let emb = try ["speech_a_3s", "speech_b_8s", "speech_c_15s"].map { Cosine.normalized(try e.embed(path: "\(root)/\($0).wav")) }
+        func stats(_ x: [Float]) -> (Double, Double) {
+            let top = emb.map { Double(Cosine.similarity(x, $0)) }.sorted(by: >).prefix(2)
+            let mean = top.reduce(0, +) / 2
+            return (mean, (top.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 2).squareRoot())
+        }
+        let raw = Double(Cosine.similarity(emb[0], emb[1]))
+        let (me, se) = stats(emb[0]), (mt, st) = stats(emb[1])
+        let expected = ((raw - me) / se + (raw - mt) / st) / 2
+        #expect(abs(list.trials[0].score - expected) < 1e-4 * max(1, abs(expected)), "\(list.trials[0].score) vs \(expected)")
+    }
 }
