@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SpeakerVerification", targets: ["SpeakerVerification"]),
         .executable(name: "spkv", targets: ["spkv"]),
         .executable(name: "spkv-bench", targets: ["spkv-bench"]),
+        .executable(name: "spkv-train", targets: ["spkv-train"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -44,6 +45,14 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),
 
+        // MARK: - Training tool (tools/; nothing under Sources imports it)
+        .target(name: "SVAutograd", dependencies: ["SVKernels"], path: "tools/SVAutograd", swiftSettings: swiftSettings),
+        .target(name: "SVCorpus", dependencies: ["SVAudio", "SVKernels"], path: "tools/SVCorpus", swiftSettings: swiftSettings),
+        .executableTarget(name: "spkv-train",
+                          dependencies: ["SVAutograd", "SVCorpus", "SpeakerVerification",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "tools/spkv-train", swiftSettings: swiftSettings),
+
         // MARK: - Benchmarks (printed, never asserted)
         .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification", "SVKernels"],
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
@@ -60,6 +69,10 @@ let package = Package(
         .testTarget(name: "SVScoringTests", dependencies: ["SVScoring", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SpeakerVerificationTests", dependencies: ["SpeakerVerification", "SVKernels", "_SVTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SVAutogradTests", dependencies: ["SVAutograd", "SVKernels", "_SVTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SVCorpusTests", dependencies: ["SVCorpus", "SVAudio", "SVKernels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVCLITests", dependencies: ["_SVTestSupport"], swiftSettings: swiftSettings),
     ]
