@@ -1,0 +1,92 @@
+import Foundation
+
+extension Graph {
+    /// Mean cross-entropy of logits (N, K) against integer targets in 0..<K (PyTorch
+    /// `F.cross_entropy`, reduction mean). Returns a scalar.
+    public func crossEntropy(_ logits: Variable, targets: [Int]) -> Variable {
+        precondition(logits.shape.count == 2 && logits.shape[0] == targets.count,
+                     "crossEntropy: logits (N, K) and N targets expected, got \(logits.shape) and \(targets.count)")
+        let n = logits.shape[0], k = logits.shape[1]
+        precondition(targets.allSatisfy { $0 >= 0 && $0 < k }, "crossEntropy: targets must lie in 0..<\(k)")
+        let lv = logits.value.values
+        var probs = [Float](repeating: 0, count: n * k)
+        var loss = 0.0
+        for r in 0..<n {
+            let base = r * k
+            var mx = -Float.infinity
+            for i in 0..<k { mx = max(mx, lv[base + i]) }
+            var s = 0.0
+            for i in 0..<k { let e = Foundation.exp(Double(lv[base + i] - mx)); probs[base + i] = Float(e); s += e }
+            for i in 0..<k { probs[base + i] = Float(Double(probs[base + i]) / s) }
+            loss += Double(mx) + Foundation.log(s) - Double(lv[base + targets[r]])
+        }
+        let pv = probs
+        return record(Tensor(scalar: Float(loss / Double(n))), inputs: [logits]) { out in
+            let g = out.grad![0] / Float(n)
+            logits.accumulateGrad { dl in
+                for r in 0..<n {
+                    for i in 0..<k { dl[r * k + i] += g * pv[r * k + i] }
+                    dl[r * k + targets[r]] -= g
+                }
+            }
+        }
+    }
+
+    /// Additive angular margin (ArcFace / AAM-softmax) logits from cosines (N, K): the target
+    /// column becomes φ = cos(θ+m) = cosθ·cos m − sinθ·sin m with sinθ = √clamp(1−cos²θ, 0, 1), or
+    /// cosθ − m·sin(π−m) when cosθ ≤ cos(π−m) (the reference's easy-margin-off fallback); every
+    /// logit is then scaled by s.
+    public func aamSoftmaxLogits(_ cosine: Variable, targets: [Int], scale s: Float = 30, margin m: Float = 0.2) -> Variable {
+        precondition(cosine.shape.count == 2 && cosine.shape[0] == targets.count,
+                     "aamSoftmaxLogits: cosine (N, K) and N targets expected, got \(cosine.shape), \(targets.count)")
+        let n = cosine.shape[0], k = cosine.shape[1]
+        let cosM = Foundation.cos(m), sinM = Foundation.sin(m)
+        let th = Foundation.cos(Float.pi - m), mm = Foundation.sin(Float.pi - m) * m
+        let cv = cosine.value.values
+        var y = cv.map { $0 * s }
+        var slope = [Float](repeating: 0, count: n)   // dφ/dcosθ at each target
+        for r in 0..<n {
+            let c = cv[r * k + targets[r]]
+            let oneMinus = 1 - c * c
+            let sinT = min(max(oneMinus, 0), 1).squareRoot()
+            if c > th {
+                y[r * k + targets[r]] = s * (c * cosM - sinT * sinM)
+                slope[r] = cosM + ((oneMinus > 0 && oneMinus < 1) ? sinM * c / sinT : 0)
+            } else {
+                y[r * k + targets[r]] = s * (c - mm)
+                slope[r] = 1
+            }
+        }
+        return record(Tensor(shape: cosine.shape, values: y), inputs: [cosine]) { out in
+            let dy = out.grad!
+            cosine.accumulateGrad { dc in
+                for r in 0..<n {
+                    for i in 0..<k { dc[r * k + i] += s * dy[r * k + i] * (i == targets[r] ? slope[r] : 1) }
+                }
+            }
+        }
+    }
+
+    /// Sets the diagonal of a square matrix to `value` (no gradient flows through the diagonal).
+    public func fillDiagonal(_ x: Variable, _ value: Float) -> Variable {
+        precondition(x.shape.count == 2 && x.shape[0] == x.shape[1], "fillDiagonal: square matrix expected, got \(x.shape)")
+        let n = x.shape[0]
+        var y = x.value.values
+        for i in 0..<n { y[i * n + i] = value }
+        return record(Tensor(shape: x.shape, values: y), inputs: [x]) { out in
+            let dy = out.grad!
+            x.accumulateGrad { dx in for i in 0..<(n * n) where i % (n + 1) != 0 { dx[i] += dy[i] } }
+        }
+    }
+
+    /// Symmetric NT-Xent (SimCLR) over two views z1, z2 (N, D): rows of Z = [z1; z2] are
+    /// L2-normalised, logits Z·Zᵀ/τ with the self-similarity excluded, and each row's positive is
+    /// its partner in the other view; mean over the 2N rows.
+    public func ntXent(_ z1: Variable, _ z2: Variable, temperature: Float = 0.03) -> Variable {
+        precondition(z1.shape == z2.shape && z1.shape.count == 2, "ntXent: two (N, D) views expected, got \(z1.shape), \(z2.shape)")
+        let n = z1.shape[0]
+        let z = l2Normalize(concat([z1, z2], axis: 0))
+        let logits = fillDiagonal(affine(linear(z, weight: z), scale: 1 / temperature), -.infinity)
+        return crossEntropy(logits, targets: (0..<(2 * n)).map { $0 < n ? $0 + n : $0 - n })
+    }
+}

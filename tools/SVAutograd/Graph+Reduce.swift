@@ -1,0 +1,188 @@
+import Foundation
+
+// MARK: - Softmax, reductions over the last axis, statistics pooling, L2 normalisation
+
+extension Graph {
+    /// Softmax over the last axis (over time for (N, C, T)).
+    public func softmax(_ x: Variable) -> Variable {
+        let cols = x.shape.last ?? 1, rows = x.count / max(1, cols)
+        var y = x.value.values
+        for r in 0..<rows {
+            let base = r * cols
+            var mx = -Float.infinity
+            for i in 0..<cols { mx = max(mx, y[base + i]) }
+            var s: Float = 0
+            for i in 0..<cols { let e = expf(y[base + i] - mx); y[base + i] = e; s += e }
+            for i in 0..<cols { y[base + i] /= s }
+        }
+        let yv = y
+        return record(Tensor(shape: x.shape, values: y), inputs: [x]) { out in
+            let dy = out.grad!
+            x.accumulateGrad { dx in
+                for r in 0..<rows {
+                    let base = r * cols
+                    var dot: Float = 0
+                    for i in 0..<cols { dot += dy[base + i] * yv[base + i] }
+                    for i in 0..<cols { dx[base + i] += yv[base + i] * (dy[base + i] - dot) }
+                }
+            }
+        }
+    }
+
+    /// log-softmax over the last axis.
+    public func logSoftmax(_ x: Variable) -> Variable {
+        let cols = x.shape.last ?? 1, rows = x.count / max(1, cols)
+        var y = x.value.values
+        for r in 0..<rows {
+            let base = r * cols
+            var mx = -Float.infinity
+            for i in 0..<cols { mx = max(mx, y[base + i]) }
+            var s = 0.0
+            for i in 0..<cols { s += Double(expf(y[base + i] - mx)) }
+            let lse = mx + Float(Foundation.log(s))
+            for i in 0..<cols { y[base + i] -= lse }
+        }
+        let yv = y
+        return record(Tensor(shape: x.shape, values: y), inputs: [x]) { out in
+            let dy = out.grad!
+            x.accumulateGrad { dx in
+                for r in 0..<rows {
+                    let base = r * cols
+                    var s: Float = 0
+                    for i in 0..<cols { s += dy[base + i] }
+                    for i in 0..<cols { dx[base + i] += dy[base + i] - expf(yv[base + i]) * s }
+                }
+            }
+        }
+    }
+
+    /// Mean over the last axis, keeping it with size 1: (N, C, T) → (N, C, 1).
+    public func meanLast(_ x: Variable) -> Variable {
+        let cols = x.shape.last ?? 1, rows = x.count / max(1, cols)
+        let xv = x.value.values
+        var y = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            var s = 0.0
+            for i in 0..<cols { s += Double(xv[r * cols + i]) }
+            y[r] = Float(s / Double(cols))
+        }
+        var shape = x.shape; shape[shape.count - 1] = 1
+        return record(Tensor(shape: shape, values: y), inputs: [x]) { out in
+            let dy = out.grad!, inv = 1 / Float(cols)
+            x.accumulateGrad { dx in
+                for r in 0..<rows { let g = dy[r] * inv; for i in 0..<cols { dx[r * cols + i] += g } }
+            }
+        }
+    }
+
+    /// Statistics pooling over time: x (N, C, T) → (N, 2C, 1) = [mean; std] with
+    /// std = √max(var, floor), var the biased (population) variance (SpeechBrain's global context).
+    public func meanStd(_ x: Variable, varianceFloor: Float = 1e-12) -> Variable {
+        precondition(x.shape.count == 3, "meanStd: x (N, C, T) expected, got \(x.shape)")
+        let n = x.shape[0], c = x.shape[1], t = x.shape[2]
+        let xv = x.value.values
+        var y = [Float](repeating: 0, count: n * 2 * c)
+        var floored = [Bool](repeating: false, count: n * c)
+        for b in 0..<n {
+            for ch in 0..<c {
+                let base = (b * c + ch) * t
+                var s = 0.0
+                for i in 0..<t { s += Double(xv[base + i]) }
+                let mu = s / Double(t)
+                var q = 0.0
+                for i in 0..<t { let d = Double(xv[base + i]) - mu; q += d * d }
+                let v = q / Double(t)
+                floored[b * c + ch] = v < Double(varianceFloor)
+                y[b * 2 * c + ch] = Float(mu)
+                y[b * 2 * c + c + ch] = Float(max(v, Double(varianceFloor)).squareRoot())
+            }
+        }
+        let yv = y
+        return record(Tensor(shape: [n, 2 * c, 1], values: y), inputs: [x]) { out in
+            let dy = out.grad!
+            x.accumulateGrad { dx in
+                for b in 0..<n {
+                    for ch in 0..<c {
+                        let base = (b * c + ch) * t, mu = yv[b * 2 * c + ch], sd = yv[b * 2 * c + c + ch]
+                        let gMean = dy[b * 2 * c + ch] / Float(t)
+                        // d std/dx_t = (x_t − μ)/(T·std) (the μ term sums to zero)
+                        let gVar = floored[b * c + ch] ? 0 : dy[b * 2 * c + c + ch] / (sd * Float(t))
+                        for i in 0..<t { dx[base + i] += gMean + gVar * (xv[base + i] - mu) }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Attention-weighted statistics: x, w (N, C, T) → (N, 2C, 1) = [μ; σ] with μ = Σₜ w·x and
+    /// σ = √max(Σₜ w·(x−μ)², floor) (SpeechBrain `_compute_statistics`). Exact for any w (the
+    /// gradient does not assume rows of w sum to one).
+    public func weightedMeanStd(_ x: Variable, weights w: Variable, varianceFloor: Float = 1e-12) -> Variable {
+        precondition(x.shape.count == 3 && x.shape == w.shape, "weightedMeanStd: x and weights (N, C, T) expected, got \(x.shape), \(w.shape)")
+        let n = x.shape[0], c = x.shape[1], t = x.shape[2]
+        let xv = x.value.values, wv = w.value.values
+        var y = [Float](repeating: 0, count: n * 2 * c)
+        var floored = [Bool](repeating: false, count: n * c)
+        for b in 0..<n {
+            for ch in 0..<c {
+                let base = (b * c + ch) * t
+                var mu = 0.0
+                for i in 0..<t { mu += Double(wv[base + i]) * Double(xv[base + i]) }
+                var q = 0.0
+                for i in 0..<t { let d = Double(xv[base + i]) - mu; q += Double(wv[base + i]) * d * d }
+                floored[b * c + ch] = q < Double(varianceFloor)
+                y[b * 2 * c + ch] = Float(mu)
+                y[b * 2 * c + c + ch] = Float(max(q, Double(varianceFloor)).squareRoot())
+            }
+        }
+        let yv = y
+        return record(Tensor(shape: [n, 2 * c, 1], values: y), inputs: [x, w]) { out in
+            let dy = out.grad!
+            var dxBuf = [Float](repeating: 0, count: xv.count), dwBuf = dxBuf
+            for b in 0..<n {
+                for ch in 0..<c {
+                    let base = (b * c + ch) * t, mu = yv[b * 2 * c + ch], sd = yv[b * 2 * c + c + ch]
+                    let gVar = floored[b * c + ch] ? 0 : dy[b * 2 * c + c + ch] / (2 * sd)
+                    // var = Σ w(x−μ)²: ∂var/∂μ = −2Σ w(x−μ); total dμ collects that term.
+                    var dvdmu: Float = 0
+                    for i in 0..<t { dvdmu -= 2 * wv[base + i] * (xv[base + i] - mu) }
+                    let gMu = dy[b * 2 * c + ch] + gVar * dvdmu
+                    for i in 0..<t {
+                        let d = xv[base + i] - mu
+                        dxBuf[base + i] = gMu * wv[base + i] + gVar * 2 * wv[base + i] * d
+                        dwBuf[base + i] = gMu * xv[base + i] + gVar * d * d
+                    }
+                }
+            }
+            if x.requiresGrad { x.accumulateGrad { g in for i in 0..<dxBuf.count { g[i] += dxBuf[i] } } }
+            if w.requiresGrad { w.accumulateGrad { g in for i in 0..<dwBuf.count { g[i] += dwBuf[i] } } }
+        }
+    }
+
+    /// x / max(‖x‖, eps) along the last axis (PyTorch `F.normalize`, eps 1e-12).
+    public func l2Normalize(_ x: Variable, epsilon: Float = 1e-12) -> Variable {
+        let cols = x.shape.last ?? 1, rows = x.count / max(1, cols)
+        let xv = x.value.values
+        var y = xv
+        var norms = [Float](repeating: 0, count: rows)
+        for r in 0..<rows {
+            var s = 0.0
+            for i in 0..<cols { s += Double(xv[r * cols + i]) * Double(xv[r * cols + i]) }
+            norms[r] = max(Float(s.squareRoot()), epsilon)
+            for i in 0..<cols { y[r * cols + i] /= norms[r] }
+        }
+        let yv = y
+        return record(Tensor(shape: x.shape, values: y), inputs: [x]) { out in
+            let dy = out.grad!
+            x.accumulateGrad { dx in
+                for r in 0..<rows {
+                    let base = r * cols, inv = 1 / norms[r]
+                    if norms[r] == epsilon { for i in 0..<cols { dx[base + i] += dy[base + i] * inv }; continue }
+                    var dot: Float = 0
+                    for i in 0..<cols { dot += dy[base + i] * yv[base + i] }
+                    for i in 0..<cols { dx[base + i] += (dy[base + i] - yv[base + i] * dot) * inv }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Which parameters weight decay applies to.
+public enum WeightDecayScope: Sendable {
+    /// Every parameter (PyTorch's default).
+    case all
+    /// Only tensors with two or more dimensions (weights, not biases or batch-norm affines).
+    case matricesOnly
+
+    func applies(to p: Variable) -> Bool { self == .all || p.shape.count >= 2 }
+}
+
+/// Adam with PyTorch semantics (`torch.optim.Adam`, non-AMSGrad): L2 weight decay added to the
+/// gradient, bias-corrected moments, `p ← p − (lr/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + ε)`.
+/// Parameters without a gradient are skipped (their step count still advances, as one shared `t`).
+public final class Adam {
+    public let parameters: [Variable]
+    public var learningRate: Float
+    public var beta1: Float, beta2: Float, epsilon: Float
+    public var weightDecay: Float
+    public var weightDecayScope: WeightDecayScope
+    /// First and second moments per parameter, and the step count (for checkpoints).
+    public var firstMoments: [[Float]]
+    public var secondMoments: [[Float]]
+    public var stepCount = 0
+
+    public init(parameters: [Variable], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
+                epsilon: Float = 1e-8, weightDecay: Float = 0, weightDecayScope: WeightDecayScope = .all) {
+        self.parameters = parameters
+        self.learningRate = learningRate; self.beta1 = beta1; self.beta2 = beta2; self.epsilon = epsilon
+        self.weightDecay = weightDecay; self.weightDecayScope = weightDecayScope
+        firstMoments = parameters.map { [Float](repeating: 0, count: $0.count) }
+        secondMoments = firstMoments
+    }
+
+    public func step() {
+        stepCount += 1
+        let bc1 = 1 - Foundation.pow(beta1, Float(stepCount)), bc2Sqrt = (1 - Foundation.pow(beta2, Float(stepCount))).squareRoot()
+        let stepSize = learningRate / bc1
+        for (k, p) in parameters.enumerated() {
+            guard let grad = p.grad else { continue }
+            let wd = weightDecayScope.applies(to: p) ? weightDecay : 0
+            var m = firstMoments[k], v = secondMoments[k]
+            p.value.values.withUnsafeMutableBufferPointer { w in
+                for i in 0..<w.count {
+                    let g = grad[i] + wd * w[i]
+                    m[i] += (g - m[i]) * (1 - beta1)
+                    v[i] = v[i] * beta2 + (1 - beta2) * g * g
+                    w[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Sqrt + epsilon)
+                }
+            }
+            firstMoments[k] = m; secondMoments[k] = v
+        }
+    }
+
+    public func zeroGrad() { parameters.forEach { $0.zeroGrad() } }
+}
+
+/// SGD with momentum, PyTorch semantics (`torch.optim.SGD`): d = g + λ·p (decay on the chosen
+/// parameters), buf = d on the first step, else μ·buf + (1−dampening)·d; d = buf (or d + μ·buf
+/// with Nesterov); p ← p − lr·d.
+public final class SGD {
+    public let parameters: [Variable]
+    public var learningRate: Float
+    public var momentum: Float, dampening: Float, nesterov: Bool
+    public var weightDecay: Float
+    public var weightDecayScope: WeightDecayScope
+    /// Momentum buffers (nil before a parameter's first step), for checkpoints.
+    public var momentumBuffers: [[Float]?]
+
+    public init(parameters: [Variable], learningRate: Float, momentum: Float = 0, dampening: Float = 0,
+                nesterov: Bool = false, weightDecay: Float = 0, weightDecayScope: WeightDecayScope = .matricesOnly) {
+        self.parameters = parameters
+        self.learningRate = learningRate; self.momentum = momentum; self.dampening = dampening
+        self.nesterov = nesterov; self.weightDecay = weightDecay; self.weightDecayScope = weightDecayScope
+        momentumBuffers = parameters.map { _ in nil }
+    }
+
+    public func step() {
+        for (k, p) in parameters.enumerated() {
+            guard let grad = p.grad else { continue }
+            let wd = weightDecayScope.applies(to: p) ? weightDecay : 0
+            var d = grad
+            let w0 = p.value.values
+            for i in 0..<d.count { d[i] += wd * w0[i] }
+            if momentum != 0 {
+                var buf: [Float]
+                if let old = momentumBuffers[k] {
+                    buf = old
+                    for i in 0..<buf.count { buf[i] = momentum * buf[i] + (1 - dampening) * d[i] }
+                } else {
+                    buf = d
+                }
+                momentumBuffers[k] = buf
+                if nesterov { for i in 0..<d.count { d[i] += momentum * buf[i] } } else { d = buf }
+            }
+            p.value.values.withUnsafeMutableBufferPointer { w in
+                for i in 0..<w.count { w[i] -= learningRate * d[i] }
+            }
+        }
+    }
+
+    public func zeroGrad() { parameters.forEach { $0.zeroGrad() } }
+}
+
+// MARK: - Learning-rate schedules
+
+public protocol LearningRateSchedule: Sendable {
+    /// The learning rate at `step` (an epoch or iteration index, starting at 0, as the schedule defines).
+    func learningRate(at step: Int) -> Float
+}
+
+/// lr = base·γ^⌊epoch/stepSize⌋ (PyTorch `StepLR`; sslsv's default: 1e-3, γ 0.95, every 5 epochs).
+public struct StepDecaySchedule: LearningRateSchedule {
+    public var base: Float, gamma: Float, stepSize: Int
+    public init(base: Float, gamma: Float, stepSize: Int) {
+        precondition(stepSize > 0, "StepDecaySchedule: stepSize must be positive")
+        self.base = base; self.gamma = gamma; self.stepSize = stepSize
+    }
+    public func learningRate(at epoch: Int) -> Float {
+        Float(Double(base) * Foundation.pow(Double(gamma), Double(epoch / stepSize)))
+    }
+}
+
+/// Linear warm-up then cosine decay, per iteration, as DINO's `cosine_scheduler`: steps
+/// 0..<warmup go linearly from `warmupStart` to `base` (numpy `linspace`, both ends included), then
+/// lr = final + ½(base − final)(1 + cos(π·i/(total − warmup))) for i = step − warmup; `final` after.
+public struct WarmupCosineSchedule: LearningRateSchedule {
+    public var base: Float, final: Float, warmupStart: Float
+    public var warmupSteps: Int, totalSteps: Int
+    public init(base: Float, final: Float = 0, warmupStart: Float = 0, warmupSteps: Int, totalSteps: Int) {
+        precondition(warmupSteps >= 0 && totalSteps > warmupSteps, "WarmupCosineSchedule: need 0 ≤ warmup < total")
+        self.base = base; self.final = final; self.warmupStart = warmupStart
+        self.warmupSteps = warmupSteps; self.totalSteps = totalSteps
+    }
+    public func learningRate(at step: Int) -> Float {
+        if step < warmupSteps {
+            if warmupSteps == 1 { return warmupStart }
+            return Float(Double(warmupStart) + Double(base - warmupStart) * Double(step) / Double(warmupSteps - 1))
+        }
+        if step >= totalSteps { return final }
+        let i = Double(step - warmupSteps), n = Double(totalSteps - warmupSteps)
+        return Float(Double(final) + 0.5 * Double(base - final) * (1 + Foundation.cos(Double.pi * i / n)))
+    }
+}
