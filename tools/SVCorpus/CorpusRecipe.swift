@@ -1,0 +1,122 @@
+import Foundation
+
+/// Which part of the corpus a speaker belongs to. Dev speakers are drawn from their own seed streams,
+/// so no dev voice is ever a training voice.
+public enum CorpusSplit: String, Codable, Sendable {
+    case train, dev
+    var code: Int { self == .train ? 0 : 1 }
+}
+
+/// The options that define a synthetic corpus; the same options give the same corpus.
+public struct CorpusOptions: Codable, Equatable, Sendable {
+    public var speakers: Int
+    public var devSpeakers: Int
+    public var recordings: Int
+    public var utterances: Int
+    public var seed: UInt64
+    public var engines: [SynthEngine]
+    public var nonTargetsPerUtterance: Int
+
+    public init(speakers: Int, devSpeakers: Int, recordings: Int, utterances: Int, seed: UInt64,
+                engines: [SynthEngine] = [.espeakNG, .flite], nonTargetsPerUtterance: Int = 8) {
+        self.speakers = speakers; self.devSpeakers = devSpeakers; self.recordings = recordings
+        self.utterances = utterances; self.seed = seed; self.engines = engines
+        self.nonTargetsPerUtterance = nonTargetsPerUtterance
+    }
+
+    public func validate() throws(CorpusError) {
+        guard speakers >= 1 else { throw .invalidRecipe("--speakers must be at least 1 (got \(speakers))") }
+        guard devSpeakers >= 0 else { throw .invalidRecipe("--dev-speakers must be 0 or more (got \(devSpeakers))") }
+        guard devSpeakers == 0 || devSpeakers >= 2 else {
+            throw .invalidRecipe("--dev-speakers must be 0 or at least 2 so that trials have non-targets (got \(devSpeakers))")
+        }
+        guard recordings >= 1, recordings <= 99 else { throw .invalidRecipe("--recordings must be 1...99 (got \(recordings))") }
+        guard devSpeakers == 0 || recordings >= 2 else {
+            throw .invalidRecipe("--recordings must be at least 2 for cross-recording dev trials (got \(recordings))")
+        }
+        guard utterances >= 1, utterances <= 9999 else { throw .invalidRecipe("--utterances must be 1...9999 (got \(utterances))") }
+        guard engines.contains(.espeakNG) else { throw .invalidRecipe("--engines must include espeak-ng (most speakers use it)") }
+    }
+}
+
+/// A speaker of the plan.
+public struct SpeakerPlan: Codable, Equatable, Sendable {
+    public var id: String
+    public var split: CorpusSplit
+    public var index: Int
+    public var voice: SpeakerVoice
+}
+
+/// A recording of the plan: the session jitter and the channel, shared by its utterances.
+public struct RecordingPlan: Codable, Equatable, Sendable {
+    public var speaker: SpeakerPlan
+    public var index: Int
+    public var id: String
+    public var jitter: SessionJitter
+    public var channel: ChannelChain
+}
+
+/// Every draw of the corpus that does not need a synthesiser: speakers, voices, recordings, channels.
+/// Pure and deterministic in `(options.seed, split, speaker, recording, utterance)`.
+public struct CorpusRecipe: Sendable {
+    public let options: CorpusOptions
+    public let train: [SpeakerPlan]
+    public let dev: [SpeakerPlan]
+
+    /// Share of flite speakers among espeak-ng + flite (8 % vs 75 % in CORPUS.md §2.2).
+    public static let fliteShare = 8.0 / 83.0
+
+    public init(options: CorpusOptions, languages: [String]) {
+        self.options = options
+        train = Self.speakers(.train, count: options.speakers, options: options, languages: languages)
+        dev = Self.speakers(.dev, count: options.devSpeakers, options: options, languages: languages)
+    }
+
+    static func speakers(_ split: CorpusSplit, count: Int, options: CorpusOptions, languages: [String]) -> [SpeakerPlan] {
+        let width = max(4, String(count).count)
+        let prefix = split == .train ? "spk" : "dev"
+        var perBase: [String: Int] = [:]
+        return (0..<count).map { i in
+            var e = CorpusRandom(seed: options.seed, "engine", split.code, i)
+            var v = CorpusRandom(seed: options.seed, "voice", split.code, i)
+            var voice = SpeakerVoice(engine: .espeakNG, espeak: nil, flite: nil)
+            let open = FliteVoice.baseVoices.filter { perBase[$0, default: 0] < FliteVoice.maxPerBase }
+            if options.engines.contains(.flite), e.bernoulli(fliteShare), !open.isEmpty {
+                let base = e.choice(open)
+                perBase[base, default: 0] += 1
+                voice = SpeakerVoice(engine: .flite, espeak: nil, flite: FliteVoice.draw(&v, base: base))
+            } else {
+                voice.espeak = EspeakVoice.draw(&v, languages: languages)
+            }
+            let number = String(i + 1)
+            let id = prefix + String(repeating: "0", count: max(0, width - number.count)) + number
+            return SpeakerPlan(id: id, split: split, index: i, voice: voice)
+        }
+    }
+
+    public var allSpeakers: [SpeakerPlan] { train + dev }
+
+    public func recordings(of speaker: SpeakerPlan) -> [RecordingPlan] {
+        (0..<options.recordings).map { k in
+            var r = CorpusRandom(seed: options.seed, "recording", speaker.split.code, speaker.index, k)
+            let jitter = SessionJitter.draw(&r)
+            let channel = ChannelChain.draw(&r, trainingSpeakers: options.speakers,
+                                            exclude: speaker.split == .train ? speaker.index : nil)
+            return RecordingPlan(speaker: speaker, index: k, id: String(format: "rec%02d", k + 1),
+                                 jitter: jitter, channel: channel)
+        }
+    }
+
+    public var allRecordings: [RecordingPlan] { allSpeakers.flatMap { recordings(of: $0) } }
+
+    /// `spk0001/rec01/00001.wav`-style path of an utterance, relative to the corpus `wav/` folder.
+    public static func utterancePath(_ recording: RecordingPlan, _ utterance: Int) -> String {
+        "\(recording.speaker.id)/\(recording.id)/" + String(format: "%05d", utterance + 1) + ".wav"
+    }
+
+    /// A stream for utterance-level draws (text, SNR offset, noise, attempts).
+    public func random(_ label: String, _ recording: RecordingPlan, _ utterance: Int, _ attempt: Int = 0) -> CorpusRandom {
+        CorpusRandom(seed: options.seed, label, recording.speaker.split.code, recording.speaker.index,
+                     recording.index, utterance, attempt)
+    }
+}

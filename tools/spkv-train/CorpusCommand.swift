@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import SVCorpus
+
+/// `spkv-train corpus synth|import`.
+struct CorpusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "corpus",
+        abstract: "Make a synthetic VoxCeleb-like corpus, or import a speaker/recording/utterance tree.",
+        subcommands: [Synth.self, Import.self])
+
+    struct Synth: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate speakers → recordings (one channel each) → utterances with espeak-ng, flite and sox.",
+            discussion: """
+            Writes DIR/wav/<spk>/<rec>/<utt>.wav (16 kHz mono 16-bit), DIR/meta.tsv, DIR/train.txt, \
+            DIR/dev/utterances.txt, DIR/dev/trials.txt (all target pairs) and DIR/dev/trials-cross-channel.txt \
+            (targets from different recordings only), and DIR/corpus.json. Same options and seed give \
+            byte-identical files. Rerunning an interrupted run with the same options skips finished utterances.
+            """)
+
+        @Option(name: .long, help: "Output folder.") var out: String
+        @Option(name: .long, help: "Training speakers.") var speakers: Int = 8
+        @Option(name: .customLong("dev-speakers"), help: "Held-out dev speakers (0, or at least 2).") var devSpeakers: Int = 4
+        @Option(name: .long, help: "Recordings (channels) per speaker.") var recordings: Int = 4
+        @Option(name: .long, help: "Utterances per recording.") var utterances: Int = 4
+        @Option(name: .long, help: "Corpus seed.") var seed: UInt64 = 1
+        @Option(name: .long, help: "Parallel workers.") var jobs: Int = 2
+        @Option(name: .long, help: "Engines, comma separated: espeak-ng, flite.") var engines: String = "espeak-ng,flite"
+        @Option(name: .customLong("non-targets"), help: "Non-target trials drawn per dev utterance.") var nonTargets: Int = 8
+        @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
+        @Flag(name: .long, help: "No progress line.") var quiet = false
+
+        func parsedEngines() throws -> [SynthEngine] {
+            try engines.split(separator: ",").map {
+                guard let e = SynthEngine(rawValue: $0.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("unknown engine '\($0)'; valid: \(SynthEngine.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return e
+            }
+        }
+
+        func validate() throws {
+            guard jobs >= 1, jobs <= 64 else { throw ValidationError("--jobs must be 1...64 (got \(jobs))") }
+            guard nonTargets >= 1 else { throw ValidationError("--non-targets must be at least 1") }
+            let options = CorpusOptions(speakers: speakers, devSpeakers: devSpeakers, recordings: recordings,
+                                        utterances: utterances, seed: seed, engines: try parsedEngines(),
+                                        nonTargetsPerUtterance: nonTargets)
+            do { try options.validate() } catch { throw ValidationError(error.description) }
+        }
+
+        func run() throws {
+            let options = CorpusOptions(speakers: speakers, devSpeakers: devSpeakers, recordings: recordings,
+                                        utterances: utterances, seed: seed, engines: try parsedEngines(),
+                                        nonTargetsPerUtterance: nonTargets)
+            let tools = try ExternalTools.locate(engines: options.engines)
+            let text = TextSource.load()
+            let generator = CorpusGenerator(options: options, text: text, tools: tools, output: out, jobs: jobs)
+            let quiet = self.quiet
+            let start = Date()
+            let report = try generator.run(force: force) { done, total in
+                guard !quiet else { return }
+                let elapsed = Date().timeIntervalSince(start)
+                let eta = done > 0 ? elapsed / Double(done) * Double(total - done) : 0
+                FileHandle.standardError.write(Data(String(format: "\rcorpus: %d/%d utterances, %.0f s elapsed, ETA %.0f s ",
+                                                            done, total, elapsed, eta).utf8))
+            }
+            if !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+            print(String(format: "%d utterances (%d generated now), %.1f min of audio in %.1f s: %.1fx real time, text from %@",
+                         report.utterances, report.generated, report.audioSeconds / 60, report.wallSeconds,
+                         report.realTimeFactor, text.provenance.prefix(60).description))
+            print("wrote \(out)/meta.tsv, train.txt, dev/trials.txt, dev/trials-cross-channel.txt")
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Read a VoxCeleb-style tree (speaker/recording/utt.wav) into the corpus manifest format.",
+            discussion: "DIR/wav becomes a symbolic link to the tree; meta.tsv, train.txt and the dev trial lists are written as for synth.")
+
+        @Option(name: .long, help: "Root of the speaker/recording/utterance.wav tree.") var root: String
+        @Option(name: .long, help: "Output folder.") var out: String
+        @Option(name: .customLong("dev-speakers"), help: "Speakers held out as the dev set.") var devSpeakers: Int = 0
+        @Option(name: .long, help: "Seed for the dev split and non-target trials.") var seed: UInt64 = 1
+        @Option(name: .customLong("non-targets"), help: "Non-target trials drawn per dev utterance.") var nonTargets: Int = 8
+        @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
+
+        func run() throws {
+            let rows = try CorpusImport.run(root: root, output: out, devSpeakers: devSpeakers, seed: seed, force: force,
+                                            nonTargetsPerUtterance: nonTargets)
+            let speakers = Set(rows.map(\.speaker)).count
+            let dev = Set(rows.filter { $0.split == .dev }.map(\.speaker)).count
+            print("imported \(rows.count) utterances of \(speakers) speakers (\(dev) dev) into \(out)")
+        }
+    }
+}
