@@ -46,7 +46,9 @@ struct Verify: ParsableCommand {
     @OptionGroup var modelOption: ModelOption
     @Option(help: "Enrollment profile (spkv enroll).") var enrollment: String
     @Argument(help: "Recording to verify.") var audio: String
-    @Option(help: "Accept when the score (LLR if calibrated, else cosine) is at least this.") var threshold: Double?
+    // `.unconditional`: LLR thresholds are often negative, and "-0.5" must not be taken for an option.
+    @Option(parsing: .unconditional, help: "Accept when the score (LLR if calibrated, else cosine) is at least this.")
+    var threshold: Double?
     @Option(help: "Target prior for the Bayes threshold of a calibrated model.") var prior = 0.01
     @Flag(help: "Print one JSON object.") var json = false
 

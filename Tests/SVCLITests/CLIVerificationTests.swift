@@ -180,11 +180,9 @@ struct CLIVerificationTests {
         #expect(joined.status == 0, "\(joined)")
         #expect(VerifyText(joined.stdout).threshold == "-0.5 (--threshold)", "\(joined)")
         // LLR thresholds are often negative (the Bayes threshold at P_target 0.99 is −4.6), so the usual spelling must work too.
-        withKnownIssue("verify: `--threshold -0.5` is a usage error (exit 64, \"Missing value for '--threshold <threshold>'\"): ArgumentParser reads -0.5 as an option") {
-            let separate = try spkv("verify", "-m", Repo.model, "--enrollment", ws.profile, clip, "--threshold", "-0.5")
-            #expect(separate.status == 0, "\(separate)")
-            #expect(separate.stdout == joined.stdout, "\(separate)")
-        }
+        let separate = try spkv("verify", "-m", Repo.model, "--enrollment", ws.profile, clip, "--threshold", "-0.5")
+        #expect(separate.status == 0, "\(separate)")
+        #expect(separate.stdout == joined.stdout, "\(separate)")
     }
 
     @Test("verify errors: no threshold for an uncalibrated model, another model's profile, a corrupt profile, --prior 0")
