@@ -225,11 +225,12 @@ public struct CorpusGenerator: Sendable {
             guard let v = voice.flite else { throw .invalidRecipe("flite speaker without voice parameters") }
             try tools.run("flite", v.arguments(text: text, output: raw, rateFactor: jitter.rate, pitchFactor: jitter.pitchFactor))
         }
-        let clip: AudioClip
-        do { clip = try AudioFile.readMono(path: raw, sampleRate: Self.sampleRate) } catch {
-            throw .audio(path: raw, message: error.description)
-        }
-        return SignalOps.trimSilence(clip.samples, sampleRate: Self.sampleRate)
+        // sox resamples to 16 kHz (espeak-ng writes 22.05 kHz) and hands over raw float samples.
+        let resampled = "\(context.folder)/raw16.f32"
+        try tools.run("sox", ["-R", "-D", "-V1", raw, "-t", "raw", "-e", "floating-point", "-b", "32",
+                              "-r", "\(Self.sampleRate)", "-c", "1", resampled])
+        let samples = try Self.readFloats(resampled)
+        return SignalOps.trimSilence(samples, sampleRate: Self.sampleRate)
     }
 
     /// Babble of 3–6 training speakers (no session jitter), 10 s, unit RMS, looped per utterance.
@@ -330,10 +331,15 @@ public struct CorpusGenerator: Sendable {
         } else {
             try tools.run("sox", ["-R", "-D", "-V1"] + raw + [input] + raw + [out] + chain.soxEffects)
         }
-        guard let result = FileManager.default.contents(atPath: out) else {
-            throw .audio(path: out, message: "sox wrote no output")
+        return try Self.readFloats(out)
+    }
+
+    /// Raw native-endian 32-bit float samples written by sox.
+    static func readFloats(_ path: String) throws(CorpusError) -> [Float] {
+        guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else {
+            throw .audio(path: path, message: "sox wrote no samples")
         }
-        return result.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 }
 

@@ -5,23 +5,33 @@ public enum SignalOps {
     /// In-place iterative radix-2 FFT (`inverse` without the 1/n scaling). `re.count` must be a power of two.
     static func fft(_ re: inout [Double], _ im: inout [Double], inverse: Bool) {
         let n = re.count
-        precondition(n > 0 && n & (n - 1) == 0, "fft length \(n) is not a power of two")
+        precondition(n > 0 && n & (n - 1) == 0 && im.count == n, "fft length \(n) is not a power of two")
+        re.withUnsafeMutableBufferPointer { rp in
+            im.withUnsafeMutableBufferPointer { ip in
+                guard let re = rp.baseAddress, let im = ip.baseAddress else { return }
+                fft(re, im, n, inverse: inverse)
+            }
+        }
+    }
+
+    private static func fft(_ re: UnsafeMutablePointer<Double>, _ im: UnsafeMutablePointer<Double>, _ n: Int, inverse: Bool) {
         var j = 0
         for i in 1..<max(n, 1) {
             var bit = n >> 1
             while j & bit != 0 { j ^= bit; bit >>= 1 }
             j |= bit
-            if i < j { re.swapAt(i, j); im.swapAt(i, j) }
+            if i < j { swap(&re[i], &re[j]); swap(&im[i], &im[j]) }
         }
         var len = 2
         while len <= n {
+            let half = len / 2
             let angle = (inverse ? 2 : -2) * Double.pi / Double(len)
             let wr = cos(angle), wi = sin(angle)
             var start = 0
             while start < n {
                 var cr = 1.0, ci = 0.0
-                for k in 0..<(len / 2) {
-                    let a = start + k, b = a + len / 2
+                for k in 0..<half {
+                    let a = start + k, b = a + half
                     let tr = re[b] * cr - im[b] * ci, ti = re[b] * ci + im[b] * cr
                     re[b] = re[a] - tr; im[b] = im[a] - ti
                     re[a] += tr; im[a] += ti
