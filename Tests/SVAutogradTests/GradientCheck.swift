@@ -10,7 +10,8 @@ import Testing
 /// forward (`reference`), perturbing each checked input element by ±ε. Points whose difference
 /// quotient changes between ε and ε/2 by more than a kink tolerance straddle a kink (ReLU at 0,
 /// a clamp) and are skipped; at most 10 % may be. The error of an element is
-/// |analytic − numeric| / max(|numeric|, 1e-2·max|numeric|, 1e-6); the check fails above `tolerance`.
+/// |analytic − numeric| / max(|numeric|, 1e-2·max|numeric| of that input, 1e-4·max|numeric| of all
+/// inputs, 1e-6); the check fails above `tolerance`.
 struct GradientCheck {
     var epsilon: Double = 1e-3
     var tolerance: Double = 2e-3
@@ -58,9 +59,8 @@ struct GradientCheck {
         }
 
         var result = Result(maxRelativeError: 0, checked: 0, skipped: 0, forwardError: forwardError)
+        var numericByInput: [Int: [(Int, Double)]] = [:]
         for i in which {
-            let analytic = vars[i].grad ?? [Float](repeating: 0, count: inputs[i].count)
-            #expect(analytic.allSatisfy { $0.isFinite }, "\(name): non-finite gradient for input \(i)")
             let n = inputs[i].count
             let stride = max(1, n / maxElements)
             let indices = Swift.stride(from: 0, to: n, by: stride).map { ($0 + Int(seed) % stride) % n }
@@ -76,15 +76,24 @@ struct GradientCheck {
                 if Swift.abs(d1 - d2) > 1e-3 * max(1, Swift.abs(d1)) + 1e-6 { skipped += 1; continue }
                 numeric.append((j, d2))
             }
+            numericByInput[i] = numeric
+            result.skipped += skipped
+            #expect(skipped * 10 <= indices.count, "\(name): \(skipped) of \(indices.count) points skipped as kinks")
+        }
+        // Error floor: 1 % of the input's largest gradient, 0.01 % of the largest over all inputs
+        // (gradients that are exactly zero, like a bias before batch norm, carry Float round-off).
+        let overall = numericByInput.values.flatMap { $0.map { Swift.abs($0.1) } }.max() ?? 0
+        for i in which {
+            let analytic = vars[i].grad ?? [Float](repeating: 0, count: inputs[i].count)
+            #expect(analytic.allSatisfy { $0.isFinite }, "\(name): non-finite gradient for input \(i)")
+            let numeric = numericByInput[i] ?? []
             let gScale = numeric.map { Swift.abs($0.1) }.max() ?? 0
             for (j, num) in numeric {
-                let err = Swift.abs(Double(analytic[j]) - num) / max(Swift.abs(num), 1e-2 * gScale, 1e-6)
+                let err = Swift.abs(Double(analytic[j]) - num) / max(Swift.abs(num), 1e-2 * gScale, 1e-4 * overall, 1e-6)
                 result.maxRelativeError = max(result.maxRelativeError, err)
                 #expect(err <= tolerance, "\(name): input \(i) element \(j): analytic \(analytic[j]) vs numeric \(num)")
             }
             result.checked += numeric.count
-            result.skipped += skipped
-            #expect(skipped * 10 <= indices.count, "\(name): \(skipped) of \(indices.count) points skipped as kinks")
         }
         print("gradcheck \(name): \(result)")
         return result

@@ -144,9 +144,11 @@ extension Graph {
         return record(Tensor(shape: [n, cout, t], values: y), inputs: inputs) { out in
             let dy = out.grad!
             var scratch = [Float](repeating: 0, count: 2 * cin * k * t)
-            var dxBuf = x.requiresGrad ? [Float](repeating: 0, count: xv.count) : []
-            var dwBuf = weight.requiresGrad ? [Float](repeating: 0, count: wv.count) : []
-            var dbBuf = (bias?.requiresGrad ?? false) ? [Float](repeating: 0, count: cout) : []
+            // An empty array's buffer pointer may be non-nil: decide by the flags, never by the pointer.
+            let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
+            var dxBuf = [Float](repeating: 0, count: needX ? xv.count : 1)
+            var dwBuf = [Float](repeating: 0, count: needW ? wv.count : 1)
+            var dbBuf = [Float](repeating: 0, count: needB ? cout : 1)
             xv.withUnsafeBufferPointer { xp in
             wv.withUnsafeBufferPointer { wp in
             dy.withUnsafeBufferPointer { dyp in
@@ -158,13 +160,14 @@ extension Graph {
                     conv1dBackward(x: xp.baseAddress! + s * cin * t, inChannels: cin, frames: t,
                                    weight: wp.baseAddress!, outChannels: cout, kernel: k, dilation: dilation,
                                    padding: padding, dy: dyp.baseAddress! + s * cout * t,
-                                   dx: dxp.baseAddress.map { $0 + s * cin * t }, dWeight: dwp.baseAddress,
-                                   dBias: dbp.baseAddress, cols: sp.baseAddress!)
+                                   dx: needX ? dxp.baseAddress! + s * cin * t : nil,
+                                   dWeight: needW ? dwp.baseAddress! : nil,
+                                   dBias: needB ? dbp.baseAddress! : nil, cols: sp.baseAddress!)
                 }
             }}}}}}}
-            if x.requiresGrad { x.accumulateGrad { g in for i in 0..<dxBuf.count { g[i] += dxBuf[i] } } }
-            if weight.requiresGrad { weight.accumulateGrad { g in for i in 0..<dwBuf.count { g[i] += dwBuf[i] } } }
-            if let bias, bias.requiresGrad { bias.accumulateGrad { g in for i in 0..<cout { g[i] += dbBuf[i] } } }
+            if needX { x.accumulateGrad { g in for i in 0..<dxBuf.count { g[i] += dxBuf[i] } } }
+            if needW { weight.accumulateGrad { g in for i in 0..<dwBuf.count { g[i] += dwBuf[i] } } }
+            if needB, let bias { bias.accumulateGrad { g in for i in 0..<cout { g[i] += dbBuf[i] } } }
         }
     }
 }
