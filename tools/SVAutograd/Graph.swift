@@ -12,6 +12,7 @@ public final class Graph {
 
     private struct Node { let output: Variable; let backward: () -> Void }
     private var tape: [Node] = []
+    private var backwardDone = false
 
     public init(training: Bool = true, recording: Bool = true) {
         self.training = training
@@ -22,7 +23,7 @@ public final class Graph {
     public var count: Int { tape.count }
 
     /// Drops the tape (and with it the activations it keeps alive).
-    public func reset() { tape.removeAll(keepingCapacity: true) }
+    public func reset() { tape.removeAll(keepingCapacity: true); backwardDone = false }
 
     /// Wraps `value` as the output of an op on `inputs`; records `backward` when gradients flow.
     /// `backward` receives the output variable, whose `grad` is set when it runs.
@@ -40,8 +41,12 @@ public final class Graph {
     }
 
     /// Backpropagates `seed` (same count as `output`) from `output`: the vector–Jacobian product.
+    /// Once per graph (activation gradients would otherwise be counted twice); parameter
+    /// gradients accumulate across graphs until `zeroGrad()`.
     public func backward(from output: Variable, seed: [Float]) {
         precondition(seed.count == output.count, "backward: seed has \(seed.count) values, output \(output.count)")
+        precondition(!backwardDone, "backward: this graph was already backpropagated; build a new graph per step")
+        backwardDone = true
         guard output.requiresGrad else { return }
         output.accumulateGrad { g in for i in 0..<seed.count { g[i] += seed[i] } }
         for node in tape.reversed() where node.output.grad != nil {
