@@ -259,13 +259,13 @@ public struct CorpusGenerator: Sendable {
         let attempts = 8
         for attempt in 0..<attempts {
             var r = recipe.random("text", recording, u, attempt)
-            let target = r.uniform(2.5, 8)
+            // The segment length is drawn U(2, 8) s; longer speech is cut there (as VoxCeleb segments are).
+            let target = r.uniform(Self.minSeconds, Self.maxSeconds)
             let wps = Double(voice.espeak?.wordsPerMinute ?? 165) / 60
             words = text.text(language: voice.language, minWords: max(5, Int(target * wps * 0.9) + attempt * 4), &r)
             speech = try synthesize(voice, jitter: recording.jitter, text: words, context: context)
-            if speech.count > Int(Self.maxSeconds * Double(fs)) {
-                speech = SignalOps.fadeOut(Array(speech[0..<Int(Self.maxSeconds * Double(fs))]), samples: fs / 50)
-            }
+            let cut = max(Int(target * Double(fs)), Int(Self.minSeconds * Double(fs)))
+            if speech.count > cut { speech = SignalOps.fadeOut(Array(speech[0..<cut]), samples: fs / 50) }
             if speech.count >= Int(Self.minSeconds * Double(fs)) { break }
             if attempt == attempts - 1 {
                 throw .utteranceTooShort(utterance: CorpusRecipe.utterancePath(recording, u),

@@ -40,6 +40,10 @@ public struct ExternalTools: Sendable {
         process.standardError = output
         let stdin = Pipe()
         process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+        // waitUntilExit polls the run loop (tens of ms per call on the main thread); a termination
+        // handler and a semaphore return as soon as the child exits.
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         do { try process.run() } catch {
             throw .programFailed(name: name, arguments: arguments, status: -1, output: "\(error)")
         }
@@ -48,7 +52,7 @@ public struct ExternalTools: Sendable {
             try? stdin.fileHandleForWriting.close()
         }
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        exited.wait()
         let text = String(decoding: data, as: UTF8.self)
         guard process.terminationReason == .exit, process.terminationStatus == 0 else {
             throw .programFailed(name: name, arguments: arguments, status: process.terminationStatus, output: text)
@@ -56,10 +60,13 @@ public struct ExternalTools: Sendable {
         return text
     }
 
-    /// First line of `name --version` (provenance only).
+    /// First non-empty line of `name --version` (provenance only; flite exits non-zero here).
     public func version(_ name: String) -> String {
-        let args = name == "flite" ? ["--version"] : ["--version"]
-        let out = (try? run(name, args)) ?? ""
-        return out.split(separator: "\n").first.map { String($0).trimmingCharacters(in: .whitespaces) } ?? "unknown"
+        let out: String
+        do { out = try run(name, ["--version"]) } catch {
+            if case .programFailed(_, _, _, let text) = error { out = text } else { out = "" }
+        }
+        let line = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("Carnegie") }
+        return line ?? "unknown"
     }
 }
