@@ -5,7 +5,7 @@ import Testing
 
 /// Wall-clock of one ECAPA training step (forward + backward + Adam), printed, never asserted.
 /// Opt-in: `SPKV_AUTOGRAD_TIMING=1 swift test -c release --filter TrainingStepTiming`.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["SPKV_AUTOGRAD_TIMING"] == "1"))
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SPKV_AUTOGRAD_TIMING"] == "1"))
 struct TrainingStepTiming {
     @Test(arguments: [256, 512])
     func ecapaStep(channels: Int) {
