@@ -151,6 +151,9 @@ import Testing
         }, reference: { x in
             Ref.broadcast(x[0], sa, x[1], sb) { a, b in op == "add" ? a + b : op == "sub" ? a - b : a * b }
         })
+    }
+
+    @Test func broadcastTo() {
         let c = randomTensor([2, 3, 1], seed: 20)
         GradientCheck().run("broadcast to", inputs: [c], build: { g, v in g.broadcast(v[0], to: [2, 3, 4]) },
                             reference: { x in x[0].flatMap { [$0, $0, $0, $0] } })
