@@ -144,30 +144,35 @@ extension Graph {
         return record(Tensor(shape: [n, cout, t], values: y), inputs: inputs) { out in
             let dy = out.grad!
             var scratch = [Float](repeating: 0, count: 2 * cin * k * t)
-            // An empty array's buffer pointer may be non-nil: decide by the flags, never by the pointer.
-            let needX = x.requiresGrad, needW = weight.requiresGrad, needB = bias?.requiresGrad ?? false
-            var dxBuf = [Float](repeating: 0, count: needX ? xv.count : 1)
-            var dwBuf = [Float](repeating: 0, count: needW ? wv.count : 1)
-            var dbBuf = [Float](repeating: 0, count: needB ? cout : 1)
-            xv.withUnsafeBufferPointer { xp in
-            wv.withUnsafeBufferPointer { wp in
-            dy.withUnsafeBufferPointer { dyp in
-            scratch.withUnsafeMutableBufferPointer { sp in
-            dxBuf.withUnsafeMutableBufferPointer { dxp in
-            dwBuf.withUnsafeMutableBufferPointer { dwp in
-            dbBuf.withUnsafeMutableBufferPointer { dbp in
-                for s in 0..<n {
-                    conv1dBackward(x: xp.baseAddress! + s * cin * t, inChannels: cin, frames: t,
-                                   weight: wp.baseAddress!, outChannels: cout, kernel: k, dilation: dilation,
-                                   padding: padding, dy: dyp.baseAddress! + s * cout * t,
-                                   dx: needX ? dxp.baseAddress! + s * cin * t : nil,
-                                   dWeight: needW ? dwp.baseAddress! : nil,
-                                   dBias: needB ? dbp.baseAddress! : nil, cols: sp.baseAddress!)
+            // Gradients go straight into the variables' buffers: weight and bias first (one im2col
+            // per sample), then the input (col2im per sample).
+            func run(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
+                xv.withUnsafeBufferPointer { xp in
+                    wv.withUnsafeBufferPointer { wp in
+                        dy.withUnsafeBufferPointer { dyp in
+                            scratch.withUnsafeMutableBufferPointer { sp in
+                                for s in 0..<n {
+                                    conv1dBackward(x: xp.baseAddress! + s * cin * t, inChannels: cin, frames: t,
+                                                   weight: wp.baseAddress!, outChannels: cout, kernel: k, dilation: dilation,
+                                                   padding: padding, dy: dyp.baseAddress! + s * cout * t,
+                                                   dx: dx.map { $0 + s * cin * t }, dWeight: dw, dBias: db, cols: sp.baseAddress!)
+                                }
+                            }
+                        }
+                    }
                 }
-            }}}}}}}
-            if needX { x.accumulateGrad { g in for i in 0..<dxBuf.count { g[i] += dxBuf[i] } } }
-            if needW { weight.accumulateGrad { g in for i in 0..<dwBuf.count { g[i] += dwBuf[i] } } }
-            if needB, let bias { bias.accumulateGrad { g in for i in 0..<cout { g[i] += dbBuf[i] } } }
+            }
+            if let bias, bias.requiresGrad {
+                var db = [Float](repeating: 0, count: cout)
+                db.withUnsafeMutableBufferPointer { dbp in
+                    if weight.requiresGrad { weight.accumulateGrad { dw in run(dx: nil, dw: dw, db: dbp.baseAddress!) } }
+                    else { run(dx: nil, dw: nil, db: dbp.baseAddress!) }
+                }
+                bias.accumulateGrad { g in for i in 0..<cout { g[i] += db[i] } }
+            } else if weight.requiresGrad {
+                weight.accumulateGrad { dw in run(dx: nil, dw: dw, db: nil) }
+            }
+            if x.requiresGrad { x.accumulateGrad { dx in run(dx: dx, dw: nil, db: nil) } }
         }
     }
 }
