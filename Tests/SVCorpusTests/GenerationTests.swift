@@ -145,6 +145,12 @@ private func snapshot(_ dir: String) -> [String: Data] {
         #expect(try AudioFile.readMono(path: "\(out)/wav/\(rows[0].path)").samples.count == 8_000)
         let cross = try String(contentsOfFile: "\(out)/dev/trials-cross-channel.txt", encoding: .utf8)
         #expect(cross.contains("1 ") && cross.contains("0 "))
+        // --force on the output removes the `wav` link, never the imported tree behind it.
+        let other = CorpusDescription(kind: "synth", options: nil, textSource: nil, tools: [:], importRoot: nil,
+                                      complete: false, utterances: 0, audioSeconds: 0)
+        _ = try CorpusOutput.prepare(out, description: other, force: true)
+        #expect(!FileManager.default.fileExists(atPath: "\(out)/wav"))
+        #expect(FileManager.default.fileExists(atPath: "\(root)/id001/vidA/00001.wav"))
         #expect(throws: CorpusError.self) { _ = try CorpusImport.scan(root: out + "/none", devSpeakers: 0, seed: 1) }
         #expect(throws: CorpusError.self) { _ = try CorpusImport.scan(root: root, devSpeakers: 4, seed: 1) }
     }

@@ -69,7 +69,7 @@ struct CorpusCommand: ParsableCommand {
             print(String(format: "%d utterances (%d generated now), %.1f min of audio in %.1f s: %.1fx real time, text from %@",
                          report.utterances, report.generated, report.audioSeconds / 60, report.wallSeconds,
                          report.realTimeFactor, text.provenance.prefix(60).description))
-            print("wrote \(out)/meta.tsv, train.txt, dev/trials.txt, dev/trials-cross-channel.txt")
+            print("wrote \(out)/meta.tsv, train.txt" + (devSpeakers > 0 ? ", dev/trials.txt, dev/trials-cross-channel.txt" : ""))
         }
     }
 
