@@ -86,6 +86,19 @@ import Testing
         #expect(noises == Set(NoiseType.allCases))
     }
 
+    @Test func mildRecordingsChangeOnlyTheirChannel() {
+        let base = CorpusRecipe(options: options, languages: ["en-us"])
+        var zero = options
+        zero.mildFraction = 0
+        #expect(CorpusRecipe(options: zero, languages: ["en-us"]).allRecordings == base.allRecordings)
+        var all = options
+        all.mildFraction = 1
+        let mild = CorpusRecipe(options: all, languages: ["en-us"]).allRecordings
+        #expect(mild.allSatisfy { $0.channel.codec == .none && $0.channel.snrDB >= 20 && $0.channel.mild == true })
+        #expect(zip(mild, base.allRecordings).allSatisfy { $0.channel.room == $1.channel.room && $0.jitter == $1.jitter })
+        #expect(throws: CorpusError.self) { try CorpusOptions(speakers: 2, devSpeakers: 2, recordings: 2, utterances: 1, seed: 1, mildFraction: 2).validate() }
+    }
+
     @Test func optionsAreValidated() {
         #expect(throws: CorpusError.self) { try CorpusOptions(speakers: 0, devSpeakers: 2, recordings: 2, utterances: 1, seed: 1).validate() }
         #expect(throws: CorpusError.self) { try CorpusOptions(speakers: 2, devSpeakers: 1, recordings: 2, utterances: 1, seed: 1).validate() }

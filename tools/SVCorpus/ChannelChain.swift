@@ -36,6 +36,8 @@ public struct ChannelChain: Codable, Equatable, Sendable {
     public var gainDB: Double
     /// Drive in dB into a tanh soft clipper, for the 5 % of recordings that clip.
     public var clipDriveDB: Double?
+    /// Set on the "mild" recordings (see `CorpusOptions.mildFraction`).
+    public var mild: Bool?
 
     public static let highpassChoices = [50, 80, 120, 200, 300]
     public static let lowpassChoices = [3400, 4000, 5500, 7000, 7900]
@@ -73,6 +75,13 @@ public struct ChannelChain: Codable, Equatable, Sendable {
         return ChannelChain(room: room, noise: noise, snrDB: snr, babbleSpeakers: babble, highpassHz: hp,
                             lowpassHz: lp, eq: bands, codec: codec, codecSetting: setting, hum: hum,
                             gainDB: gain, clipDriveDB: clip)
+    }
+
+    /// No codec, no clipping, SNR redrawn in U(20, 30) dB.
+    public mutating func makeMild(_ r: inout CorpusRandom) {
+        codec = .none; codecSetting = nil; clipDriveDB = nil
+        snrDB = rounded(r.uniform(20, 30), 2)
+        mild = true
     }
 
     /// The utterance's SNR: the recording's ± 1 dB.

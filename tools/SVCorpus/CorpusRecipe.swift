@@ -16,12 +16,16 @@ public struct CorpusOptions: Codable, Equatable, Sendable {
     public var seed: UInt64
     public var engines: [SynthEngine]
     public var nonTargetsPerUtterance: Int
+    /// Share of "mild" recordings (no codec, SNR ≥ 20 dB), CORPUS.md §2.4's remedy when same- and
+    /// cross-recording targets are too far apart; nil means 0 and leaves every other draw unchanged.
+    public var mildFraction: Double?
 
     public init(speakers: Int, devSpeakers: Int, recordings: Int, utterances: Int, seed: UInt64,
-                engines: [SynthEngine] = [.espeakNG, .flite], nonTargetsPerUtterance: Int = 8) {
+                engines: [SynthEngine] = [.espeakNG, .flite], nonTargetsPerUtterance: Int = 8, mildFraction: Double? = nil) {
         self.speakers = speakers; self.devSpeakers = devSpeakers; self.recordings = recordings
         self.utterances = utterances; self.seed = seed; self.engines = engines
         self.nonTargetsPerUtterance = nonTargetsPerUtterance
+        self.mildFraction = mildFraction
     }
 
     public func validate() throws(CorpusError) {
@@ -35,6 +39,7 @@ public struct CorpusOptions: Codable, Equatable, Sendable {
             throw .invalidRecipe("--recordings must be at least 2 for cross-recording dev trials (got \(recordings))")
         }
         guard utterances >= 1, utterances <= 9999 else { throw .invalidRecipe("--utterances must be 1...9999 (got \(utterances))") }
+        if let m = mildFraction, !(0...1).contains(m) { throw .invalidRecipe("--mild-fraction must be in 0...1 (got \(m))") }
         guard engines.contains(.espeakNG) else { throw .invalidRecipe("--engines must include espeak-ng (most speakers use it)") }
     }
 }
@@ -100,8 +105,12 @@ public struct CorpusRecipe: Sendable {
         (0..<options.recordings).map { k in
             var r = CorpusRandom(seed: options.seed, "recording", speaker.split.code, speaker.index, k)
             let jitter = SessionJitter.draw(&r)
-            let channel = ChannelChain.draw(&r, trainingSpeakers: options.speakers,
+            var channel = ChannelChain.draw(&r, trainingSpeakers: options.speakers,
                                             exclude: speaker.split == .train ? speaker.index : nil)
+            if let fraction = options.mildFraction, fraction > 0 {
+                var m = CorpusRandom(seed: options.seed, "mild", speaker.split.code, speaker.index, k)
+                if m.bernoulli(fraction) { channel.makeMild(&m) }
+            }
             return RecordingPlan(speaker: speaker, index: k, id: String(format: "rec%02d", k + 1),
                                  jitter: jitter, channel: channel)
         }

@@ -28,6 +28,7 @@ struct CorpusCommand: ParsableCommand {
         @Option(name: .long, help: "Parallel workers.") var jobs: Int = 2
         @Option(name: .long, help: "Engines, comma separated: espeak-ng, flite.") var engines: String = "espeak-ng,flite"
         @Option(name: .customLong("non-targets"), help: "Non-target trials drawn per dev utterance.") var nonTargets: Int = 8
+        @Option(name: .customLong("mild-fraction"), help: "Share of mild recordings: no codec, SNR 20–30 dB.") var mildFraction: Double = 0
         @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
         @Flag(name: .long, help: "No progress line.") var quiet = false
 
@@ -45,14 +46,14 @@ struct CorpusCommand: ParsableCommand {
             guard nonTargets >= 1 else { throw ValidationError("--non-targets must be at least 1") }
             let options = CorpusOptions(speakers: speakers, devSpeakers: devSpeakers, recordings: recordings,
                                         utterances: utterances, seed: seed, engines: try parsedEngines(),
-                                        nonTargetsPerUtterance: nonTargets)
+                                        nonTargetsPerUtterance: nonTargets, mildFraction: mildFraction > 0 ? mildFraction : nil)
             do { try options.validate() } catch { throw ValidationError(error.description) }
         }
 
         func run() throws {
             let options = CorpusOptions(speakers: speakers, devSpeakers: devSpeakers, recordings: recordings,
                                         utterances: utterances, seed: seed, engines: try parsedEngines(),
-                                        nonTargetsPerUtterance: nonTargets)
+                                        nonTargetsPerUtterance: nonTargets, mildFraction: mildFraction > 0 ? mildFraction : nil)
             let tools = try ExternalTools.locate(engines: options.engines)
             let text = TextSource.load()
             let generator = CorpusGenerator(options: options, text: text, tools: tools, output: out, jobs: jobs)
