@@ -48,8 +48,10 @@ let package = Package(
         // MARK: - Training tool (tools/; nothing under Sources imports it)
         .target(name: "SVAutograd", dependencies: ["SVKernels"], path: "tools/SVAutograd", swiftSettings: swiftSettings),
         .target(name: "SVCorpus", dependencies: ["SVAudio", "SVKernels"], path: "tools/SVCorpus", swiftSettings: swiftSettings),
+        .target(name: "SVTraining", dependencies: ["SVAutograd", "SVCorpus", "SpeakerVerification"],
+                path: "tools/SVTraining", swiftSettings: swiftSettings),
         .executableTarget(name: "spkv-train",
-                          dependencies: ["SVAutograd", "SVCorpus", "SpeakerVerification",
+                          dependencies: ["SVAutograd", "SVCorpus", "SVTraining", "SpeakerVerification",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "tools/spkv-train", swiftSettings: swiftSettings),
 
@@ -74,6 +76,8 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVCorpusTests", dependencies: ["SVCorpus", "SVAudio", "SVKernels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
+        .testTarget(name: "SVTrainingTests", dependencies: ["SVTraining", "SVAutograd", "SVKernels", "SpeakerVerification",
+                                                            "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SVCLITests", dependencies: ["_SVTestSupport"], swiftSettings: swiftSettings),
     ]
 )

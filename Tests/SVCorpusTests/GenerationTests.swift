@@ -116,9 +116,9 @@ private func snapshot(_ dir: String) -> [String: Data] {
         let d = CorpusDescription(kind: "synth", options: CorpusOptions(speakers: 1, devSpeakers: 0, recordings: 1, utterances: 1, seed: 1),
                                   textSource: "x", tools: [:], importRoot: nil, complete: false, utterances: 0, audioSeconds: 0)
         #expect(try CorpusOutput.prepare(dir, description: d, force: false) == false)  // empty: fine
-        FileManager.default.createFile(atPath: "\(dir)/notes.txt", contents: Data("keep".utf8))
+        _ = FileManager.default.createFile(atPath: "\(dir)/notes.txt", contents: Data("keep".utf8))
         #expect(throws: CorpusError.self) { try CorpusOutput.prepare(dir, description: d, force: false) }
-        FileManager.default.createFile(atPath: "\(dir)/meta.tsv", contents: Data())
+        _ = FileManager.default.createFile(atPath: "\(dir)/meta.tsv", contents: Data())
         #expect(try CorpusOutput.prepare(dir, description: d, force: true) == false)
         #expect(FileManager.default.fileExists(atPath: "\(dir)/notes.txt"))  // --force removes only corpus files
         #expect(!FileManager.default.fileExists(atPath: "\(dir)/meta.tsv"))
