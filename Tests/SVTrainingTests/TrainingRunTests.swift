@@ -1,0 +1,182 @@
+import Foundation
+import Testing
+import SVAutograd
+import SpeakerVerification
+import _SVTestSupport
+@testable import SVTraining
+
+/// A tiny synthetic corpus (harmonic "voices", no external programs) shared by the run tests.
+final class TinyCorpusFixture: @unchecked Sendable {
+    static let shared = TinyCorpusFixture()
+    let dir: TemporaryDirectory
+    var path: String { dir.path("corpus") }
+
+    private init() {
+        dir = try! TemporaryDirectory()
+        try! TinyCorpus.write(to: dir.path("corpus"))
+    }
+
+    /// A small, fast configuration: C = 16, 0.5 s crops, batch 4 (4 steps per epoch).
+    func config(_ method: String, _ extra: [String] = []) throws -> TrainingConfig {
+        try TrainingConfig.resolve(fileText: """
+            {"method": "\(method)", "corpus": "\(path)", "batch_size": 4, "crop_seconds": 0.5, "epochs": 1,
+             "lr": 0.002, "threads": 1,
+             "model": {"channels": [16, 16, 16, 16, 48], "res2net_scale": 4, "se_channels": 8,
+                       "attention_channels": 8, "embedding_size": 8}}
+            """, overrides: extra)
+    }
+}
+
+@Suite(.serialized) struct TrainingConfigTests {
+    @Test func defaultsAreTheReferenceRecipe() throws {
+        let c = try TrainingConfig.resolve(fileText: nil, overrides: [])
+        #expect(c.method == .simclr && c.temperature == 0.03 && c.learningRate == 1e-3 && c.lrDecay == 0.95 && c.lrStepEpochs == 5)
+        #expect(c.features == "sslsv-40" && c.model.inputSize == 40 && c.model.channels[0] == 256)
+        #expect(c.aamScale == 30 && c.aamMargin == 0.2 && c.cropSamples == 32_000)
+        #expect(c.learningRate(epoch: 4) == 1e-3 && abs(c.learningRate(epoch: 5) - 0.95e-3) < 1e-9)
+    }
+
+    @Test func fileThenOverrides() throws {
+        let c = try TrainingConfig.resolve(fileText: #"{"method": "supervised", "epochs": 3, "model": {"embedding_size": 64}}"#,
+                                           overrides: ["epochs=7", "model.channels=[64,64,64,64,192]", "augmentation=reverb+noise",
+                                                       "corpus=/data/c", "lr=5e-4"])
+        #expect(c.method == .supervised && c.epochs == 7 && c.model.embeddingSize == 64 && c.model.channels == [64, 64, 64, 64, 192])
+        #expect(c.augmentation.rawValue == "reverb+noise" && c.corpus == "/data/c" && c.learningRate == 5e-4)
+        // The resolved JSON reads back to the same config.
+        #expect(try TrainingConfig.decode(json: c.json, source: "x") == c)
+    }
+
+    @Test func errorsNameTheKey() {
+        func message(_ file: String?, _ sets: [String]) -> String {
+            do { _ = try TrainingConfig.resolve(fileText: file, overrides: sets); return "" } catch { return error.description }
+        }
+        #expect(message(nil, ["bogus=1"]).contains("'bogus'"))
+        #expect(message(nil, ["model.bogus=1"]).contains("'model.bogus'"))
+        #expect(message(#"{"batchsize": 3}"#, []).contains("'batchsize'"))
+        #expect(message(nil, ["batch_size=abc"]).contains("'batch_size'"))
+        #expect(message(nil, ["method=dino"]).contains("'method'"))
+        #expect(message(nil, ["epochs=0"]).contains("'epochs'"))
+        #expect(message(nil, ["augmentation=loud"]).contains("'augmentation'"))
+        #expect(message(nil, ["features=sslsv-80"]).contains("'model.input_size'"))
+        #expect(message(nil, ["novalue"]).contains("key=value"))
+        #expect(message("{not json", []).contains("not valid JSON"))
+    }
+}
+
+@Suite(.serialized) struct TrainingRunTests {
+    let fixture = TinyCorpusFixture.shared
+
+    @Test(arguments: ["supervised", "simclr", "simclr-oracle"])
+    func oneEpochOfEachMethod(method: String) throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let trainer = try Trainer(config: try fixture.config(method), runDirectory: dir.path("run"), resume: false)
+        let log = try trainer.run()
+        #expect(log.count == 1 && log[0].loss.isFinite && log[0].step == 4)
+        #expect(log[0].validationEER.map { $0 >= 0 && $0 <= 100 } == true)
+        let fm = FileManager.default
+        for name in ["config.json", "log.csv", "checkpoint-epoch001.safetensors", "checkpoint-last"] {
+            #expect(fm.fileExists(atPath: dir.path("run/\(name)")), "\(name)")
+        }
+        let csv = try String(contentsOfFile: dir.path("run/log.csv"), encoding: .utf8).split(separator: "\n")
+        #expect(csv.first.map(String.init) == TrainingLogRow.header && csv.count == 2)
+        #expect(try TrainingCheckpoint.lastPath(runDirectory: dir.path("run")).hasSuffix("checkpoint-epoch001.safetensors"))
+        // A fresh run into a folder that holds one is refused.
+        #expect(throws: TrainingError.self) { try Trainer(config: try fixture.config(method), runDirectory: dir.path("run"), resume: false) }
+    }
+
+    @Test func resumeContinuesExactly() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let extra = ["epochs=2", "augmentation=reverb+noise", "weight_decay=1e-4"]
+        let full = try Trainer(config: try fixture.config("simclr-oracle", extra), runDirectory: dir.path("a"), resume: false)
+        let fullLog = try full.run()
+
+        var first = try fixture.config("simclr-oracle", extra)
+        first.epochs = 1
+        _ = try Trainer(config: first, runDirectory: dir.path("b"), resume: false).run()
+        let resumed = try Trainer(config: try fixture.config("simclr-oracle", extra), runDirectory: dir.path("b"), resume: true)
+        #expect(resumed.epochsDone == 1)
+        let resumedLog = try resumed.run()
+
+        #expect(fullLog.map(\.deterministicPart) == resumedLog.map(\.deterministicPart))
+        #expect(resumedLog.count == 2)
+        let a = try TrainingCheckpoint.read(path: dir.path("a/checkpoint-epoch002.safetensors"))
+        let b = try TrainingCheckpoint.read(path: dir.path("b/checkpoint-epoch002.safetensors"))
+        #expect(a.tensors.keys.sorted() == b.tensors.keys.sorted())
+        for (name, values) in a.tensors { #expect(values == b.tensors[name]!, "\(name) differs") }
+        #expect(a.adamStep == b.adamStep && a.globalStep == b.globalStep && a.adamStep == 8)
+        let csvA = try String(contentsOfFile: dir.path("a/log.csv"), encoding: .utf8).split(separator: "\n").count
+        let csvB = try String(contentsOfFile: dir.path("b/log.csv"), encoding: .utf8).split(separator: "\n").count
+        #expect(csvA == 3 && csvB == 3)
+    }
+
+    @Test func supervisedResumeRestoresTheClassifier() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let full = try Trainer(config: try fixture.config("supervised", ["epochs=2"]), runDirectory: dir.path("a"), resume: false)
+        try full.run()
+        _ = try Trainer(config: try fixture.config("supervised"), runDirectory: dir.path("b"), resume: false).run()
+        let resumed = try Trainer(config: try fixture.config("supervised", ["epochs=2"]), runDirectory: dir.path("b"), resume: true)
+        try resumed.run()
+        #expect(full.classifier!.values == resumed.classifier!.values)
+        #expect(full.model.parameters.map(\.values) == resumed.model.parameters.map(\.values))
+        #expect(full.model.buffers.map(\.values) == resumed.model.buffers.map(\.values))
+    }
+
+    @Test func corruptCheckpointsAndConfigsAreClearErrors() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let run = dir.path("run")
+        try Trainer(config: try fixture.config("simclr"), runDirectory: run, resume: false).run()
+        let path = run + "/checkpoint-epoch001.safetensors"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: path))
+        #expect { try Trainer(config: try fixture.config("simclr", ["epochs=2"]), runDirectory: run, resume: true) } throws: { error in
+            "\(error)".contains("checkpoint-epoch001.safetensors") && "\(error)".contains("truncated or corrupt")
+        }
+        var flipped = bytes
+        flipped[flipped.count - 5] ^= 0x40
+        try flipped.write(to: URL(fileURLWithPath: path))
+        #expect { try TrainingCheckpoint.read(path: path) } throws: { "\($0)".contains("checksum") }
+
+        try bytes.write(to: URL(fileURLWithPath: path))
+        // A different config (not just epochs/threads) is refused on resume.
+        #expect { try Trainer(config: try fixture.config("simclr", ["epochs=2", "lr=0.1"]), runDirectory: run, resume: true) } throws: {
+            "\($0)".contains("config differs")
+        }
+        #expect { try Trainer(config: try fixture.config("simclr"), runDirectory: dir.path("empty"), resume: true) } throws: {
+            "\($0)".contains("nothing to resume")
+        }
+        #expect { try TrainingConfig.decode(json: "{\"epochs\": \"x\"}", source: "config.json") } throws: { "\($0)".contains("'epochs'") }
+        // A missing corpus.
+        #expect { try Trainer(config: try fixture.config("simclr", ["corpus=/nonexistent"]), runDirectory: dir.path("x"), resume: false) } throws: {
+            "\($0)".contains("meta.tsv")
+        }
+    }
+
+    @Test func exportLoadsInTheInferenceCore() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let trainer = try Trainer(config: try fixture.config("supervised"), runDirectory: dir.path("run"), resume: false)
+        try trainer.run()
+        let ckPath = try TrainingCheckpoint.lastPath(runDirectory: dir.path("run"))
+        let ck = try TrainingCheckpoint.read(path: ckPath)
+        let file = try ModelExport.modelFile(checkpoint: ck, checkpointPath: ckPath)
+        try file.write(path: dir.path("m.safetensors"))
+        let model = try SpeakerModel.load(path: dir.path("m.safetensors"))
+        let training = model.metadata.training ?? ""
+        #expect(training.contains("\"method\":\"supervised\"") && training.contains("validation_eer_percent"))
+        #expect(training.contains("corpus_id") && training.contains("\"epochs\":\"1\""))
+        let wav = fixture.path + "/wav/" + trainer.corpus.train[0].path
+        let embedding = try Embedder(model: model).embed(path: wav)
+        #expect(embedding.count == 8 && embedding.allSatisfy(\.isFinite))
+        // Same embedding as the training graph in eval mode.
+        let audio = try AudioFile.readMono(path: wav).samples
+        let f = try model.frontEnd.extract(audio)
+        let g = Graph(training: false, recording: false)
+        let ours = trainer.model.forward(g, features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
+        #expect(cosineSimilarity(ours, embedding) > 0.9999)
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import SVAutograd
+import SVModels
+
+/// One row of log.csv.
+public struct TrainingLogRow: Equatable, Sendable {
+    public var epoch: Int
+    public var step: Int
+    public var loss: Double
+    public var lr: Float
+    public var seconds: Double
+    public var audioSecondsPerSecond: Double
+    /// Validation EER in percent; nil when there is no dev trial list or validation is off.
+    public var validationEER: Double?
+
+    public static let header = "epoch,step,loss,lr,seconds,audio_seconds_per_second,validation_eer"
+
+    public var csv: String {
+        "\(epoch),\(step),\(String(format: "%.9g", loss)),\(String(format: "%.9g", Double(lr))),"
+            + "\(String(format: "%.3f", seconds)),\(String(format: "%.2f", audioSecondsPerSecond)),"
+            + (validationEER.map { String(format: "%.6f", $0) } ?? "")
+    }
+
+    /// The row without its timing columns (what an interrupted and an uninterrupted run share).
+    public var deterministicPart: String {
+        "\(epoch),\(step),\(String(format: "%.9g", loss)),\(String(format: "%.9g", Double(lr))),"
+            + (validationEER.map { String(format: "%.6f", $0) } ?? "")
+    }
+
+    public init(epoch: Int, step: Int, loss: Double, lr: Float, seconds: Double, audioSecondsPerSecond: Double, validationEER: Double?) {
+        self.epoch = epoch; self.step = step; self.loss = loss; self.lr = lr; self.seconds = seconds
+        self.audioSecondsPerSecond = audioSecondsPerSecond; self.validationEER = validationEER
+    }
+
+    init?(csv line: String) {
+        let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard f.count == 7, let e = Int(f[0]), let s = Int(f[1]), let l = Double(f[2]), let r = Float(f[3]),
+              let sec = Double(f[4]), let t = Double(f[5]) else { return nil }
+        self.init(epoch: e, step: s, loss: l, lr: r, seconds: sec, audioSecondsPerSecond: t,
+                  validationEER: f[6].isEmpty ? nil : Double(f[6]))
+    }
+}
+
+/// A training checkpoint (safetensors): model parameters and batch-norm buffers (`model.<name>`), the
+/// classifier (`classifier.weight`, supervised), Adam moments (`adam.m.<name>`, `adam.v.<name>`), and
+/// metadata: the resolved config, completed epochs, global step, Adam's step count, the seed, the
+/// log rows so far, corpus identity, and a CRC32 of the tensor data (corruption check).
+public struct TrainingCheckpoint {
+    public static let format = "spkv-train-checkpoint"
+    public var config: TrainingConfig
+    public var epoch: Int
+    public var globalStep: Int
+    public var adamStep: Int
+    public var log: [TrainingLogRow]
+    public var corpusID: String
+    public var tensors: [String: [Float]]
+    public var shapes: [String: [Int]]
+
+    public init(config: TrainingConfig, epoch: Int, globalStep: Int, adamStep: Int, log: [TrainingLogRow], corpusID: String,
+                tensors: [String: (shape: [Int], values: [Float])]) {
+        self.config = config; self.epoch = epoch; self.globalStep = globalStep; self.adamStep = adamStep
+        self.log = log; self.corpusID = corpusID
+        self.tensors = tensors.mapValues(\.values); self.shapes = tensors.mapValues(\.shape)
+    }
+
+    public var lastValidationEER: Double? { log.last?.validationEER }
+
+    static func dataChecksum(_ tensors: [String: [Float]]) -> String {
+        var crc = CRC32()
+        for name in tensors.keys.sorted() {
+            tensors[name]!.withUnsafeBytes { crc.update($0) }
+        }
+        return crc.hex
+    }
+
+    /// Writes atomically: a temporary file in the same folder, then rename.
+    public func write(path: String) throws(TrainingError) {
+        var list: [SVModels.Tensor] = []
+        for name in tensors.keys.sorted() {
+            do { list.append(try SVModels.Tensor(name: name, shape: shapes[name]!, floats: tensors[name]!)) } catch {
+                throw .checkpoint(path: path, reason: "tensor \(name): \(error)")
+            }
+        }
+        let metadata = [
+            "format": Self.format, "version": "1", "config": config.json, "epoch": "\(epoch)",
+            "global_step": "\(globalStep)", "adam_step": "\(adamStep)", "seed": "\(config.seed)",
+            "corpus_id": corpusID, "log": log.map(\.csv).joined(separator: "\n"),
+            "data_crc32": Self.dataChecksum(tensors),
+        ]
+        let bytes = SafeTensors(metadata: metadata, tensors: list).serialize()
+        do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw .checkpoint(path: path, reason: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    public static func read(path: String) throws(TrainingError) -> TrainingCheckpoint {
+        let file: SafeTensors
+        do { file = try SafeTensors.read(path: path) } catch {
+            throw .checkpoint(path: path, reason: "not a readable checkpoint (truncated or corrupt?): \(error.description)")
+        }
+        let m = file.metadata
+        guard m["format"] == format else { throw .checkpoint(path: path, reason: "not an spkv-train checkpoint (metadata 'format' missing)") }
+        guard let cj = m["config"], let e = m["epoch"].flatMap(Int.init), let gs = m["global_step"].flatMap(Int.init),
+              let ast = m["adam_step"].flatMap(Int.init), let logText = m["log"], let crc = m["data_crc32"] else {
+            throw .checkpoint(path: path, reason: "metadata is incomplete (config, epoch, global_step, adam_step, log, data_crc32)")
+        }
+        let config: TrainingConfig
+        do { config = try TrainingConfig.decode(json: cj, source: "\(path) metadata") } catch {
+            throw .checkpoint(path: path, reason: "its config is invalid: \(error.description)")
+        }
+        var log: [TrainingLogRow] = []
+        for line in logText.split(separator: "\n") {
+            guard let row = TrainingLogRow(csv: String(line)) else { throw .checkpoint(path: path, reason: "bad log row '\(line)'") }
+            log.append(row)
+        }
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        for (name, t) in file.tensors {
+            do { tensors[name] = (t.shape, try t.floats().array) } catch {
+                throw .checkpoint(path: path, reason: "tensor \(name): \(error.description)")
+            }
+        }
+        let ck = TrainingCheckpoint(config: config, epoch: e, globalStep: gs, adamStep: ast, log: log,
+                                    corpusID: m["corpus_id"] ?? "", tensors: tensors)
+        guard dataChecksum(ck.tensors) == crc else { throw .checkpoint(path: path, reason: "tensor data checksum mismatch (corrupt file)") }
+        return ck
+    }
+
+    /// The checkpoint `checkpoint-last` in a run folder points to.
+    public static func lastPath(runDirectory dir: String) throws(TrainingError) -> String {
+        let pointer = "\(dir)/checkpoint-last"
+        guard let text = try? String(contentsOfFile: pointer, encoding: .utf8) else {
+            throw .checkpoint(path: pointer, reason: "no checkpoint-last in \(dir); nothing to resume")
+        }
+        let name = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !name.isEmpty, !name.contains("/") else { throw .checkpoint(path: pointer, reason: "does not name a checkpoint file") }
+        return "\(dir)/\(name)"
+    }
+
+    /// Model (and classifier) tensors into a model built from the checkpoint's config.
+    public func makeModel() throws(TrainingError) -> ECAPATrainingModel {
+        let model = ECAPATrainingModel(config: config.model, seed: config.seed)
+        do { try model.load { tensors["model.\($0)"] } } catch { throw .checkpoint(path: "", reason: error.description) }
+        return model
+    }
+}

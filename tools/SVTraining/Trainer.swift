@@ -1,0 +1,248 @@
+import Foundation
+import SVAutograd
+import SVCorpus
+import SVFeatures
+import SVKernels
+import SVScoring
+
+/// A training run in a run folder: config.json, log.csv, checkpoint-epochNNN.safetensors and
+/// checkpoint-last. Everything random derives from (seed, epoch, index), and a checkpoint holds all
+/// mutable state, so a resumed run gives the same parameters and log rows as an uninterrupted one.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let runDirectory: String
+    public let corpus: TrainingCorpus
+    public let model: ECAPATrainingModel
+    /// AAM-softmax class weights (speakers, E), supervised only.
+    public let classifier: Variable?
+    public let optimizer: Adam
+    public private(set) var epochsDone = 0
+    public private(set) var globalStep = 0
+    public private(set) var log: [TrainingLogRow] = []
+    /// Progress line on stderr (the CLI sets it when stderr is a terminal).
+    public var showProgress = false
+    /// Called after each epoch's checkpoint (tests stop runs with it).
+    public var onEpoch: ((TrainingLogRow) -> Void)?
+
+    /// A new run (`resume` false: the folder must hold no run) or the continuation of the run in the
+    /// folder from its checkpoint-last; `config.epochs` and `threads` may differ from the checkpoint's.
+    public init(config: TrainingConfig, runDirectory: String, resume: Bool) throws(TrainingError) {
+        let fm = FileManager.default
+        var config = config
+        var checkpoint: TrainingCheckpoint?
+        if resume {
+            let path = try TrainingCheckpoint.lastPath(runDirectory: runDirectory)
+            let ck = try TrainingCheckpoint.read(path: path)
+            var a = ck.config, b = config
+            a.epochs = 0; b.epochs = 0; a.threads = 0; b.threads = 0
+            guard a == b else {
+                throw .checkpoint(path: path, reason: "its config differs from this run's (only epochs and threads may change on --resume)")
+            }
+            let epochs = config.epochs, threads = config.threads
+            config = ck.config
+            config.epochs = epochs; config.threads = threads
+            checkpoint = ck
+        } else if fm.fileExists(atPath: "\(runDirectory)/checkpoint-last") {
+            throw .run("\(runDirectory) already holds a run (checkpoint-last); use --resume or another --out")
+        }
+        try config.check()
+        guard !config.corpus.isEmpty else { throw .config(key: "corpus", reason: "no corpus folder given") }
+        self.config = config
+        self.runDirectory = runDirectory
+        corpus = try TrainingCorpus(path: config.corpus)
+        guard corpus.train.count >= config.batchSize else {
+            throw .config(key: "batch_size", reason: "\(config.batchSize) is larger than the \(corpus.train.count) training utterances")
+        }
+        if let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
+            throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
+        }
+        model = ECAPATrainingModel(config: config.model, seed: config.seed)
+        if config.method == .supervised {
+            var rng = SplitMix64(seed: config.seed ^ 0xC1A5_51F1_E500_0001)
+            let k = corpus.speakers.count, e = config.model.embeddingSize
+            let bound = (6 / Float(k + e)).squareRoot()   // Xavier-uniform
+            classifier = .parameter(Tensor(shape: [k, e], uniform: -bound, bound, rng: &rng), name: "classifier.weight")
+        } else {
+            classifier = nil
+        }
+        optimizer = Adam(parameters: model.parameters + (classifier.map { [$0] } ?? []), learningRate: Float(config.learningRate),
+                         weightDecay: Float(config.weightDecay), weightDecayScope: .all)
+        do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
+            throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
+        }
+        if let checkpoint { try restore(checkpoint) }
+        do { try Data((config.json + "\n").utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/config.json"), options: .atomic) } catch {
+            throw .run("cannot write \(runDirectory)/config.json: \(error.localizedDescription)")
+        }
+        try writeLog()
+    }
+
+    private var stateVariables: [(String, Variable)] {
+        model.parameters.map { ("model.\($0.name)", $0) } + model.buffers.map { ("model.\($0.name)", $0) }
+            + (classifier.map { [("classifier.weight", $0)] } ?? [])
+    }
+
+    private func restore(_ ck: TrainingCheckpoint) throws(TrainingError) {
+        for (name, v) in stateVariables {
+            guard let values = ck.tensors[name], values.count == v.count else {
+                throw .checkpoint(path: runDirectory, reason: "tensor \(name) is missing or has the wrong size")
+            }
+            v.value.values = values
+        }
+        for (k, p) in optimizer.parameters.enumerated() {
+            let key = p === classifier ? "classifier.weight" : "model.\(p.name)"
+            guard let m = ck.tensors["adam.m.\(key)"], let v = ck.tensors["adam.v.\(key)"], m.count == p.count, v.count == p.count else {
+                throw .checkpoint(path: runDirectory, reason: "Adam moments of \(key) are missing or have the wrong size")
+            }
+            optimizer.firstMoments[k] = m
+            optimizer.secondMoments[k] = v
+        }
+        optimizer.stepCount = ck.adamStep
+        epochsDone = ck.epoch
+        globalStep = ck.globalStep
+        log = ck.log
+    }
+
+    public func checkpoint() -> TrainingCheckpoint {
+        var tensors: [String: (shape: [Int], values: [Float])] = [:]
+        for (name, v) in stateVariables { tensors[name] = (v.shape, v.value.values) }
+        for (k, p) in optimizer.parameters.enumerated() {
+            let key = p === classifier ? "classifier.weight" : "model.\(p.name)"
+            tensors["adam.m.\(key)"] = (p.shape, optimizer.firstMoments[k])
+            tensors["adam.v.\(key)"] = (p.shape, optimizer.secondMoments[k])
+        }
+        return TrainingCheckpoint(config: config, epoch: epochsDone, globalStep: globalStep, adamStep: optimizer.stepCount,
+                                  log: log, corpusID: corpus.id, tensors: tensors)
+    }
+
+    private func writeLog() throws(TrainingError) {
+        let text = ([TrainingLogRow.header] + log.map(\.csv)).joined(separator: "\n") + "\n"
+        do { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/log.csv"), options: .atomic) } catch {
+            throw .run("cannot write log.csv: \(error.localizedDescription)")
+        }
+    }
+
+    func makeAugmenter() throws(TrainingError) -> Augmenter? {
+        guard config.augmentation != .none else { return nil }
+        // Babble from up to 24 training utterances (evenly spread), generated rooms, noise and music.
+        let picks = stride(from: 0, to: corpus.train.count, by: max(1, corpus.train.count / 24)).prefix(24)
+        var speech: [[Float]] = []
+        for i in picks { speech.append(try corpus.readAudio(corpus.train[i].path)) }
+        let bank = AugmentationBank.generate(seed: config.seed, rirCount: 50, noiseCount: 24, musicCount: 12,
+                                             speechCount: 12, speech: speech)
+        return Augmenter(bank: bank, strategy: config.augmentation)
+    }
+
+    /// One optimisation step; returns the loss.
+    func step(_ batch: TrainingBatch) -> Float {
+        let g = Graph(training: true)
+        let loss: Variable
+        switch config.method {
+        case .supervised:
+            let e = model.forward(g, features: Variable(batch.views[0]))
+            let cosine = g.linear(g.l2Normalize(e), weight: g.l2Normalize(classifier!))
+            let logits = g.aamSoftmaxLogits(cosine, targets: batch.labels, scale: Float(config.aamScale), margin: Float(config.aamMargin))
+            loss = g.crossEntropy(logits, targets: batch.labels)
+        case .simclr, .simclrOracle:
+            // Two forward passes: batch-norm statistics per view, as in the reference.
+            let z1 = model.forward(g, features: Variable(batch.views[0]))
+            let z2 = model.forward(g, features: Variable(batch.views[1]))
+            loss = g.ntXent(z1, z2, temperature: Float(config.temperature))
+        }
+        optimizer.zeroGrad()
+        g.backward(from: loss)
+        optimizer.step()
+        return loss.values[0]
+    }
+
+    /// Trains until `config.epochs` epochs are done (checkpointing each), returns the log.
+    @discardableResult
+    public func run() throws(TrainingError) -> [TrainingLogRow] {
+        BLAS.setThreads(config.threads)
+        let planner = BatchPlanner(config: config, corpus: corpus, augmenter: try makeAugmenter())
+        let steps = planner.stepsPerEpoch
+        let runStart = Date()
+        var epochsThisRun = 0
+        while epochsDone < config.epochs {
+            let epoch = epochsDone
+            let lr = config.learningRate(epoch: epoch)
+            optimizer.learningRate = lr
+            let start = Date()
+            let producer = try BatchProducer(planner: planner, epoch: epoch, steps: 0..<steps)
+            defer { producer.cancel() }
+            var lossSum = 0.0, audio = 0.0
+            for s in 0..<steps {
+                let batch = try producer.next()
+                let loss = step(batch)
+                guard loss.isFinite else { throw .run("epoch \(epoch + 1) step \(s + 1): the loss is \(loss); lower lr or check the data") }
+                lossSum += Double(loss); audio += batch.audioSeconds
+                globalStep += 1
+                if showProgress {
+                    let elapsed = Date().timeIntervalSince(runStart)
+                    let doneSteps = epochsThisRun * steps + s + 1
+                    let remaining = (config.epochs - epoch) * steps - (s + 1)
+                    let eta = elapsed / Double(doneSteps) * Double(remaining)
+                    let line = String(format: "\repoch %d/%d step %d/%d loss %.4f  %.1f audio-s/s  ETA %@   ",
+                                      epoch + 1, config.epochs, s + 1, steps, lossSum / Double(s + 1),
+                                      audio / Date().timeIntervalSince(start), Self.duration(eta))
+                    FileHandle.standardError.write(Data(line.utf8))
+                }
+            }
+            let trainSeconds = Date().timeIntervalSince(start)
+            let eer = config.validation ? try validationEER() : nil
+            epochsDone += 1
+            let row = TrainingLogRow(epoch: epochsDone, step: globalStep, loss: lossSum / Double(max(steps, 1)), lr: lr,
+                                     seconds: Date().timeIntervalSince(start), audioSecondsPerSecond: audio / max(trainSeconds, 1e-9),
+                                     validationEER: eer)
+            log.append(row)
+            let name = String(format: "checkpoint-epoch%03d.safetensors", epochsDone)
+            try checkpoint().write(path: "\(runDirectory)/\(name)")
+            do { try Data((name + "\n").utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/checkpoint-last"), options: .atomic) } catch {
+                throw .run("cannot write checkpoint-last: \(error.localizedDescription)")
+            }
+            try writeLog()
+            epochsThisRun += 1
+            if showProgress {
+                FileHandle.standardError.write(Data(("\r" + String(format: "epoch %d/%d loss %.4f lr %.3g %.1f audio-s/s%@",
+                    row.epoch, config.epochs, row.loss, Double(lr), row.audioSecondsPerSecond,
+                    eer.map { String(format: " EER %.2f %%", $0) } ?? "") + String(repeating: " ", count: 20) + "\n").utf8))
+            }
+            onEpoch?(row)
+        }
+        return log
+    }
+
+    static func duration(_ s: Double) -> String {
+        guard s.isFinite else { return "?" }
+        let t = Int(s.rounded())
+        return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t % 3600 / 60) : String(format: "%dm%02ds", t / 60, t % 60)
+    }
+
+    /// Eval-mode embeddings of full dev utterances, cosine scores, EER (percent) on the cross-channel trials.
+    public func validationEER() throws(TrainingError) -> Double? {
+        guard !corpus.trials.isEmpty else { return nil }
+        let extractor: FeatureExtractor
+        do { extractor = try FeatureExtractor(config: config.featureConfig) } catch { throw .run("front end: \(error)") }
+        var embeddings: [String: [Float]] = [:]
+        for path in Set(corpus.trials.flatMap { [$0.1, $0.2] }).sorted() {
+            let audio = try corpus.readAudio(path)
+            let f: FeatureMatrix
+            do { f = try extractor.extract(BatchPlanner.wrapPad(audio, to: 3200)) } catch { throw .run("features of wav/\(path): \(error)") }
+            let g = Graph(training: false, recording: false)
+            let e = model.forward(g, features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
+            let norm = max(e.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot(), 1e-12)
+            embeddings[path] = e.map { Float(Double($0) / norm) }
+        }
+        var targets: [Double] = [], nontargets: [Double] = []
+        for (target, a, b) in corpus.trials {
+            let x = embeddings[a]!, y = embeddings[b]!
+            var s = 0.0
+            for i in 0..<x.count { s += Double(x[i]) * Double(y[i]) }
+            if target { targets.append(s) } else { nontargets.append(s) }
+        }
+        guard !targets.isEmpty, !nontargets.isEmpty else { return nil }
+        do { return try Metrics.equalErrorRate(targets: targets, nontargets: nontargets).rate * 100 } catch {
+            throw .run("validation EER: \(error)")
+        }
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import SVAutograd
+import SVCorpus
+import SVFeatures
+
+/// Training method.
+public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
+    /// AAM-softmax over the training speakers (reference §8).
+    case supervised
+    /// SimCLR, no projector, symmetric NT-Xent over two crops of one utterance (reference §3).
+    case simclr
+    /// SimCLR whose positive is a crop of another utterance of the same speaker (`baseline_sup`, §8).
+    case simclrOracle = "simclr-oracle"
+}
+
+/// Errors of configuration, data, checkpoints and runs; each names what failed and on what.
+public enum TrainingError: Error, Equatable, CustomStringConvertible {
+    case config(key: String, reason: String)
+    case configFile(path: String, reason: String)
+    case corpus(path: String, reason: String)
+    case checkpoint(path: String, reason: String)
+    case run(String)
+
+    public var description: String {
+        switch self {
+        case .config(let key, let reason): "config key '\(key)': \(reason)"
+        case .configFile(let path, let reason): "config \(path): \(reason)"
+        case .corpus(let path, let reason): "corpus \(path): \(reason)"
+        case .checkpoint(let path, let reason): "checkpoint \(path): \(reason)"
+        case .run(let reason): reason
+        }
+    }
+}
+
+/// A training run's configuration: a JSON object whose keys are those of `defaults` (nested for
+/// `model`). Files and `--set key=value` overrides are merged into the defaults, so every key is
+/// known and an unknown one is an error that names it.
+public struct TrainingConfig: Codable, Equatable, Sendable {
+    public var method: TrainingMethod = .simclr
+    /// Corpus folder (meta.tsv, wav/, dev/trials-cross-channel.txt).
+    public var corpus: String = ""
+    /// Front-end preset name (`FeatureConfig.presetNames`).
+    public var features: String = "sslsv-40"
+    public var model: ECAPATrainingConfig = TrainingConfig.smallModel
+    public var batchSize: Int = 32
+    public var cropSeconds: Double = 2
+    public var epochs: Int = 10
+    public var learningRate: Double = 1e-3
+    public var lrDecay: Double = 0.95
+    public var lrStepEpochs: Int = 5
+    public var weightDecay: Double = 0
+    /// none | reverb+noise | all.
+    public var augmentation: AugmentationStrategy = .none
+    public var temperature: Double = 0.03
+    public var aamScale: Double = 30
+    public var aamMargin: Double = 0.2
+    /// Validation EER on dev/trials-cross-channel.txt after every epoch.
+    public var validation: Bool = true
+    public var seed: UInt64 = 1717
+    public var threads: Int = 2
+
+    enum CodingKeys: String, CodingKey {
+        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads
+        case validation = "validate"
+        case batchSize = "batch_size", cropSeconds = "crop_seconds", learningRate = "lr", lrDecay = "lr_decay"
+        case lrStepEpochs = "lr_step_epochs", weightDecay = "weight_decay", aamScale = "aam_scale", aamMargin = "aam_margin"
+    }
+
+    public init() {}
+
+    /// ECAPA-TDNN with C = 256 on 40 mels (the sslsv-40 front end).
+    public static let smallModel = ECAPATrainingConfig(inputSize: 40, channels: [256, 256, 256, 256, 768],
+                                                       seChannels: 64, attentionChannels: 64, embeddingSize: 192)
+
+    public var featureConfig: FeatureConfig { FeatureConfig.preset(named: features)! }
+    public var cropSamples: Int { Int((cropSeconds * Double(featureConfig.sampleRate)).rounded()) }
+
+    public func learningRate(epoch: Int) -> Float {
+        StepDecaySchedule(base: Float(learningRate), gamma: Float(lrDecay), stepSize: lrStepEpochs).learningRate(at: epoch)
+    }
+
+    // MARK: - Parsing
+
+    /// Resolves a configuration: defaults ← `file` (JSON text, may be nil) ← overrides (`key=value`,
+    /// dotted keys for `model.*`, values as JSON or else as a bare string).
+    public static func resolve(fileText: String?, filePath: String = "config", overrides: [String]) throws(TrainingError) -> TrainingConfig {
+        var dict = try jsonObject(TrainingConfig())
+        if let fileText {
+            let parsed: Any
+            do { parsed = try JSONSerialization.jsonObject(with: Data(fileText.utf8)) } catch {
+                throw .configFile(path: filePath, reason: "not valid JSON (\(error.localizedDescription))")
+            }
+            guard let obj = parsed as? [String: Any] else { throw .configFile(path: filePath, reason: "the top level must be a JSON object") }
+            try merge(&dict, obj, prefix: "")
+        }
+        for o in overrides {
+            guard let eq = o.firstIndex(of: "="), eq != o.startIndex else {
+                throw .config(key: o, reason: "an override must be key=value")
+            }
+            let key = String(o[..<eq]), raw = String(o[o.index(after: eq)...])
+            let value: Any = (try? JSONSerialization.jsonObject(with: Data(raw.utf8), options: [.fragmentsAllowed])) ?? raw
+            var nested: [String: Any] = [:]
+            let parts = key.split(separator: ".").map(String.init)
+            if parts.count == 1 { nested[key] = value } else if parts.count == 2 { nested[parts[0]] = [parts[1]: value] } else {
+                throw .config(key: key, reason: "unknown key")
+            }
+            try merge(&dict, nested, prefix: "")
+        }
+        return try decode(dict)
+    }
+
+    /// Reads a resolved config (config.json of a run folder, or checkpoint metadata).
+    public static func decode(json text: String, source: String) throws(TrainingError) -> TrainingConfig {
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
+            throw .configFile(path: source, reason: "not a JSON object")
+        }
+        var dict = try jsonObject(TrainingConfig())
+        try merge(&dict, obj, prefix: "")
+        return try decode(dict)
+    }
+
+    static func jsonObject(_ c: TrainingConfig) throws(TrainingError) -> [String: Any] {
+        guard let data = try? JSONEncoder().encode(c), let obj = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw .run("cannot encode the default configuration")
+        }
+        return obj
+    }
+
+    static func merge(_ base: inout [String: Any], _ patch: [String: Any], prefix: String) throws(TrainingError) {
+        for (k, v) in patch {
+            let full = prefix.isEmpty ? k : "\(prefix).\(k)"
+            guard let old = base[k] else {
+                let valid = base.keys.sorted().joined(separator: ", ")
+                throw .config(key: full, reason: "unknown key; valid keys\(prefix.isEmpty ? "" : " of \(prefix)"): \(valid)")
+            }
+            if var oldDict = old as? [String: Any] {
+                guard let newDict = v as? [String: Any] else { throw .config(key: full, reason: "must be a JSON object") }
+                try merge(&oldDict, newDict, prefix: full)
+                base[k] = oldDict
+            } else {
+                base[k] = v
+            }
+        }
+    }
+
+    static func decode(_ dict: [String: Any]) throws(TrainingError) -> TrainingConfig {
+        let c: TrainingConfig
+        do {
+            let data = try JSONSerialization.data(withJSONObject: dict)
+            c = try JSONDecoder().decode(TrainingConfig.self, from: data)
+        } catch let error as DecodingError {
+            var key = "?", reason = "bad value"
+            switch error {
+            case .typeMismatch(let t, let ctx): key = ctx.codingPath.map(\.stringValue).joined(separator: "."); reason = "expected \(t)"
+            case .dataCorrupted(let ctx): key = ctx.codingPath.map(\.stringValue).joined(separator: "."); reason = ctx.debugDescription
+            case .valueNotFound(let t, let ctx): key = ctx.codingPath.map(\.stringValue).joined(separator: "."); reason = "missing \(t)"
+            case .keyNotFound(let k, let ctx): key = (ctx.codingPath + [k]).map(\.stringValue).joined(separator: "."); reason = "missing"
+            @unknown default: break
+            }
+            throw .config(key: key, reason: reason)
+        } catch {
+            throw .run("configuration: \(error)")
+        }
+        try c.check()
+        return c
+    }
+
+    public func check() throws(TrainingError) {
+        guard let fc = FeatureConfig.preset(named: features) else {
+            throw .config(key: "features", reason: "unknown preset '\(features)'; valid: \(FeatureConfig.presetNames.joined(separator: ", "))")
+        }
+        guard model.inputSize == fc.nMels else {
+            throw .config(key: "model.input_size", reason: "\(model.inputSize) does not match the \(features) front end's \(fc.nMels) mels")
+        }
+        guard model.channels.count == 5, model.kernelSizes.count == 5, model.dilations.count == 5 else {
+            throw .config(key: "model.channels", reason: "channels, kernel_sizes and dilations need 5 entries")
+        }
+        guard model.channels.allSatisfy({ $0 > 0 }), model.res2netScale > 1, model.channels[1] % model.res2netScale == 0 else {
+            throw .config(key: "model.channels", reason: "channels must be positive and res2net_scale (> 1) must divide channels[1]")
+        }
+        guard model.embeddingSize > 0, model.seChannels > 0, model.attentionChannels > 0 else {
+            throw .config(key: "model.embedding_size", reason: "embedding_size, se_channels and attention_channels must be positive")
+        }
+        guard batchSize >= 2 else { throw .config(key: "batch_size", reason: "must be at least 2 (got \(batchSize))") }
+        guard cropSeconds > 0.1, cropSeconds <= 30 else { throw .config(key: "crop_seconds", reason: "must be in (0.1, 30] (got \(cropSeconds))") }
+        guard epochs >= 1 else { throw .config(key: "epochs", reason: "must be at least 1 (got \(epochs))") }
+        guard learningRate > 0, learningRate.isFinite else { throw .config(key: "lr", reason: "must be positive") }
+        guard lrDecay > 0, lrDecay <= 1 else { throw .config(key: "lr_decay", reason: "must be in (0, 1]") }
+        guard lrStepEpochs >= 1 else { throw .config(key: "lr_step_epochs", reason: "must be at least 1") }
+        guard weightDecay >= 0 else { throw .config(key: "weight_decay", reason: "must be ≥ 0") }
+        guard temperature > 0 else { throw .config(key: "temperature", reason: "must be positive") }
+        guard aamScale > 0, aamMargin >= 0, aamMargin < 1.5 else { throw .config(key: "aam_margin", reason: "need aam_scale > 0 and 0 ≤ aam_margin < 1.5") }
+        guard threads >= 1, threads <= 256 else { throw .config(key: "threads", reason: "must be 1...256") }
+    }
+
+    /// Sorted-key JSON (config.json, checkpoint metadata, provenance).
+    public var json: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}

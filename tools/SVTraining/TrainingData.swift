@@ -1,0 +1,203 @@
+import Foundation
+import SVAudio
+import SVAutograd
+import SVCorpus
+import SVFeatures
+
+/// The training corpus: the train split of meta.tsv with speaker indices, and the dev trials.
+public struct TrainingCorpus: Sendable {
+    public let path: String
+    public let train: [CorpusUtterance]
+    /// Speaker index (0..<speakers.count, sorted by name) per training utterance.
+    public let labels: [Int]
+    public let speakers: [String]
+    /// Training utterance indices per speaker.
+    public let bySpeaker: [[Int]]
+    /// (target, enrol path, test path) from dev/trials-cross-channel.txt; empty if absent.
+    public let trials: [(Bool, String, String)]
+    /// CRC32 of meta.tsv: identifies the corpus in provenance.
+    public let id: String
+
+    public init(path: String) throws(TrainingError) {
+        self.path = path
+        let meta = "\(path)/meta.tsv"
+        guard let data = FileManager.default.contents(atPath: meta) else { throw .corpus(path: path, reason: "cannot read meta.tsv") }
+        let all: [CorpusUtterance]
+        do { all = try CorpusManifest.parse(tsv: String(decoding: data, as: UTF8.self), path: meta) } catch {
+            throw .corpus(path: path, reason: error.description)
+        }
+        train = all.filter { $0.split == .train }
+        guard !train.isEmpty else { throw .corpus(path: path, reason: "meta.tsv has no training utterances") }
+        speakers = Array(Set(train.map(\.speaker))).sorted()
+        let index = Dictionary(uniqueKeysWithValues: speakers.enumerated().map { ($1, $0) })
+        labels = train.map { index[$0.speaker]! }
+        var by = [[Int]](repeating: [], count: speakers.count)
+        for (i, l) in labels.enumerated() { by[l].append(i) }
+        bySpeaker = by
+        id = String(format: "%08x", CRC32Helper.checksum(Array(data)))
+        var trials: [(Bool, String, String)] = []
+        let trialPath = "\(path)/dev/trials-cross-channel.txt"
+        if let text = try? String(contentsOfFile: trialPath, encoding: .utf8) {
+            for (k, line) in text.split(separator: "\n").enumerated() {
+                let f = line.split(separator: " ")
+                guard f.count == 3, f[0] == "0" || f[0] == "1" else {
+                    throw .corpus(path: path, reason: "dev/trials-cross-channel.txt line \(k + 1): expected 'label enrol test'")
+                }
+                trials.append((f[0] == "1", String(f[1]), String(f[2])))
+            }
+        }
+        self.trials = trials
+    }
+
+    public func wavPath(_ relative: String) -> String { "\(path)/wav/\(relative)" }
+
+    public func readAudio(_ relative: String) throws(TrainingError) -> [Float] {
+        do { return try AudioFile.readMono(path: wavPath(relative)).samples } catch {
+            throw .corpus(path: path, reason: "wav/\(relative): \(error.description)")
+        }
+    }
+}
+
+enum CRC32Helper {
+    static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c >> 1) ^ (0xEDB8_8320 & (0 &- (c & 1))) }
+        }
+        return c ^ 0xFFFF_FFFF
+    }
+}
+
+/// One training batch: one (N, F, T) feature tensor per view (1 for supervised, 2 for SimCLR).
+public struct TrainingBatch: Sendable {
+    public var views: [Tensor]
+    public var labels: [Int]
+    public var audioSeconds: Double
+}
+
+/// Batches of an epoch, derived only from (seed, epoch, index): order, crops and augmentation.
+public struct BatchPlanner: Sendable {
+    public let config: TrainingConfig
+    public let corpus: TrainingCorpus
+    public let augmenter: Augmenter?
+
+    public init(config: TrainingConfig, corpus: TrainingCorpus, augmenter: Augmenter?) {
+        self.config = config; self.corpus = corpus; self.augmenter = augmenter
+    }
+
+    public var stepsPerEpoch: Int { corpus.train.count / config.batchSize }
+
+    /// The epoch's utterance order (a seeded Fisher–Yates shuffle).
+    public func order(epoch: Int) -> [Int] {
+        var r = CorpusRandom(seed: config.seed, "order", epoch)
+        var o = Array(0..<corpus.train.count)
+        o.shuffle(using: &r)
+        return o
+    }
+
+    /// Wrap padding (reference §1.1): shorter than `length` → cyclically extended by length − len + 1.
+    public static func wrapPad(_ x: [Float], to length: Int) -> [Float] {
+        guard !x.isEmpty, x.count < length else { return x }
+        let target = length + 1
+        return (0..<target).map { x[$0 % x.count] }
+    }
+
+    /// A random crop of `length` samples (start uniform in [0, len − length]) after wrap padding.
+    public static func crop(_ x: [Float], length: Int, using r: inout CorpusRandom) -> [Float] {
+        let p = wrapPad(x, to: length)
+        let start = r.int(0...(p.count - length))
+        return Array(p[start..<(start + length)])
+    }
+
+    public func batch(epoch: Int, step: Int, order: [Int], extractor: FeatureExtractor) throws(TrainingError) -> TrainingBatch {
+        let n = config.batchSize, length = config.cropSamples
+        let viewCount = config.method == .supervised ? 1 : 2
+        var views = [[Float]](repeating: [], count: viewCount)
+        var labels: [Int] = []
+        var frames = 0, mels = 0
+        for k in 0..<n {
+            let slot = step * n + k
+            let u = order[slot]
+            labels.append(corpus.labels[u])
+            var sources = [u]
+            if viewCount == 2 {
+                var second = u
+                if config.method == .simclrOracle {
+                    let same = corpus.bySpeaker[corpus.labels[u]].filter { $0 != u }
+                    if !same.isEmpty {
+                        var r = CorpusRandom(seed: config.seed, "oracle", epoch, slot)
+                        second = r.choice(same)
+                    }
+                }
+                sources.append(second)
+            }
+            for (v, src) in sources.enumerated() {
+                let audio = try corpus.readAudio(corpus.train[src].path)
+                guard !audio.isEmpty else { throw .corpus(path: corpus.path, reason: "wav/\(corpus.train[src].path) is empty") }
+                var r = CorpusRandom(seed: config.seed, "crop", epoch, slot, v)
+                var x = Self.crop(audio, length: length, using: &r)
+                if let augmenter {
+                    var a = CorpusRandom(seed: config.seed, "augment", epoch, slot, v)
+                    x = augmenter.augment(x, using: &a).samples
+                }
+                let f: FeatureMatrix
+                do { f = try extractor.extract(x) } catch { throw .run("features of wav/\(corpus.train[src].path): \(error)") }
+                frames = f.frames; mels = f.mels
+                views[v].append(contentsOf: f.values)
+            }
+        }
+        return TrainingBatch(views: views.map { Tensor(shape: [n, mels, frames], values: $0) }, labels: labels,
+                             audioSeconds: Double(n * viewCount * length) / Double(config.featureConfig.sampleRate))
+    }
+}
+
+/// Prepares an epoch's batches on a background thread, at most `capacity` ahead of the consumer.
+public final class BatchProducer: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var queue: [Result<TrainingBatch, TrainingError>] = []
+    private var cancelled = false
+    private let capacity: Int
+    private var thread: Thread?
+
+    public init(planner: BatchPlanner, epoch: Int, steps: Range<Int>, capacity: Int = 2) throws(TrainingError) {
+        self.capacity = capacity
+        let extractor: FeatureExtractor
+        do { extractor = try FeatureExtractor(config: planner.config.featureConfig) } catch { throw .run("front end: \(error)") }
+        let order = planner.order(epoch: epoch)
+        let t = Thread { [self] in
+            for step in steps {
+                let item: Result<TrainingBatch, TrainingError>
+                do { item = .success(try planner.batch(epoch: epoch, step: step, order: order, extractor: extractor)) } catch let e as TrainingError {
+                    item = .failure(e)
+                } catch { item = .failure(.run("\(error)")) }
+                condition.lock()
+                while queue.count >= self.capacity && !cancelled { condition.wait() }
+                if cancelled { condition.unlock(); return }
+                queue.append(item)
+                condition.broadcast()
+                condition.unlock()
+                if case .failure = item { return }
+            }
+        }
+        t.stackSize = 8 << 20
+        thread = t
+        t.start()
+    }
+
+    /// The next batch, waiting for the producer.
+    public func next() throws(TrainingError) -> TrainingBatch {
+        condition.lock()
+        while queue.isEmpty { condition.wait() }
+        let item = queue.removeFirst()
+        condition.broadcast()
+        condition.unlock()
+        return try item.get()
+    }
+
+    public func cancel() {
+        condition.lock(); cancelled = true; condition.broadcast(); condition.unlock()
+    }
+
+    deinit { cancel() }
+}

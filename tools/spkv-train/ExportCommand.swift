@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import SVTraining
+
+/// `spkv-train export CHECKPOINT --output MODEL`.
+struct ExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write an spkv model file from a training checkpoint, with provenance (method, config, corpus, epochs, EER).")
+
+    @Argument(help: "A checkpoint-epochNNN.safetensors, a checkpoint-last pointer, or a run folder.") var checkpoint: String
+    @Option(name: .long, help: "Model file to write.") var output: String
+
+    func run() throws {
+        do {
+            var path = checkpoint
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+                path = try TrainingCheckpoint.lastPath(runDirectory: path)
+            } else if (path as NSString).lastPathComponent == "checkpoint-last" {
+                path = try TrainingCheckpoint.lastPath(runDirectory: (path as NSString).deletingLastPathComponent)
+            }
+            let ck = try TrainingCheckpoint.read(path: path)
+            let file = try ModelExport.modelFile(checkpoint: ck, checkpointPath: path)
+            do { try file.write(path: output) } catch { throw TrainingError.run("cannot write \(output): \(error)") }
+            print("wrote \(output): \(ck.config.method.rawValue), \(ck.epoch) epochs"
+                  + (ck.lastValidationEER.map { String(format: ", validation EER %.2f %%", $0) } ?? ""))
+        } catch let error as TrainingError {
+            throw ValidationError(error.description)
+        }
+    }
+}

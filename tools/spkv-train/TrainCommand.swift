@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import SVTraining
+
+/// `spkv-train train`: a training run from a JSON config plus overrides, resumable.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train an ECAPA-TDNN (supervised AAM-softmax, SimCLR or oracle-positive SimCLR) on a corpus.",
+        discussion: """
+        Keys (JSON config file and --set key=value): method (supervised | simclr | simclr-oracle), corpus, \
+        features (sslsv-40 | sslsv-80 | speechbrain | kaldi), model.{input_size, channels, kernel_sizes, \
+        dilations, res2net_scale, se_channels, attention_channels, global_context, embedding_size, padding, \
+        batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
+        augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads.
+        The run folder gets config.json, log.csv, checkpoint-epochNNN.safetensors (atomic, every epoch) and \
+        checkpoint-last. --resume continues exactly from checkpoint-last; only epochs and threads may change.
+        """)
+
+    @Option(name: .long, help: "Run folder.") var out: String
+    @Option(name: .long, help: "JSON config file.") var config: String?
+    @Option(name: .long, help: "Corpus folder (same as --set corpus=DIR).") var corpus: String?
+    @Option(name: .customLong("set"), help: "Override a config key: key=value (repeatable; model.KEY for the model).")
+    var overrides: [String] = []
+    @Flag(name: .long, help: "Continue the run in --out from its checkpoint-last.") var resume = false
+    @Flag(name: .long, help: "No progress line.") var quiet = false
+
+    func run() throws {
+        do {
+            var sets = overrides
+            if let corpus { sets.insert("corpus=\(corpus)", at: 0) }
+            let resolved: TrainingConfig
+            if resume {
+                guard config == nil else { throw ValidationError("--resume reads the run's config.json; pass no --config") }
+                let path = "\(out)/config.json"
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw TrainingError.configFile(path: path, reason: "cannot read it; nothing to resume in \(out)")
+                }
+                resolved = try TrainingConfig.resolve(fileText: text, filePath: path, overrides: sets)
+            } else {
+                var text: String?
+                if let config {
+                    guard let t = try? String(contentsOfFile: config, encoding: .utf8) else {
+                        throw TrainingError.configFile(path: config, reason: "cannot read the file")
+                    }
+                    text = t
+                }
+                resolved = try TrainingConfig.resolve(fileText: text, filePath: config ?? "config", overrides: sets)
+            }
+            let trainer = try Trainer(config: resolved, runDirectory: out, resume: resume)
+            trainer.showProgress = !quiet && isatty(2) != 0
+            if resume { print("resuming \(out) after epoch \(trainer.epochsDone) of \(resolved.epochs)") }
+            let log = try trainer.run()
+            if let last = log.last {
+                print(String(format: "%@: %d epochs, loss %.4f, %.1f s of audio per s", resolved.method.rawValue, last.epoch,
+                             last.loss, last.audioSecondsPerSecond)
+                      + (last.validationEER.map { String(format: ", validation EER %.2f %%", $0) } ?? ""))
+            }
+            print("wrote \(out)/log.csv and checkpoints; export with: spkv-train export \(out)/checkpoint-last --output MODEL")
+        } catch let error as TrainingError {
+            throw ValidationError(error.description)
+        }
+    }
+}
