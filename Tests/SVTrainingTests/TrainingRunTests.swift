@@ -159,7 +159,7 @@ final class TinyCorpusFixture: @unchecked Sendable {
     @Test func exportLoadsInTheInferenceCore() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let trainer = try Trainer(config: try fixture.config("supervised"), runDirectory: dir.path("run"), resume: false)
+        let trainer = try Trainer(config: try fixture.config("supervised", ["epochs=2"]), runDirectory: dir.path("run"), resume: false)
         try trainer.run()
         let ckPath = try TrainingCheckpoint.lastPath(runDirectory: dir.path("run"))
         let ck = try TrainingCheckpoint.read(path: ckPath)
@@ -168,7 +168,7 @@ final class TinyCorpusFixture: @unchecked Sendable {
         let model = try SpeakerModel.load(path: dir.path("m.safetensors"))
         let training = model.metadata.training ?? ""
         #expect(training.contains("\"method\":\"supervised\"") && training.contains("validation_eer_percent"))
-        #expect(training.contains("corpus_id") && training.contains("\"epochs\":\"1\""))
+        #expect(training.contains("corpus_id") && training.contains("\"epochs\":\"2\""))
         let wav = fixture.path + "/wav/" + trainer.corpus.train[0].path
         let embedding = try Embedder(model: model).embed(path: wav)
         #expect(embedding.count == 8 && embedding.allSatisfy(\.isFinite))
@@ -178,5 +178,28 @@ final class TinyCorpusFixture: @unchecked Sendable {
         let g = Graph(training: false, recording: false)
         let ours = trainer.model.forward(g, features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
         #expect(cosineSimilarity(ours, embedding) > 0.9999)
+    }
+}
+
+extension TrainingRunTests {
+    @Test func checkpointAveragingIsTheMeanOfTheLastEpochs() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Trainer(config: try fixture.config("simclr", ["epochs=2", "validate=false"]), runDirectory: dir.path("run"), resume: false).run()
+        let one = try TrainingCheckpoint.read(path: TrainingCheckpoint.path(runDirectory: dir.path("run"), epoch: 1))
+        let two = try TrainingCheckpoint.read(path: TrainingCheckpoint.path(runDirectory: dir.path("run"), epoch: 2))
+        #expect(two.log.count == 2 && two.log[1].validationEER == nil)
+        let (avg, epochs) = try TrainingCheckpoint.averaged(runDirectory: dir.path("run"), last: two, count: 2)
+        #expect(epochs == 1...2)
+        let name = "model.fc.conv.weight"
+        for i in 0..<avg.tensors[name]!.count {
+            let mean = (Double(one.tensors[name]![i]) + Double(two.tensors[name]![i])) / 2
+            #expect(abs(Double(avg.tensors[name]![i]) - mean) < 1e-7)
+        }
+        #expect(avg.tensors["adam.m.model.fc.conv.weight"] == two.tensors["adam.m.model.fc.conv.weight"])
+        #expect(throws: TrainingError.self) { try TrainingCheckpoint.averaged(runDirectory: dir.path("run"), last: two, count: 3) }
+        let file = try ModelExport.modelFile(checkpoint: avg, checkpointPath: "x", averagedEpochs: epochs)
+        try file.write(path: dir.path("avg.safetensors"))
+        #expect(try SpeakerModel.load(path: dir.path("avg.safetensors")).metadata.training?.contains("\"averaged_epochs\":\"1-2\"") == true)
     }
 }

@@ -193,6 +193,13 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         guard threads >= 1, threads <= 256 else { throw .config(key: "threads", reason: "must be 1...256") }
     }
 
+    /// One-line sorted-key JSON (model-file provenance).
+    public var compactJSON: String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
+    }
+
     /// Sorted-key JSON (config.json, checkpoint metadata, provenance).
     public var json: String {
         let e = JSONEncoder()

@@ -5,13 +5,15 @@ import SVModels
 extension ModelExport {
     /// The spkv model file for a training checkpoint, with provenance: method, resolved config,
     /// corpus path and id, epochs, global step and the last validation EER.
-    public static func modelFile(checkpoint ck: TrainingCheckpoint, checkpointPath: String,
+    public static func modelFile(checkpoint ck: TrainingCheckpoint, checkpointPath: String, averagedEpochs: ClosedRange<Int>? = nil,
                                  producer: String = "spkv-train") throws(TrainingError) -> ModelFile {
         let model = try ck.makeModel()
-        var details = ["config": ck.config.json.replacingOccurrences(of: "\n", with: "")
-                           .replacingOccurrences(of: "  ", with: ""),
+        var details = ["config": ck.config.compactJSON,
                        "corpus": ck.config.corpus, "corpus_id": ck.corpusID, "epochs": "\(ck.epoch)",
                        "steps": "\(ck.globalStep)", "checkpoint": (checkpointPath as NSString).lastPathComponent]
+        if let averagedEpochs, averagedEpochs.count > 1 {
+            details["averaged_epochs"] = "\(averagedEpochs.lowerBound)-\(averagedEpochs.upperBound)"
+        }
         if let eer = ck.lastValidationEER { details["validation_eer_percent"] = String(format: "%.4f", eer) }
         do {
             return try modelFile(model, features: ck.config.featureConfig,
@@ -20,5 +22,43 @@ extension ModelExport {
         } catch {
             throw .checkpoint(path: checkpointPath, reason: "cannot make a model file: \(error)")
         }
+    }
+}
+
+
+extension TrainingCheckpoint {
+    /// The checkpoint of `epoch` in the run folder `dir`.
+    public static func path(runDirectory dir: String, epoch: Int) -> String {
+        "\(dir)/" + String(format: "checkpoint-epoch%03d.safetensors", epoch)
+    }
+
+    /// Checkpoint averaging (reference §10.8): the mean of the model tensors (parameters and
+    /// batch-norm statistics) of epochs `last − count + 1 ... last` of the run folder; everything else
+    /// from `last`. Returns the checkpoint and the epochs averaged.
+    public static func averaged(runDirectory dir: String, last: TrainingCheckpoint, count: Int)
+        throws(TrainingError) -> (TrainingCheckpoint, ClosedRange<Int>) {
+        guard count >= 1 else { throw .run("--average must be at least 1") }
+        guard count <= last.epoch else {
+            throw .run("cannot average \(count) epochs: the checkpoint is from epoch \(last.epoch)")
+        }
+        let epochs = (last.epoch - count + 1)...last.epoch
+        guard count > 1 else { return (last, epochs) }
+        let names = last.tensors.keys.filter { $0.hasPrefix("model.") }
+        var sums = [String: [Double]]()
+        for name in names { sums[name] = last.tensors[name]!.map(Double.init) }
+        for epoch in epochs where epoch != last.epoch {
+            let path = Self.path(runDirectory: dir, epoch: epoch)
+            let ck = try read(path: path)
+            guard ck.config.model == last.config.model else { throw .checkpoint(path: path, reason: "a different model configuration") }
+            for name in names {
+                guard let v = ck.tensors[name], v.count == sums[name]!.count else {
+                    throw .checkpoint(path: path, reason: "tensor \(name) is missing or has the wrong size")
+                }
+                for i in 0..<v.count { sums[name]![i] += Double(v[i]) }
+            }
+        }
+        var out = last
+        for name in names { out.tensors[name] = sums[name]!.map { Float($0 / Double(count)) } }
+        return (out, epochs)
     }
 }

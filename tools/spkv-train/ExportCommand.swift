@@ -10,8 +10,11 @@ struct ExportCommand: ParsableCommand {
 
     @Argument(help: "A checkpoint-epochNNN.safetensors, a checkpoint-last pointer, or a run folder.") var checkpoint: String
     @Option(name: .long, help: "Model file to write.") var output: String
+    @Option(name: .long, help: "Average the model tensors of the last N epochs' checkpoints (the reference averages 10).")
+    var average: Int = 1
 
     func run() throws {
+        // TrainingError propagates: ArgumentParser prints its description and exits with status 1.
         do {
             var path = checkpoint
             var isDir: ObjCBool = false
@@ -20,13 +23,14 @@ struct ExportCommand: ParsableCommand {
             } else if (path as NSString).lastPathComponent == "checkpoint-last" {
                 path = try TrainingCheckpoint.lastPath(runDirectory: (path as NSString).deletingLastPathComponent)
             }
-            let ck = try TrainingCheckpoint.read(path: path)
-            let file = try ModelExport.modelFile(checkpoint: ck, checkpointPath: path)
+            let last = try TrainingCheckpoint.read(path: path)
+            let (ck, epochs) = try TrainingCheckpoint.averaged(runDirectory: (path as NSString).deletingLastPathComponent,
+                                                               last: last, count: average)
+            let file = try ModelExport.modelFile(checkpoint: ck, checkpointPath: path, averagedEpochs: epochs)
             do { try file.write(path: output) } catch { throw TrainingError.run("cannot write \(output): \(error)") }
             print("wrote \(output): \(ck.config.method.rawValue), \(ck.epoch) epochs"
+                  + (average > 1 ? " (epochs \(epochs.lowerBound)-\(epochs.upperBound) averaged)" : "")
                   + (ck.lastValidationEER.map { String(format: ", validation EER %.2f %%", $0) } ?? ""))
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
         }
     }
 }

@@ -26,6 +26,7 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress line.") var quiet = false
 
     func run() throws {
+        // TrainingError propagates: ArgumentParser prints its description and exits with status 1.
         do {
             var sets = overrides
             if let corpus { sets.insert("corpus=\(corpus)", at: 0) }
@@ -57,8 +58,6 @@ struct TrainCommand: ParsableCommand {
                       + (last.validationEER.map { String(format: ", validation EER %.2f %%", $0) } ?? ""))
             }
             print("wrote \(out)/log.csv and checkpoints; export with: spkv-train export \(out)/checkpoint-last --output MODEL")
-        } catch let error as TrainingError {
-            throw ValidationError(error.description)
         }
     }
 }
