@@ -75,7 +75,7 @@ final class TinyCorpusFixture: @unchecked Sendable {
         #expect(log.count == 1 && log[0].loss.isFinite && log[0].step == 4)
         #expect(log[0].validationEER.map { $0 >= 0 && $0 <= 100 } == true)
         let fm = FileManager.default
-        for name in ["config.json", "log.csv", "checkpoint-epoch001.safetensors", "checkpoint-last"] {
+        for name in ["config.json", "log.csv", "training.svg", "checkpoint-epoch001.safetensors", "checkpoint-last"] {
             #expect(fm.fileExists(atPath: dir.path("run/\(name)")), "\(name)")
         }
         let csv = try String(contentsOfFile: dir.path("run/log.csv"), encoding: .utf8).split(separator: "\n")

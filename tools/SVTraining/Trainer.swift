@@ -120,6 +120,8 @@ public final class Trainer {
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/log.csv"), options: .atomic) } catch {
             throw .run("cannot write log.csv: \(error.localizedDescription)")
         }
+        let svg = TrainingPlot.svg(log, title: "\(config.method.rawValue), C=\(config.model.blockChannels), \((config.corpus as NSString).lastPathComponent)")
+        try? Data(svg.utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/training.svg"), options: .atomic)
     }
 
     func makeAugmenter() throws(TrainingError) -> Augmenter? {
