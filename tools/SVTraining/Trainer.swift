@@ -33,14 +33,16 @@ public final class Trainer {
         if resume {
             let path = try TrainingCheckpoint.lastPath(runDirectory: runDirectory)
             let ck = try TrainingCheckpoint.read(path: path)
+            // epochs and threads may change; so may the corpus path when meta.tsv is the same (checked below).
             var a = ck.config, b = config
-            a.epochs = 0; b.epochs = 0; a.threads = 0; b.threads = 0
+            a.epochs = 0; b.epochs = 0; a.threads = 0; b.threads = 0; a.corpus = ""; b.corpus = ""
             guard a == b else {
-                throw .checkpoint(path: path, reason: "its config differs from this run's (only epochs and threads may change on --resume)")
+                throw .checkpoint(path: path, reason: "its config differs from this run's (only epochs, threads and the corpus "
+                                  + "location may change on --resume)")
             }
-            let epochs = config.epochs, threads = config.threads
+            let epochs = config.epochs, threads = config.threads, corpusPath = config.corpus
             config = ck.config
-            config.epochs = epochs; config.threads = threads
+            config.epochs = epochs; config.threads = threads; config.corpus = corpusPath
             checkpoint = ck
         } else if fm.fileExists(atPath: "\(runDirectory)/checkpoint-last") {
             throw .run("\(runDirectory) already holds a run (checkpoint-last); use --resume or another --out")
@@ -127,11 +129,15 @@ public final class Trainer {
     func makeAugmenter() throws(TrainingError) -> Augmenter? {
         guard config.augmentation != .none else { return nil }
         // Babble from up to 24 training utterances (evenly spread), generated rooms, noise and music.
+        // The bank depends only on (seed, corpus), so it is made once per process (tests, resumes).
+        let key = "\(config.seed)|\(corpus.path)|\(corpus.id)"
+        if let bank = Self.bankCache.withLock({ $0[key] }) { return Augmenter(bank: bank, strategy: config.augmentation) }
         let picks = stride(from: 0, to: corpus.train.count, by: max(1, corpus.train.count / 24)).prefix(24)
         var speech: [[Float]] = []
         for i in picks { speech.append(try corpus.readAudio(corpus.train[i].path)) }
         let bank = AugmentationBank.generate(seed: config.seed, rirCount: 50, noiseCount: 24, musicCount: 12,
                                              speechCount: 12, speech: speech)
+        Self.bankCache.withLock { $0[key] = bank }
         return Augmenter(bank: bank, strategy: config.augmentation)
     }
 
@@ -214,6 +220,8 @@ public final class Trainer {
         return log
     }
 
+    private static let bankCache = LockedDictionary<AugmentationBank>()
+
     static func duration(_ s: Double) -> String {
         guard s.isFinite else { return "?" }
         let t = Int(s.rounded())
@@ -246,5 +254,15 @@ public final class Trainer {
         do { return try Metrics.equalErrorRate(targets: targets, nontargets: nontargets).rate * 100 } catch {
             throw .run("validation EER: \(error)")
         }
+    }
+}
+
+/// A dictionary behind a lock (process-wide caches).
+final class LockedDictionary<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [String: Value] = [:]
+    func withLock<R>(_ body: (inout [String: Value]) -> R) -> R {
+        lock.lock(); defer { lock.unlock() }
+        return body(&storage)
     }
 }
