@@ -203,3 +203,39 @@ extension TrainingRunTests {
         #expect(try SpeakerModel.load(path: dir.path("avg.safetensors")).metadata.training?.contains("\"averaged_epochs\":\"1-2\"") == true)
     }
 }
+
+@Suite struct TrainingDataTests {
+    @Test func wrapPaddingAndCrops() {
+        // Reference §1.1: shorter than the crop → cyclically extended by length − len + 1.
+        let x: [Float] = [1, 2, 3, 4, 5]
+        #expect(BatchPlanner.wrapPad(x, to: 8) == [1, 2, 3, 4, 5, 1, 2, 3, 4])
+        #expect(BatchPlanner.wrapPad(x, to: 5) == x)
+        var starts = Set<Float>()
+        for k in 0..<200 {
+            var r = BatchPlanner.cropStream(seed: 1, epoch: 0, slot: k, view: 0)
+            let c = BatchPlanner.crop(x, length: 8, using: &r)
+            #expect(c.count == 8)
+            starts.insert(c[0])
+        }
+        #expect(starts == [1, 2])   // start uniform in [0, 9 − 8], both ends reached
+    }
+
+    @Test func batchesDependOnlyOnSeedEpochAndIndex() throws {
+        let fixture = TinyCorpusFixture.shared
+        let config = try fixture.config("simclr-oracle")
+        let corpus = try TrainingCorpus(path: fixture.path)
+        let planner = BatchPlanner(config: config, corpus: corpus, augmenter: nil)
+        #expect(planner.order(epoch: 0) == planner.order(epoch: 0) && planner.order(epoch: 0) != planner.order(epoch: 1))
+        #expect(Set(planner.order(epoch: 3)) == Set(0..<corpus.train.count))
+        for slot in 0..<corpus.train.count {
+            let s = planner.sources(epoch: 0, slot: slot, order: planner.order(epoch: 0))
+            #expect(s[0] != s[1] && corpus.labels[s[0]] == corpus.labels[s[1]], "oracle positive: another utterance, same speaker")
+        }
+        let extractor = try FeatureExtractor(config: config.featureConfig)
+        let a = try planner.batch(epoch: 2, step: 1, order: planner.order(epoch: 2), extractor: extractor)
+        let b = try planner.batch(epoch: 2, step: 1, order: planner.order(epoch: 2), extractor: extractor)
+        #expect(a.views == b.views && a.labels == b.labels && a.views.count == 2)
+        #expect(a.views[0].shape == [4, 40, 51])   // 0.5 s crops: 1 + 8000/160 frames
+        #expect(a.views[0] != a.views[1])
+    }
+}

@@ -16,14 +16,14 @@ public struct TrainingLogRow: Equatable, Sendable {
     public static let header = "epoch,step,loss,lr,seconds,audio_seconds_per_second,validation_eer"
 
     public var csv: String {
-        "\(epoch),\(step),\(String(format: "%.9g", loss)),\(String(format: "%.9g", Double(lr))),"
+        "\(epoch),\(step),\(String(format: "%.9g", loss)),\(lr),"
             + "\(String(format: "%.3f", seconds)),\(String(format: "%.2f", audioSecondsPerSecond)),"
             + (validationEER.map { String(format: "%.6f", $0) } ?? "")
     }
 
     /// The row without its timing columns (what an interrupted and an uninterrupted run share).
     public var deterministicPart: String {
-        "\(epoch),\(step),\(String(format: "%.9g", loss)),\(String(format: "%.9g", Double(lr))),"
+        "\(epoch),\(step),\(String(format: "%.9g", loss)),\(lr),"
             + (validationEER.map { String(format: "%.6f", $0) } ?? "")
     }
 

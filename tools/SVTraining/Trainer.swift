@@ -23,6 +23,8 @@ public final class Trainer {
     public var showProgress = false
     /// Called after each epoch's checkpoint (tests stop runs with it).
     public var onEpoch: ((TrainingLogRow) -> Void)?
+    /// Dev-utterance features, computed at the first validation.
+    private var devFeatures: [String: FeatureMatrix] = [:]
 
     /// A new run (`resume` false: the folder must hold no run) or the continuation of the run in the
     /// folder from its checkpoint-last; `config.epochs` and `threads` may differ from the checkpoint's.
@@ -235,9 +237,12 @@ public final class Trainer {
         do { extractor = try FeatureExtractor(config: config.featureConfig) } catch { throw .run("front end: \(error)") }
         var embeddings: [String: [Float]] = [:]
         for path in Set(corpus.trials.flatMap { [$0.1, $0.2] }).sorted() {
-            let audio = try corpus.readAudio(path)
             let f: FeatureMatrix
-            do { f = try extractor.extract(BatchPlanner.wrapPad(audio, to: 3200)) } catch { throw .run("features of wav/\(path): \(error)") }
+            if let cached = devFeatures[path] { f = cached } else {
+                let audio = try corpus.readAudio(path)
+                do { f = try extractor.extract(BatchPlanner.wrapPad(audio, to: 3200)) } catch { throw .run("features of wav/\(path): \(error)") }
+                devFeatures[path] = f
+            }
             let g = Graph(training: false, recording: false)
             let e = model.forward(g, features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
             let norm = max(e.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot(), 1e-12)

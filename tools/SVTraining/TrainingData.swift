@@ -103,11 +103,32 @@ public struct BatchPlanner: Sendable {
         return (0..<target).map { x[$0 % x.count] }
     }
 
+    /// The draw stream of one view's crop.
+    public static func cropStream(seed: UInt64, epoch: Int, slot: Int, view: Int) -> CorpusRandom {
+        CorpusRandom(seed: seed, "crop", epoch, slot, view)
+    }
+
     /// A random crop of `length` samples (start uniform in [0, len − length]) after wrap padding.
     public static func crop(_ x: [Float], length: Int, using r: inout CorpusRandom) -> [Float] {
         let p = wrapPad(x, to: length)
         let start = r.int(0...(p.count - length))
         return Array(p[start..<(start + length)])
+    }
+
+    /// The training utterances of batch slot `slot` (step × batch size + row), one per view: the anchor,
+    /// then for SimCLR the same utterance, or for oracle SimCLR another utterance of the same speaker
+    /// (the same one only when the speaker has a single utterance).
+    public func sources(epoch: Int, slot: Int, order: [Int]) -> [Int] {
+        let u = order[slot]
+        switch config.method {
+        case .supervised: return [u]
+        case .simclr: return [u, u]
+        case .simclrOracle:
+            let same = corpus.bySpeaker[corpus.labels[u]].filter { $0 != u }
+            guard !same.isEmpty else { return [u, u] }
+            var r = CorpusRandom(seed: config.seed, "oracle", epoch, slot)
+            return [u, r.choice(same)]
+        }
     }
 
     public func batch(epoch: Int, step: Int, order: [Int], extractor: FeatureExtractor) throws(TrainingError) -> TrainingBatch {
@@ -120,22 +141,10 @@ public struct BatchPlanner: Sendable {
             let slot = step * n + k
             let u = order[slot]
             labels.append(corpus.labels[u])
-            var sources = [u]
-            if viewCount == 2 {
-                var second = u
-                if config.method == .simclrOracle {
-                    let same = corpus.bySpeaker[corpus.labels[u]].filter { $0 != u }
-                    if !same.isEmpty {
-                        var r = CorpusRandom(seed: config.seed, "oracle", epoch, slot)
-                        second = r.choice(same)
-                    }
-                }
-                sources.append(second)
-            }
-            for (v, src) in sources.enumerated() {
+            for (v, src) in sources(epoch: epoch, slot: slot, order: order).enumerated() {
                 let audio = try corpus.readAudio(corpus.train[src].path)
                 guard !audio.isEmpty else { throw .corpus(path: corpus.path, reason: "wav/\(corpus.train[src].path) is empty") }
-                var r = CorpusRandom(seed: config.seed, "crop", epoch, slot, v)
+                var r = Self.cropStream(seed: config.seed, epoch: epoch, slot: slot, view: v)
                 var x = Self.crop(audio, length: length, using: &r)
                 if let augmenter {
                     var a = CorpusRandom(seed: config.seed, "augment", epoch, slot, v)
