@@ -46,7 +46,7 @@ let package = Package(
                           swiftSettings: swiftSettings),
 
         // MARK: - Training tool (tools/; nothing under Sources imports it)
-        .target(name: "SVAutograd", dependencies: ["SVKernels"], path: "tools/SVAutograd", swiftSettings: swiftSettings),
+        .target(name: "SVAutograd", dependencies: ["SVKernels", "SVModels"], path: "tools/SVAutograd", swiftSettings: swiftSettings),
         .target(name: "SVCorpus", dependencies: ["SVAudio", "SVKernels"], path: "tools/SVCorpus", swiftSettings: swiftSettings),
         .target(name: "SVTraining", dependencies: ["SVAutograd", "SVCorpus", "SpeakerVerification"],
                 path: "tools/SVTraining", swiftSettings: swiftSettings),
@@ -72,7 +72,7 @@ let package = Package(
         .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "SpeakerVerificationTests", dependencies: ["SpeakerVerification", "SVKernels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "SVAutogradTests", dependencies: ["SVAutograd", "SVKernels", "_SVTestSupport"],
+        .testTarget(name: "SVAutogradTests", dependencies: ["SVAutograd", "SVKernels", "SVModels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVCorpusTests", dependencies: ["SVCorpus", "SVAudio", "SVKernels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),

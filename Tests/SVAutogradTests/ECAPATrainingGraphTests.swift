@@ -1,4 +1,5 @@
 import Foundation
+import SVModels
 import SVKernels
 import Testing
 import _SVTestSupport
@@ -12,7 +13,7 @@ import _SVTestSupport
     static let minimumCosine = 0.99999
     static let maxEmbeddingDifference: Float = 1e-3
 
-    static let speechBrainC64 = ECAPATrainingConfig(inputSize: 80, channels: [64, 64, 64, 64, 192],
+    static let speechBrainC64 = ECAPAConfig(inputSize: 80, channels: [64, 64, 64, 64, 192],
                                                     seChannels: 16, attentionChannels: 16, embeddingSize: 32)
 
     @Test func tensorNamesAndSizesAreSpeechBrains() throws {
@@ -26,7 +27,7 @@ import _SVTestSupport
 
     @Test func parameterCountMatchesTheReference() {
         // sslsv's default ECAPA (C 512, MFA 1536, 40 mels, 512-d): 7,075,008 (reference-sslsv.md §2.1).
-        let model = ECAPATrainingModel(config: ECAPATrainingConfig(inputSize: 40, embeddingSize: 512), seed: 1)
+        let model = ECAPATrainingModel(config: ECAPAConfig(inputSize: 40, embeddingSize: 512), seed: 1)
         #expect(model.parameters.reduce(0) { $0 + $1.count } == 7_075_008)
     }
 
@@ -80,7 +81,7 @@ import _SVTestSupport
     @Test func tinyECAPATrainsOnAFixedBatch() {
         // Recorded 10-step loss curve (llm.c style): supervised AAM-softmax on 4 utterances of 2
         // speakers; the loss must fall, every gradient must be finite, running stats must move.
-        let config = ECAPATrainingConfig(inputSize: 8, channels: [16, 16, 16, 16, 48], res2netScale: 4,
+        let config = ECAPAConfig(inputSize: 8, channels: [16, 16, 16, 16, 48], res2netScale: 4,
                                          seChannels: 8, attentionChannels: 8, embeddingSize: 8)
         let model = ECAPATrainingModel(config: config, seed: 3)
         var rng = SplitMix64(seed: 60)
@@ -113,7 +114,7 @@ import _SVTestSupport
         // some elements are off by 25 %, converging to the analytic value as h shrinks); points whose
         // quotient changes between h and 2h are skipped as kinks. Float round-off limits agreement
         // to ~1 %, so the bound is 5 % of the gradient scale — a wrong or missing path is off by O(1).
-        let config = ECAPATrainingConfig(inputSize: 6, channels: [8, 8, 8, 8, 24], res2netScale: 4,
+        let config = ECAPAConfig(inputSize: 6, channels: [8, 8, 8, 8, 24], res2netScale: 4,
                                          seChannels: 4, attentionChannels: 4, embeddingSize: 5)
         let model = ECAPATrainingModel(config: config, seed: 5)
         var rng = SplitMix64(seed: 70)

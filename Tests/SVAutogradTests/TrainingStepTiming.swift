@@ -1,4 +1,5 @@
 import Foundation
+import SVModels
 import SVKernels
 import Testing
 @testable import SVAutograd
@@ -11,7 +12,7 @@ struct TrainingStepTiming {
     func ecapaStep(channels: Int) {
         let batch = Int(ProcessInfo.processInfo.environment["SPKV_AUTOGRAD_BATCH"] ?? "") ?? 16
         let frames = 200   // 2 s crops
-        let config = ECAPATrainingConfig(inputSize: 80, channels: [channels, channels, channels, channels, 3 * channels],
+        let config = ECAPAConfig(inputSize: 80, channels: [channels, channels, channels, channels, 3 * channels],
                                          embeddingSize: 192)
         let model = ECAPATrainingModel(config: config, seed: 1)
         var rng = SplitMix64(seed: 2)

@@ -12,7 +12,7 @@ import _SVTestSupport
     static let minimumCosine = 0.99999
 
     @Test func trainedModelGivesTheSameEmbeddingsInBothEngines() throws {
-        let config = ECAPATrainingConfig(inputSize: 80, channels: [32, 32, 32, 32, 96], seChannels: 16,
+        let config = ECAPAConfig(inputSize: 80, channels: [32, 32, 32, 32, 96], seChannels: 16,
                                          attentionChannels: 16, embeddingSize: 16)
         let model = ECAPATrainingModel(config: config, seed: 11)
         let optimizer = Adam(parameters: model.parameters, learningRate: 1e-3)

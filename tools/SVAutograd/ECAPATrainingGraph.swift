@@ -1,46 +1,5 @@
 import SVKernels
-
-/// ECAPA-TDNN hyperparameters for training: the fields of the inference core's `ECAPAConfig`
-/// (same JSON keys), SpeechBrain flavour only. SVAutograd does not import SVModels; the trainer
-/// converts between the two.
-public struct ECAPATrainingConfig: Codable, Equatable, Sendable {
-    public var inputSize: Int
-    public var channels: [Int]
-    public var kernelSizes: [Int]
-    public var dilations: [Int]
-    public var res2netScale: Int
-    public var seChannels: Int
-    public var attentionChannels: Int
-    public var globalContext: Bool
-    public var embeddingSize: Int
-    public var padding: PaddingMode
-    public var batchNormEpsilon: Float
-
-    enum CodingKeys: String, CodingKey {
-        case channels, dilations, padding
-        case inputSize = "input_size", kernelSizes = "kernel_sizes", res2netScale = "res2net_scale"
-        case seChannels = "se_channels", attentionChannels = "attention_channels"
-        case globalContext = "global_context", embeddingSize = "embedding_size"
-        case batchNormEpsilon = "batch_norm_eps"
-    }
-
-    public init(inputSize: Int = 80, channels: [Int] = [512, 512, 512, 512, 1536],
-                kernelSizes: [Int] = [5, 3, 3, 3, 1], dilations: [Int] = [1, 2, 3, 4, 1],
-                res2netScale: Int = 8, seChannels: Int = 128, attentionChannels: Int = 128,
-                globalContext: Bool = true, embeddingSize: Int = 192, padding: PaddingMode = .reflect,
-                batchNormEpsilon: Float = 1e-5) {
-        precondition(channels.count == 5 && kernelSizes.count == 5 && dilations.count == 5,
-                     "ECAPATrainingConfig: channels, kernel_sizes and dilations need 5 entries")
-        precondition(channels[1] % res2netScale == 0, "ECAPATrainingConfig: res2net_scale must divide the block width")
-        self.inputSize = inputSize; self.channels = channels; self.kernelSizes = kernelSizes
-        self.dilations = dilations; self.res2netScale = res2netScale; self.seChannels = seChannels
-        self.attentionChannels = attentionChannels; self.globalContext = globalContext
-        self.embeddingSize = embeddingSize; self.padding = padding; self.batchNormEpsilon = batchNormEpsilon
-    }
-
-    public var blockChannels: Int { channels[1] }
-    public var mfaChannels: Int { channels[4] }
-}
+import SVModels
 
 /// A 1-D convolution's parameters (PyTorch layout: weight (out, in, k), bias (out)).
 public struct ConvLayer {
@@ -94,7 +53,7 @@ public struct SERes2NetLayer {
 /// ECAPA-TDNN (SpeechBrain `ECAPA_TDNN`) as an autograd graph, with SpeechBrain `state_dict` names
 /// (the names of `ECAPAConfig.tensorTable` for the `.speechbrain` variant).
 public final class ECAPATrainingModel {
-    public let config: ECAPATrainingConfig
+    public let config: ECAPAConfig
     public let first: TDNNLayer
     public let blocks: [SERes2NetLayer]
     public let mfa: TDNNLayer
@@ -104,7 +63,9 @@ public final class ECAPATrainingModel {
     public let embedding: ConvLayer
 
     /// Random PyTorch-default initialisation from `seed`.
-    public init(config: ECAPATrainingConfig, seed: UInt64) {
+    /// The SpeechBrain variant only (the one spkv trains); the caller validates user configs.
+    public init(config: ECAPAConfig, seed: UInt64) {
+        precondition(config.variant == .speechbrain, "ECAPATrainingModel: only the speechbrain variant is trainable")
         self.config = config
         var rng = SplitMix64(seed: seed)
         let c = config.blockChannels, w = c / config.res2netScale, cm = config.mfaChannels, eps = config.batchNormEpsilon

@@ -15,23 +15,15 @@ public struct TrainingProvenance: Sendable {
 }
 
 /// Turns a training graph into the model file the inference core loads. The training graph uses
-/// the inference core's tensor names, so export is a copy, plus the front end the model was
-/// trained with.
+/// the inference core's configuration type and tensor names, so export is a copy, plus the front
+/// end the model was trained with.
 public enum ModelExport {
-    /// The inference core's configuration for a training configuration (same fields, same JSON keys).
-    public static func inferenceConfig(_ c: ECAPATrainingConfig) -> ECAPAConfig {
-        ECAPAConfig(variant: .speechbrain, inputSize: c.inputSize, channels: c.channels, kernelSizes: c.kernelSizes,
-                    dilations: c.dilations, res2netScale: c.res2netScale, seChannels: c.seChannels,
-                    attentionChannels: c.attentionChannels, globalContext: c.globalContext,
-                    embeddingSize: c.embeddingSize, padding: c.padding, batchNormEpsilon: c.batchNormEpsilon)
-    }
-
     public static func modelFile(_ model: ECAPATrainingModel, features: FeatureConfig,
                                  provenance: TrainingProvenance, producer: String) throws(SpeakerModelError) -> ModelFile {
         let tensors = model.namedTensors.mapValues { (shape: $0.value.shape, values: $0.value.values) }
         var training = provenance.details
         training["method"] = provenance.method
-        return try SpeakerModel.makeFile(config: inferenceConfig(model.config), features: features,
+        return try SpeakerModel.makeFile(config: model.config, features: features,
                                          encoderTensors: tensors, producer: producer, training: training)
     }
 }

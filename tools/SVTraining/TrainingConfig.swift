@@ -1,4 +1,5 @@
 import Foundation
+import SVModels
 import SVAutograd
 import SVCorpus
 import SVFeatures
@@ -41,7 +42,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var corpus: String = ""
     /// Front-end preset name (`FeatureConfig.presetNames`).
     public var features: String = "sslsv-40"
-    public var model: ECAPATrainingConfig = TrainingConfig.smallModel
+    public var model: ECAPAConfig = TrainingConfig.smallModel
     public var batchSize: Int = 32
     public var cropSeconds: Double = 2
     public var epochs: Int = 10
@@ -69,7 +70,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public init() {}
 
     /// ECAPA-TDNN with C = 256 on 40 mels (the sslsv-40 front end).
-    public static let smallModel = ECAPATrainingConfig(inputSize: 40, channels: [256, 256, 256, 256, 768],
+    public static let smallModel = ECAPAConfig(inputSize: 40, channels: [256, 256, 256, 256, 768],
                                                        seChannels: 64, attentionChannels: 64, embeddingSize: 192)
 
     public var featureConfig: FeatureConfig { FeatureConfig.preset(named: features)! }
@@ -171,6 +172,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         }
         guard model.inputSize == fc.nMels else {
             throw .config(key: "model.input_size", reason: "\(model.inputSize) does not match the \(features) front end's \(fc.nMels) mels")
+        }
+        guard model.variant == .speechbrain else {
+            throw .config(key: "model.variant", reason: "only the speechbrain variant can be trained (got \(model.variant.rawValue))")
         }
         guard model.channels.count == 5, model.kernelSizes.count == 5, model.dilations.count == 5 else {
             throw .config(key: "model.channels", reason: "channels, kernel_sizes and dilations need 5 entries")

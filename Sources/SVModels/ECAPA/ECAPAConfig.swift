@@ -38,16 +38,35 @@ public struct ECAPAConfig: Codable, Equatable, Sendable {
         case batchNormEpsilon = "batch_norm_eps"
     }
 
-    public init(variant: Variant = .speechbrain, inputSize: Int, channels: [Int],
+    public init(variant: Variant = .speechbrain, inputSize: Int = 80, channels: [Int] = [512, 512, 512, 512, 1536],
                 kernelSizes: [Int] = [5, 3, 3, 3, 1], dilations: [Int] = [1, 2, 3, 4, 1],
                 res2netScale: Int = 8, seChannels: Int = 128, attentionChannels: Int = 128,
-                globalContext: Bool = true, embeddingSize: Int, padding: PaddingMode = .reflect,
+                globalContext: Bool = true, embeddingSize: Int = 192, padding: PaddingMode = .reflect,
                 batchNormEpsilon: Float = 1e-5) {
         self.variant = variant; self.inputSize = inputSize; self.channels = channels
         self.kernelSizes = kernelSizes; self.dilations = dilations; self.res2netScale = res2netScale
         self.seChannels = seChannels; self.attentionChannels = attentionChannels
         self.globalContext = globalContext; self.embeddingSize = embeddingSize; self.padding = padding
         self.batchNormEpsilon = batchNormEpsilon
+    }
+
+    /// Decodes with the SpeechBrain defaults for keys a file leaves out (`variant`, kernel sizes,
+    /// dilations, Res2Net scale, bottlenecks, global context, padding, BN epsilon); sizes are required.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = ECAPAConfig(inputSize: 1, channels: [8, 8, 8, 8, 8], embeddingSize: 1)
+        variant = try c.decodeIfPresent(Variant.self, forKey: .variant) ?? .speechbrain
+        inputSize = try c.decode(Int.self, forKey: .inputSize)
+        channels = try c.decode([Int].self, forKey: .channels)
+        embeddingSize = try c.decode(Int.self, forKey: .embeddingSize)
+        kernelSizes = try c.decodeIfPresent([Int].self, forKey: .kernelSizes) ?? d.kernelSizes
+        dilations = try c.decodeIfPresent([Int].self, forKey: .dilations) ?? d.dilations
+        res2netScale = try c.decodeIfPresent(Int.self, forKey: .res2netScale) ?? d.res2netScale
+        seChannels = try c.decodeIfPresent(Int.self, forKey: .seChannels) ?? d.seChannels
+        attentionChannels = try c.decodeIfPresent(Int.self, forKey: .attentionChannels) ?? d.attentionChannels
+        globalContext = try c.decodeIfPresent(Bool.self, forKey: .globalContext) ?? d.globalContext
+        padding = try c.decodeIfPresent(PaddingMode.self, forKey: .padding) ?? (variant == .wespeaker ? .zeros : .reflect)
+        batchNormEpsilon = try c.decodeIfPresent(Float.self, forKey: .batchNormEpsilon) ?? d.batchNormEpsilon
     }
 
     /// SpeechBrain-style ECAPA with C channels and an MFA of 3·C.
