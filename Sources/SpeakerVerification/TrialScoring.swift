@@ -30,6 +30,8 @@ public struct TrialScoring {
     public var cachePath: String?
     /// Audio files of the AS-norm cohort (embedded like the trials' files) and its top-N.
     public var cohortPaths: [String] = []
+    /// Or the cohort as ready embeddings of this model (e.g. `spkv embed` output); used with the paths.
+    public var cohortEmbeddings: [[Float]] = []
     public var cohortTopN = 300
     public var progress: (@Sendable (Int, Int) -> Void)?
 
@@ -55,8 +57,9 @@ public struct TrialScoring {
 
         var asNorm: ASNorm?
         var stats: [String: (mean: Double, std: Double)] = [:]
-        if !cohortPaths.isEmpty {
-            do { asNorm = try ASNorm(cohort: cohortPaths.map { normalized[$0]! }, topN: cohortTopN) } catch {
+        let cohort = cohortPaths.map { normalized[$0]! } + cohortEmbeddings
+        if !cohort.isEmpty {
+            do { asNorm = try ASNorm(cohort: cohort, topN: cohortTopN) } catch {
                 throw .scoring(error.description)
             }
             let sides = Array(Set(trials.flatMap { [$0.enroll, $0.test] })).sorted()
@@ -77,7 +80,7 @@ public struct TrialScoring {
         }
         var header = ["kind": scoring.calibration != nil ? "llr" : kind, "model": model.checksum]
         if let prior = scoring.calibration?.prior { header["prior"] = "\(prior)" }
-        if asNorm != nil { header["asnorm_top_n"] = "\(cohortTopN)"; header["cohort"] = "\(cohortPaths.count)" }
+        if asNorm != nil { header["asnorm_top_n"] = "\(cohortTopN)"; header["cohort"] = "\(cohort.count)" }
         return ScoreList(header: header, trials: out)
     }
 

@@ -19,7 +19,8 @@ struct Score: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the scores here (atomically) instead of stdout.") var output: String?
     @Option(help: "Files embedded in parallel.") var threads = 1
     @Option(help: "Embedding cache file, read if present and updated.") var embeddings: String?
-    @Option(help: "AS-norm cohort: a text file listing cohort audio files (relative to --audio-root).") var cohort: String?
+    @Option(help: "AS-norm cohort: a text file listing cohort audio files (relative to --audio-root), or 'spkv embed' output of this model.")
+    var cohort: String?
     @Option(name: .customLong("top-n"), help: "AS-norm: the N highest cohort scores per side.") var topN = 300
 
     func validate() throws {
@@ -40,8 +41,17 @@ struct Score: ParsableCommand {
                 guard let text = try? String(contentsOfFile: cohort, encoding: .utf8) else {
                     throw ReportedFailure("\(cohort): cannot read the cohort list")
                 }
-                scorer.cohortPaths = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-                    .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+                // Each line is an audio file, or `spkv embed` output (`PATH v1 … vD`) of this model.
+                for (index, line) in text.split(whereSeparator: \.isNewline).enumerated() {
+                    let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+                    guard let first = fields.first, !first.hasPrefix("#") else { continue }
+                    if fields.count == 1 { scorer.cohortPaths.append(String(first)); continue }
+                    let values = fields.dropFirst().compactMap { Float($0) }
+                    guard values.count == fields.count - 1, values.count == model.embeddingSize, values.allSatisfy(\.isFinite) else {
+                        throw ReportedFailure("\(cohort):\(index + 1): expected an audio path or 'PATH' plus \(model.embeddingSize) embedding values of this model")
+                    }
+                    scorer.cohortEmbeddings.append(Cosine.normalized(values))
+                }
             }
             let progress = Progress("embedding")
             scorer.progress = progress.update

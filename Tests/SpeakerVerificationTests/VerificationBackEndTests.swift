@@ -150,5 +150,13 @@ import _SVTestSupport
         let (me, se) = stats(emb[0]), (mt, st) = stats(emb[1])
         let expected = ((raw - me) / se + (raw - mt) / st) / 2
         #expect(abs(list.trials[0].score - expected) < 1e-4 * max(1, abs(expected)), "\(list.trials[0].score) vs \(expected)")
+
+        // The same cohort given as ready embeddings gives the same scores.
+        var fromEmbeddings = TrialScoring(model: model)
+        fromEmbeddings.audioRoot = root
+        fromEmbeddings.cohortEmbeddings = [emb[1], emb[2], emb[0]]
+        fromEmbeddings.cohortTopN = 2
+        let same = try fromEmbeddings.score(trials)
+        #expect(abs(same.trials[0].score - list.trials[0].score) < 1e-9, "\(same.trials[0].score) vs \(list.trials[0].score)")
     }
 }
