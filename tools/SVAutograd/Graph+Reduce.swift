@@ -1,4 +1,5 @@
 import Foundation
+import SVKernels
 
 // MARK: - Softmax, reductions over the last axis, statistics pooling, L2 normalisation
 
@@ -7,14 +8,8 @@ extension Graph {
     public func softmax(_ x: Variable) -> Variable {
         let cols = x.shape.last ?? 1, rows = x.count / max(1, cols)
         var y = x.value.values
-        for r in 0..<rows {
-            let base = r * cols
-            var mx = -Float.infinity
-            for i in 0..<cols { mx = max(mx, y[base + i]) }
-            var s: Float = 0
-            for i in 0..<cols { let e = expf(y[base + i] - mx); y[base + i] = e; s += e }
-            for i in 0..<cols { y[base + i] /= s }
-        }
+        // The inference core's kernel: the same numbers in training and inference.
+        y.withUnsafeMutableBufferPointer { softmaxRows($0.baseAddress!, rows: rows, columns: cols) }
         let yv = y
         return record(Tensor(shape: x.shape, values: y), inputs: [x]) { out in
             let dy = out.grad!
