@@ -4,7 +4,8 @@ import _SVTestSupport
 
 // MARK: - Locating the built `spkv`
 
-/// The `spkv` executable built next to this test bundle.
+/// The `spkv` executable (or, with `named:`, another product such as `spkv-train`) built next to
+/// this test bundle.
 ///
 /// SwiftPM puts every product of one build (the test bundle, the `_SVTestSupport` resource bundle
 /// and the `spkv` executable) in the same products folder, `<scratch>/<triple>/<debug|release>`,
@@ -13,8 +14,9 @@ import _SVTestSupport
 /// overrides both (e.g. to test an installed binary).
 enum SPKVBinary {
     static let path: String? = locate()
+    static let trainPath: String? = locate(named: "spkv-train", override: "SPKV_TRAIN_BINARY")
 
-    static var candidates: [URL] {
+    static func candidates(named name: String = "spkv") -> [URL] {
         var folders: [URL] = []
         // …/spkv__SVTestSupport.resources/Fixtures -> …/<products>
         folders.append(Fixtures.directory.deletingLastPathComponent().deletingLastPathComponent())
@@ -26,17 +28,18 @@ enum SPKVBinary {
         for bundle in Bundle.allBundles where bundle.bundleURL.pathExtension == "xctest" {
             folders.append(bundle.bundleURL.deletingLastPathComponent())
         }
-        return folders.map { $0.appendingPathComponent("spkv") }
+        return folders.map { $0.appendingPathComponent(name) }
     }
 
-    private static func locate() -> String? {
-        if let override = ProcessInfo.processInfo.environment["SPKV_BINARY"], !override.isEmpty { return override }
-        return candidates.map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
+    private static func locate(named name: String = "spkv", override: String = "SPKV_BINARY") -> String? {
+        if let path = ProcessInfo.processInfo.environment[override], !path.isEmpty { return path }
+        return candidates(named: name).map(\.path).first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// The path, or a test failure that says where it looked.
-    static func require() throws -> String {
-        try #require(path, "no built spkv next to the tests (looked at \(candidates.map(\.path))); `swift build --product spkv` with the same --scratch-path and -c")
+    static func require(named name: String = "spkv") throws -> String {
+        try #require(name == "spkv" ? path : trainPath,
+                     "no built \(name) next to the tests (looked at \(candidates(named: name).map(\.path))); `swift build --product \(name)` with the same --scratch-path and -c")
     }
 }
 
@@ -54,8 +57,8 @@ struct CLIResult: CustomStringConvertible {
 
 /// Runs the built `spkv` with `arguments`; stdout and stderr go to files (no pipe can fill up and
 /// block the child), then are read back whole.
-func spkv(_ arguments: [String]) throws -> CLIResult {
-    let binary = try SPKVBinary.require()
+func spkv(_ arguments: [String], binary name: String = "spkv") throws -> CLIResult {
+    let binary = try SPKVBinary.require(named: name)
     let scratch = try TemporaryDirectory()
     defer { scratch.remove() }
     let outPath = scratch.path("stdout"), errPath = scratch.path("stderr")
@@ -80,6 +83,9 @@ func spkv(_ arguments: [String]) throws -> CLIResult {
 }
 
 func spkv(_ arguments: String...) throws -> CLIResult { try spkv(arguments) }
+
+/// Runs the built `spkv-train` with `arguments`.
+func spkvTrain(_ arguments: String...) throws -> CLIResult { try spkv(arguments, binary: "spkv-train") }
 
 // MARK: - Fixtures
 

@@ -12,10 +12,12 @@ public final class Trainer {
     public let config: TrainingConfig
     public let runDirectory: String
     public let corpus: TrainingCorpus
-    public let model: ECAPATrainingModel
+    /// Model, classifier and optimiser, and the optimisation step.
+    public let stepper: TrainingStep
+    public var model: ECAPATrainingModel { stepper.model }
     /// AAM-softmax class weights (speakers, E), supervised only.
-    public let classifier: Variable?
-    public let optimizer: Adam
+    public var classifier: Variable? { stepper.classifier }
+    public var optimizer: Adam { stepper.optimizer }
     public private(set) var epochsDone = 0
     public private(set) var globalStep = 0
     public private(set) var log: [TrainingLogRow] = []
@@ -60,17 +62,7 @@ public final class Trainer {
         if let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
             throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
         }
-        model = ECAPATrainingModel(config: config.model, seed: config.seed)
-        if config.method == .supervised {
-            var rng = SplitMix64(seed: config.seed ^ 0xC1A5_51F1_E500_0001)
-            let k = corpus.speakers.count, e = config.model.embeddingSize
-            let bound = (6 / Float(k + e)).squareRoot()   // Xavier-uniform
-            classifier = .parameter(Tensor(shape: [k, e], uniform: -bound, bound, rng: &rng), name: "classifier.weight")
-        } else {
-            classifier = nil
-        }
-        optimizer = Adam(parameters: model.parameters + (classifier.map { [$0] } ?? []), learningRate: Float(config.learningRate),
-                         weightDecay: Float(config.weightDecay), weightDecayScope: .all)
+        stepper = TrainingStep(config: config, speakerCount: corpus.speakers.count)
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
         }
@@ -143,28 +135,6 @@ public final class Trainer {
         return Augmenter(bank: bank, strategy: config.augmentation)
     }
 
-    /// One optimisation step; returns the loss.
-    func step(_ batch: TrainingBatch) -> Float {
-        let g = Graph(training: true)
-        let loss: Variable
-        switch config.method {
-        case .supervised:
-            let e = model.forward(g, features: Variable(batch.views[0]))
-            let cosine = g.linear(g.l2Normalize(e), weight: g.l2Normalize(classifier!))
-            let logits = g.aamSoftmaxLogits(cosine, targets: batch.labels, scale: Float(config.aamScale), margin: Float(config.aamMargin))
-            loss = g.crossEntropy(logits, targets: batch.labels)
-        case .simclr, .simclrOracle:
-            // Two forward passes: batch-norm statistics per view, as in the reference.
-            let z1 = model.forward(g, features: Variable(batch.views[0]))
-            let z2 = model.forward(g, features: Variable(batch.views[1]))
-            loss = g.ntXent(z1, z2, temperature: Float(config.temperature))
-        }
-        optimizer.zeroGrad()
-        g.backward(from: loss)
-        optimizer.step()
-        return loss.values[0]
-    }
-
     /// Trains until `config.epochs` epochs are done (checkpointing each), returns the log.
     @discardableResult
     public func run() throws(TrainingError) -> [TrainingLogRow] {
@@ -183,7 +153,7 @@ public final class Trainer {
             var lossSum = 0.0, audio = 0.0
             for s in 0..<steps {
                 let batch = try producer.next()
-                let loss = step(batch)
+                let loss = stepper.step(batch)
                 guard loss.isFinite else { throw .run("epoch \(epoch + 1) step \(s + 1): the loss is \(loss); lower lr or check the data") }
                 lossSum += Double(loss); audio += batch.audioSeconds
                 globalStep += 1

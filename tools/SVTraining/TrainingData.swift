@@ -74,6 +74,10 @@ public struct TrainingBatch: Sendable {
     public var views: [Tensor]
     public var labels: [Int]
     public var audioSeconds: Double
+
+    public init(views: [Tensor], labels: [Int], audioSeconds: Double) {
+        self.views = views; self.labels = labels; self.audioSeconds = audioSeconds
+    }
 }
 
 /// Batches of an epoch, derived only from (seed, epoch, index): order, crops and augmentation.

@@ -1,0 +1,46 @@
+import Foundation
+import SVAutograd
+import SVKernels
+import SpeakerVerification
+
+/// Times optimisation steps (forward, backward, Adam) of a configuration on random features of the
+/// configured crop length, without data loading: the number to compare with the same step in
+/// PyTorch (`tools/reference/training_throughput.py`). Printed, never asserted.
+public enum TrainingStepBenchmark {
+    public struct Result: Codable, Sendable {
+        public let method: String
+        public let channels: Int
+        public let batchSize: Int
+        public let cropSeconds: Double
+        public let threads: Int
+        /// Milliseconds per step.
+        public let step: SampleStatistics
+        /// Seconds of audio (all views) per second of wall time, from the median step.
+        public let audioSecondsPerSecond: Double
+        public let peakResidentBytes: Int?
+    }
+
+    public static func run(config: TrainingConfig, speakers: Int = 100, warmup: Int = 2, steps: Int = 10) -> Result {
+        BLAS.setThreads(config.threads)
+        let stepper = TrainingStep(config: config, speakerCount: speakers)
+        let views = config.method == .supervised ? 1 : 2
+        let frames = config.featureConfig.frameCount(samples: config.cropSamples)
+        let n = config.batchSize, mels = config.model.inputSize
+        var rng = SplitMix64(seed: config.seed)
+        let batch = TrainingBatch(
+            views: (0..<views).map { _ in Tensor(shape: [n, mels, frames], uniform: -1, 1, rng: &rng) },
+            labels: (0..<n).map { $0 % speakers },
+            audioSeconds: Double(n * views) * config.cropSeconds)
+        for _ in 0..<warmup { _ = stepper.step(batch) }
+        var times: [Double] = []
+        for _ in 0..<steps {
+            let clock = Stopwatch()
+            _ = stepper.step(batch)
+            times.append(clock.milliseconds)
+        }
+        let stats = SampleStatistics(times)
+        return Result(method: config.method.rawValue, channels: config.model.blockChannels, batchSize: n,
+                      cropSeconds: config.cropSeconds, threads: config.threads, step: stats,
+                      audioSecondsPerSecond: batch.audioSeconds / (stats.median / 1000), peakResidentBytes: peakResidentBytes())
+    }
+}
