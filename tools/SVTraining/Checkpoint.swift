@@ -12,19 +12,22 @@ public struct TrainingLogRow: Equatable, Sendable {
     public var audioSecondsPerSecond: Double
     /// Validation EER in percent; nil when there is no dev trial list or validation is off.
     public var validationEER: Double?
+    /// SSPS diagnostics of the epoch; nil without SSPS.
+    public var ssps: SSPSEpochStats?
 
-    public static let header = "epoch,step,loss,lr,seconds,audio_seconds_per_second,validation_eer"
+    public static let header = "epoch,step,loss,lr,seconds,audio_seconds_per_second,validation_eer,"
+        + SSPSEpochStats.header
 
     public var csv: String {
         "\(epoch),\(step),\(String(format: "%.9g", loss)),\(lr),"
             + "\(String(format: "%.3f", seconds)),\(String(format: "%.2f", audioSecondsPerSecond)),"
-            + (validationEER.map { String(format: "%.6f", $0) } ?? "")
+            + (validationEER.map { String(format: "%.6f", $0) } ?? "") + "," + (ssps?.csv ?? ",,,,")
     }
 
     /// The row without its timing columns (what an interrupted and an uninterrupted run share).
     public var deterministicPart: String {
         "\(epoch),\(step),\(String(format: "%.9g", loss)),\(lr),"
-            + (validationEER.map { String(format: "%.6f", $0) } ?? "")
+            + (validationEER.map { String(format: "%.6f", $0) } ?? "") + "," + (ssps?.csv ?? "")
     }
 
     public init(epoch: Int, step: Int, loss: Double, lr: Float, seconds: Double, audioSecondsPerSecond: Double, validationEER: Double?) {
@@ -32,12 +35,46 @@ public struct TrainingLogRow: Equatable, Sendable {
         self.audioSecondsPerSecond = audioSecondsPerSecond; self.validationEER = validationEER
     }
 
+    /// Parses a row (7 columns from before SSPS, or 12).
     init?(csv line: String) {
         let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        guard f.count == 7, let e = Int(f[0]), let s = Int(f[1]), let l = Double(f[2]), let r = Float(f[3]),
+        guard f.count == 7 || f.count == 12, let e = Int(f[0]), let s = Int(f[1]), let l = Double(f[2]), let r = Float(f[3]),
               let sec = Double(f[4]), let t = Double(f[5]) else { return nil }
         self.init(epoch: e, step: s, loss: l, lr: r, seconds: sec, audioSecondsPerSecond: t,
                   validationEER: f[6].isEmpty ? nil : Double(f[6]))
+        if f.count == 12, !f[7].isEmpty {
+            guard let stats = SSPSEpochStats(csv: Array(f[7...])) else { return nil }
+            ssps = stats
+        }
+    }
+}
+
+/// Per-epoch SSPS diagnostics (reference: ssps_coverage, ssps_speaker_acc, ssps_video_acc, NMI).
+public struct SSPSEpochStats: Equatable, Sendable {
+    /// Share of anchors that got a pseudo-positive.
+    public var coverage: Double
+    /// Among pseudo-positives: share from the anchor's speaker, and share from another recording.
+    public var sameSpeaker: Double
+    public var otherRecording: Double
+    /// NMI of the epoch-start clusters against speakers and against recordings (k-means sampling only).
+    public var nmiSpeaker: Double?
+    public var nmiRecording: Double?
+
+    public static let header = "ssps_coverage,ssps_same_speaker,ssps_other_recording,nmi_speaker,nmi_recording"
+
+    public init(coverage: Double, sameSpeaker: Double, otherRecording: Double, nmiSpeaker: Double?, nmiRecording: Double?) {
+        self.coverage = coverage; self.sameSpeaker = sameSpeaker; self.otherRecording = otherRecording
+        self.nmiSpeaker = nmiSpeaker; self.nmiRecording = nmiRecording
+    }
+
+    var csv: String {
+        [coverage, sameSpeaker, otherRecording].map { String(format: "%.6f", $0) }.joined(separator: ",") + ","
+            + [nmiSpeaker, nmiRecording].map { $0.map { String(format: "%.6f", $0) } ?? "" }.joined(separator: ",")
+    }
+
+    init?(csv f: [String]) {
+        guard f.count == 5, let c = Double(f[0]), let s = Double(f[1]), let o = Double(f[2]) else { return nil }
+        self.init(coverage: c, sameSpeaker: s, otherRecording: o, nmiSpeaker: Double(f[3]), nmiRecording: Double(f[4]))
     }
 }
 

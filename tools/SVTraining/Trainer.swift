@@ -50,6 +50,8 @@ public final class Trainer {
             checkpoint = ck
         } else if fm.fileExists(atPath: "\(runDirectory)/checkpoint-last") {
             throw .run("\(runDirectory) already holds a run (checkpoint-last); use --resume or another --out")
+        } else if !config.initFrom.isEmpty {
+            checkpoint = try Self.baseCheckpoint(config.initFrom, for: config)
         }
         try config.check()
         guard !config.corpus.isEmpty else { throw .config(key: "corpus", reason: "no corpus folder given") }
@@ -62,7 +64,8 @@ public final class Trainer {
         if let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
             throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
         }
-        stepper = TrainingStep(config: config, speakerCount: corpus.speakers.count)
+        stepper = TrainingStep(config: config, speakerCount: corpus.speakers.count,
+                               referenceCapacity: corpus.train.count / config.batchSize * config.batchSize)
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
         }
@@ -71,6 +74,30 @@ public final class Trainer {
             throw .run("cannot write \(runDirectory)/config.json: \(error.localizedDescription)")
         }
         try writeLog()
+    }
+
+    /// The checkpoint a new stage starts from (`init_from`: a checkpoint or a run folder). Its config
+    /// must be this one's except epochs, threads, corpus location, SSPS settings and `init_from`.
+    static func baseCheckpoint(_ from: String, for config: TrainingConfig) throws(TrainingError) -> TrainingCheckpoint {
+        var isDir: ObjCBool = false
+        var path = from
+        if FileManager.default.fileExists(atPath: from, isDirectory: &isDir), isDir.boolValue {
+            path = try TrainingCheckpoint.lastPath(runDirectory: from)
+        } else if (from as NSString).lastPathComponent == "checkpoint-last" {
+            path = try TrainingCheckpoint.lastPath(runDirectory: (from as NSString).deletingLastPathComponent)
+        }
+        let ck = try TrainingCheckpoint.read(path: path)
+        var a = ck.config, b = config
+        for c in [\TrainingConfig.epochs, \TrainingConfig.threads] { a[keyPath: c] = 0; b[keyPath: c] = 0 }
+        a.corpus = ""; b.corpus = ""; a.ssps = SSPSConfig(); b.ssps = SSPSConfig(); a.initFrom = ""; b.initFrom = ""
+        guard a == b else {
+            throw .checkpoint(path: path, reason: "init_from: its config differs from this run's beyond epochs, threads, corpus, "
+                              + "ssps.* and init_from (base \(ck.config.compactJSON))")
+        }
+        guard ck.epoch < config.epochs else {
+            throw .config(key: "epochs", reason: "\(config.epochs) leaves nothing to train after the base checkpoint's epoch \(ck.epoch)")
+        }
+        return ck
     }
 
     private var stateVariables: [(String, Variable)] {
@@ -94,6 +121,7 @@ public final class Trainer {
             optimizer.secondMoments[k] = v
         }
         optimizer.stepCount = ck.adamStep
+        if let memory = stepper.memory { _ = try memory.restore(ck.tensors, path: runDirectory) }
         epochsDone = ck.epoch
         globalStep = ck.globalStep
         log = ck.log
@@ -107,6 +135,7 @@ public final class Trainer {
             tensors["adam.m.\(key)"] = (p.shape, optimizer.firstMoments[k])
             tensors["adam.v.\(key)"] = (p.shape, optimizer.secondMoments[k])
         }
+        if let memory = stepper.memory { tensors.merge(memory.tensors) { a, _ in a } }
         return TrainingCheckpoint(config: config, epoch: epochsDone, globalStep: globalStep, adamStep: optimizer.stepCount,
                                   log: log, corpusID: corpus.id, tensors: tensors)
     }
@@ -116,7 +145,7 @@ public final class Trainer {
         do { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/log.csv"), options: .atomic) } catch {
             throw .run("cannot write log.csv: \(error.localizedDescription)")
         }
-        let svg = TrainingPlot.svg(log, title: "\(config.method.rawValue), C=\(config.model.blockChannels), \((config.corpus as NSString).lastPathComponent)")
+        let svg = TrainingPlot.svg(log, title: "\(config.methodName), C=\(config.model.blockChannels), \((config.corpus as NSString).lastPathComponent)")
         try? Data(svg.utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/training.svg"), options: .atomic)
     }
 
@@ -148,12 +177,15 @@ public final class Trainer {
             let lr = config.learningRate(epoch: epoch)
             optimizer.learningRate = lr
             let start = Date()
+            let sspsEpoch = try prepareSSPS(planner: planner, epoch: epoch, steps: steps)
+            var draws = SSPSDrawCounts()
             let producer = try BatchProducer(planner: planner, epoch: epoch, steps: 0..<steps)
             defer { producer.cancel() }
             var lossSum = 0.0, audio = 0.0
             for s in 0..<steps {
                 let batch = try producer.next()
-                let loss = stepper.step(batch)
+                let (loss, picks) = stepper.step(batch, epoch: epoch, stepInEpoch: s)
+                if let memory = stepper.memory { draws.add(anchors: batch.indices, picks: picks, memory: memory, corpus: corpus) }
                 guard loss.isFinite else { throw .run("epoch \(epoch + 1) step \(s + 1): the loss is \(loss); lower lr or check the data") }
                 lossSum += Double(loss); audio += batch.audioSeconds
                 globalStep += 1
@@ -171,9 +203,12 @@ public final class Trainer {
             let trainSeconds = Date().timeIntervalSince(start)
             let eer = config.validation ? try validationEER() : nil
             epochsDone += 1
-            let row = TrainingLogRow(epoch: epochsDone, step: globalStep, loss: lossSum / Double(max(steps, 1)), lr: lr,
+            var row = TrainingLogRow(epoch: epochsDone, step: globalStep, loss: lossSum / Double(max(steps, 1)), lr: lr,
                                      seconds: Date().timeIntervalSince(start), audioSecondsPerSecond: audio / max(trainSeconds, 1e-9),
                                      validationEER: eer)
+            if stepper.memory != nil {
+                row.ssps = draws.stats(nmiSpeaker: sspsEpoch?.nmiSpeaker, nmiRecording: sspsEpoch?.nmiRecording)
+            }
             log.append(row)
             let name = String(format: "checkpoint-epoch%03d.safetensors", epochsDone)
             try checkpoint().write(path: "\(runDirectory)/\(name)")
@@ -190,6 +225,24 @@ public final class Trainer {
             onEpoch?(row)
         }
         return log
+    }
+
+    /// SSPS at the start of an epoch: the eval-mode fill pass if the queues are not full yet (the first
+    /// SSPS epoch), then k-means of Q̂ for cluster sampling. Returns the epoch's clustering (k-means only).
+    func prepareSSPS(planner: BatchPlanner, epoch: Int, steps: Int) throws(TrainingError) -> SSPSEpochClusters? {
+        guard let memory = stepper.memory else { return nil }
+        if !memory.isFilled {
+            if showProgress { FileHandle.standardError.write(Data("filling the SSPS queues (eval-mode pass)…\n".utf8)) }
+            let producer = try BatchProducer(planner: planner, epoch: epoch, steps: 0..<steps)
+            defer { producer.cancel() }
+            for s in 0..<steps { stepper.fill(try producer.next(), stepInEpoch: s) }
+        }
+        guard config.ssps.sampling == .kmeans else { stepper.clusters = nil; return nil }
+        let clusters = PositiveSampler.clusters(memory: memory, config: config.ssps, datasetSize: corpus.train.count,
+                                                seed: config.seed, epoch: epoch, speakers: corpus.labels,
+                                                recordings: corpus.recordingLabels)
+        stepper.clusters = clusters
+        return clusters
     }
 
     private static let bankCache = LockedDictionary<AugmentationBank>()
@@ -229,6 +282,28 @@ public final class Trainer {
         do { return try Metrics.equalErrorRate(targets: targets, nontargets: nontargets).rate * 100 } catch {
             throw .run("validation EER: \(error)")
         }
+    }
+}
+
+/// Pseudo-positive counts of an epoch (for the log's SSPS columns).
+struct SSPSDrawCounts {
+    var anchors = 0, substituted = 0, sameSpeaker = 0, otherRecording = 0
+
+    mutating func add(anchors batch: [Int], picks: [Int?], memory: SSPSMemory, corpus: TrainingCorpus) {
+        anchors += batch.count
+        for (row, slot) in picks.enumerated() {
+            guard let slot else { continue }
+            let u = batch[row], v = Int(memory.positiveIndices[slot])
+            substituted += 1
+            if corpus.labels[u] == corpus.labels[v] { sameSpeaker += 1 }
+            if corpus.train[u].recording != corpus.train[v].recording { otherRecording += 1 }
+        }
+    }
+
+    func stats(nmiSpeaker: Double?, nmiRecording: Double?) -> SSPSEpochStats {
+        let n = Double(max(substituted, 1))
+        return SSPSEpochStats(coverage: Double(substituted) / Double(max(anchors, 1)), sameSpeaker: Double(sameSpeaker) / n,
+                              otherRecording: Double(otherRecording) / n, nmiSpeaker: nmiSpeaker, nmiRecording: nmiRecording)
     }
 }
 

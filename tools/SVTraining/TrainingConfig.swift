@@ -59,9 +59,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var validation: Bool = true
     public var seed: UInt64 = 1717
     public var threads: Int = 2
+    /// SSPS fine-tuning (SimCLR only so far).
+    public var ssps = SSPSConfig()
+    /// A base run's checkpoint (or run folder) whose model and optimiser state this run continues
+    /// from, as a new stage (SSPS after base SimCLR). Empty: start from random weights.
+    public var initFrom: String = ""
 
     enum CodingKeys: String, CodingKey {
-        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads
+        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps
+        case initFrom = "init_from"
         case validation = "validate"
         case batchSize = "batch_size", cropSeconds = "crop_seconds", learningRate = "lr", lrDecay = "lr_decay"
         case lrStepEpochs = "lr_step_epochs", weightDecay = "weight_decay", aamScale = "aam_scale", aamMargin = "aam_margin"
@@ -73,7 +79,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public static let smallModel = ECAPAConfig(inputSize: 40, channels: [256, 256, 256, 256, 768],
                                                        seChannels: 64, attentionChannels: 64, embeddingSize: 192)
 
+    /// The method as provenance names it: `simclr-ssps` for an SSPS stage.
+    public var methodName: String { ssps.enabled ? "\(method.rawValue)-ssps" : method.rawValue }
+
     public var featureConfig: FeatureConfig { FeatureConfig.preset(named: features)! }
+    public var referenceSamples: Int { Int((ssps.referenceSeconds * Double(featureConfig.sampleRate)).rounded()) }
     public var cropSamples: Int { Int((cropSeconds * Double(featureConfig.sampleRate)).rounded()) }
 
     public func learningRate(epoch: Int) -> Float {
@@ -195,6 +205,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         guard temperature > 0 else { throw .config(key: "temperature", reason: "must be positive") }
         guard aamScale > 0, aamMargin >= 0, aamMargin < 1.5 else { throw .config(key: "aam_margin", reason: "need aam_scale > 0 and 0 ≤ aam_margin < 1.5") }
         guard threads >= 1, threads <= 256 else { throw .config(key: "threads", reason: "must be 1...256") }
+        if ssps.enabled {
+            guard method == .simclr else {
+                throw .config(key: "ssps.enabled", reason: "SSPS is implemented for method simclr (got \(method.rawValue))")
+            }
+            try ssps.check()
+        }
     }
 
     /// One-line sorted-key JSON (model-file provenance).

@@ -13,6 +13,8 @@ public struct TrainingCorpus: Sendable {
     public let speakers: [String]
     /// Training utterance indices per speaker.
     public let bySpeaker: [[Int]]
+    /// Recording index per training utterance (diagnostics: NMI of SSPS clusters vs recordings).
+    public let recordingLabels: [Int]
     /// (target, enrol path, test path) from dev/trials-cross-channel.txt; empty if absent.
     public let trials: [(Bool, String, String)]
     /// CRC32 of meta.tsv: identifies the corpus in provenance.
@@ -34,6 +36,8 @@ public struct TrainingCorpus: Sendable {
         var by = [[Int]](repeating: [], count: speakers.count)
         for (i, l) in labels.enumerated() { by[l].append(i) }
         bySpeaker = by
+        let recordings = Dictionary(Array(Set(train.map(\.recording))).sorted().enumerated().map { ($1, $0) }) { a, _ in a }
+        recordingLabels = train.map { recordings[$0.recording]! }
         id = String(format: "%08x", CRC32Helper.checksum(Array(data)))
         var trials: [(Bool, String, String)] = []
         let trialPath = "\(path)/dev/trials-cross-channel.txt"
@@ -69,14 +73,19 @@ enum CRC32Helper {
     }
 }
 
-/// One training batch: one (N, F, T) feature tensor per view (1 for supervised, 2 for SimCLR).
+/// One training batch: one (N, F, T) feature tensor per view (1 for supervised, 2 for SimCLR), and
+/// for SSPS the anchors' clean reference crops (N, F, T_ref).
 public struct TrainingBatch: Sendable {
     public var views: [Tensor]
     public var labels: [Int]
+    /// Training-utterance (dataset) index of each row's anchor.
+    public var indices: [Int]
+    public var reference: Tensor?
     public var audioSeconds: Double
 
-    public init(views: [Tensor], labels: [Int], audioSeconds: Double) {
-        self.views = views; self.labels = labels; self.audioSeconds = audioSeconds
+    public init(views: [Tensor], labels: [Int], indices: [Int] = [], reference: Tensor? = nil, audioSeconds: Double) {
+        self.views = views; self.labels = labels; self.indices = indices; self.reference = reference
+        self.audioSeconds = audioSeconds
     }
 }
 
@@ -139,12 +148,24 @@ public struct BatchPlanner: Sendable {
         let n = config.batchSize, length = config.cropSamples
         let viewCount = config.method == .supervised ? 1 : 2
         var views = [[Float]](repeating: [], count: viewCount)
-        var labels: [Int] = []
-        var frames = 0, mels = 0
+        var labels: [Int] = [], indices: [Int] = []
+        var reference: [Float] = []
+        var frames = 0, mels = 0, referenceFrames = 0
         for k in 0..<n {
             let slot = step * n + k
             let u = order[slot]
             labels.append(corpus.labels[u])
+            indices.append(u)
+            if config.ssps.enabled {
+                // SSPS reference frame: an independent crop of the anchor, never augmented (reference §1.2).
+                let audio = try corpus.readAudio(corpus.train[u].path)
+                var r = Self.cropStream(seed: config.seed, epoch: epoch, slot: slot, view: viewCount)
+                let x = Self.crop(audio, length: config.referenceSamples, using: &r)
+                let f: FeatureMatrix
+                do { f = try extractor.extract(x) } catch { throw .run("features of wav/\(corpus.train[u].path): \(error)") }
+                referenceFrames = f.frames
+                reference.append(contentsOf: f.values)
+            }
             for (v, src) in sources(epoch: epoch, slot: slot, order: order).enumerated() {
                 let audio = try corpus.readAudio(corpus.train[src].path)
                 guard !audio.isEmpty else { throw .corpus(path: corpus.path, reason: "wav/\(corpus.train[src].path) is empty") }
@@ -160,7 +181,8 @@ public struct BatchPlanner: Sendable {
                 views[v].append(contentsOf: f.values)
             }
         }
-        return TrainingBatch(views: views.map { Tensor(shape: [n, mels, frames], values: $0) }, labels: labels,
+        return TrainingBatch(views: views.map { Tensor(shape: [n, mels, frames], values: $0) }, labels: labels, indices: indices,
+                             reference: config.ssps.enabled ? Tensor(shape: [n, mels, referenceFrames], values: reference) : nil,
                              audioSeconds: Double(n * viewCount * length) / Double(config.featureConfig.sampleRate))
     }
 }

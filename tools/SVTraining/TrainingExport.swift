@@ -17,7 +17,7 @@ extension ModelExport {
         if let eer = ck.lastValidationEER { details["validation_eer_percent"] = String(format: "%.4f", eer) }
         do {
             return try modelFile(model, features: ck.config.featureConfig,
-                                 provenance: TrainingProvenance(method: ck.config.method.rawValue, details: details),
+                                 provenance: TrainingProvenance(method: ck.config.methodName, details: details),
                                  producer: producer)
         } catch {
             throw .checkpoint(path: checkpointPath, reason: "cannot make a model file: \(error)")

@@ -10,9 +10,21 @@ public final class TrainingStep {
     /// AAM-softmax class weights (speakers, E), supervised only.
     public let classifier: Variable?
     public let optimizer: Adam
+    /// SSPS queues (`ssps.enabled`), and the clustering of the current epoch (k-means sampling).
+    public let memory: SSPSMemory?
+    public var clusters: SSPSEpochClusters?
 
-    public init(config: TrainingConfig, speakerCount: Int) {
+    /// `referenceCapacity`: Q̂ rows for SSPS (steps per epoch × batch size for k-means sampling).
+    public init(config: TrainingConfig, speakerCount: Int, referenceCapacity: Int = 0) {
         self.config = config
+        if config.ssps.enabled {
+            let positive = config.ssps.positiveCapacity(batchSize: config.batchSize)
+            let reference = config.ssps.sampling == .knn ? positive : referenceCapacity
+            memory = SSPSMemory(referenceCapacity: max(reference, config.batchSize), positiveCapacity: positive,
+                                dimension: config.model.embeddingSize)
+        } else {
+            memory = nil
+        }
         model = ECAPATrainingModel(config: config.model, seed: config.seed)
         if config.method == .supervised {
             var rng = SplitMix64(seed: config.seed ^ 0xC1A5_51F1_E500_0001)
@@ -27,9 +39,37 @@ public final class TrainingStep {
     }
 
     /// One optimisation step (forward, backward, Adam update); returns the loss.
-    public func step(_ batch: TrainingBatch) -> Float {
+    public func step(_ batch: TrainingBatch) -> Float { step(batch, epoch: 0, stepInEpoch: 0).loss }
+
+    /// One optimisation step at `stepInEpoch` of `epoch`; with SSPS, also the Q′ slot of each anchor's
+    /// pseudo-positive (nil: it kept its own positive) and the dataset index stored there.
+    public func step(_ batch: TrainingBatch, epoch: Int, stepInEpoch: Int) -> (loss: Float, pseudoPositives: [Int?]) {
         let g = Graph(training: true)
         let loss: Variable
+        var picks: [Int?] = []
+        if let memory {
+            // Reference §5.4: ŷ from the clean reference crop in eval mode (no gradient); sample from Q′
+            // before this step's write; substitute detached rows of z₂; then write (ŷ, z₂) to the queues.
+            let references = referenceEmbeddings(batch)
+            let z1 = model.forward(g, features: Variable(batch.views[0]))
+            let z2 = model.forward(g, features: Variable(batch.views[1]))
+            switch config.ssps.sampling {
+            case .kmeans:
+                picks = clusters.map { PositiveSampler.drawFromClusters(anchors: batch.indices, memory: memory, clusters: $0,
+                                                                         seed: config.seed, epoch: epoch, step: stepInEpoch) }
+                    ?? batch.indices.map { _ in nil }
+            case .knn:
+                picks = PositiveSampler.drawNearest(anchors: batch.indices, references: references, memory: memory,
+                                                    m: config.ssps.neighbours, seed: config.seed, epoch: epoch, step: stepInEpoch)
+            }
+            let positives = substitute(g, z2, picks: picks, memory: memory)
+            memory.write(step: stepInEpoch, indices: batch.indices, references: references, positives: z2.values)
+            loss = g.ntXent(z1, positives, temperature: Float(config.temperature))
+            optimizer.zeroGrad()
+            g.backward(from: loss)
+            optimizer.step()
+            return (loss.values[0], picks)
+        }
         switch config.method {
         case .supervised:
             let e = model.forward(g, features: Variable(batch.views[0]))
@@ -45,6 +85,44 @@ public final class TrainingStep {
         optimizer.zeroGrad()
         g.backward(from: loss)
         optimizer.step()
-        return loss.values[0]
+        return (loss.values[0], picks)
+    }
+
+    /// L2-normalised eval-mode embeddings of the batch's reference crops (B × D), outside the tape.
+    func referenceEmbeddings(_ batch: TrainingBatch) -> [Float] {
+        guard let reference = batch.reference else { preconditionFailure("SSPS batch without reference crops") }
+        let e = model.forward(Graph(training: false, recording: false), features: Variable(reference)).values
+        let d = config.model.embeddingSize
+        var out = e
+        for r in 0..<(e.count / d) {
+            var s = 0.0
+            for k in 0..<d { s += Double(e[r * d + k]) * Double(e[r * d + k]) }
+            let inv = Float(1 / max(s.squareRoot(), 1e-12))
+            for k in 0..<d { out[r * d + k] = e[r * d + k] * inv }
+        }
+        return out
+    }
+
+    /// z₂ with the picked rows replaced by detached Q′ embeddings: z₂ ⊙ keep + stored, where keep is
+    /// 0 on substituted rows (no gradient reaches them) and stored is 0 elsewhere.
+    func substitute(_ g: Graph, _ z2: Variable, picks: [Int?], memory: SSPSMemory) -> Variable {
+        guard picks.contains(where: { $0 != nil }) else { return z2 }
+        let (n, d) = (z2.shape[0], z2.shape[1])
+        var keep = [Float](repeating: 1, count: n), stored = [Float](repeating: 0, count: n * d)
+        for (row, slot) in picks.enumerated() {
+            guard let slot else { continue }
+            keep[row] = 0
+            for k in 0..<d { stored[row * d + k] = memory.positiveEmbeddings[slot * d + k] }
+        }
+        return g.add(g.mul(z2, Variable(Tensor(shape: [n, 1], values: keep))), Variable(Tensor(shape: [n, d], values: stored)))
+    }
+
+    /// The eval-mode pass that fills the queues before the first SSPS epoch (reference §5.4 "initial fill"):
+    /// the whole model in eval mode, no sampling, no update; ŷ and the eval-mode z₂ written at `stepInEpoch`.
+    public func fill(_ batch: TrainingBatch, stepInEpoch: Int) {
+        guard let memory else { return }
+        let references = referenceEmbeddings(batch)
+        let z2 = model.forward(Graph(training: false, recording: false), features: Variable(batch.views[1])).values
+        memory.write(step: stepInEpoch, indices: batch.indices, references: references, positives: z2)
     }
 }

@@ -28,7 +28,7 @@ struct ExportCommand: ParsableCommand {
                                                                last: last, count: average)
             let file = try ModelExport.modelFile(checkpoint: ck, checkpointPath: path, averagedEpochs: epochs)
             do { try file.write(path: output) } catch { throw TrainingError.run("cannot write \(output): \(error)") }
-            print("wrote \(output): \(ck.config.method.rawValue), \(ck.epoch) epochs"
+            print("wrote \(output): \(ck.config.methodName), \(ck.epoch) epochs"
                   + (average > 1 ? " (epochs \(epochs.lowerBound)-\(epochs.upperBound) averaged)" : "")
                   + (ck.lastValidationEER.map { String(format: ", validation EER %.2f %%", $0) } ?? ""))
         }

@@ -12,9 +12,14 @@ struct TrainCommand: ParsableCommand {
         features (sslsv-40 | sslsv-80 | speechbrain | kaldi), model.{input_size, channels, kernel_sizes, \
         dilations, res2net_scale, se_channels, attention_channels, global_context, embedding_size, padding, \
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
-        augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads.
+        augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads, \
+        init_from (a base run folder or checkpoint to continue as a new stage), ssps.{enabled, sampling \
+        (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds}.
         The run folder gets config.json, log.csv, checkpoint-epochNNN.safetensors (atomic, every epoch) and \
         checkpoint-last. --resume continues exactly from checkpoint-last; only epochs and threads may change.
+        SSPS (SimCLR): train a base run, then a second run with --set init_from=BASE_RUN --set ssps.enabled=true \
+        and more epochs; it starts with an eval-mode pass that fills the queues and logs coverage, the share of \
+        same-speaker and other-recording pseudo-positives, and NMI of the clusters vs speakers and recordings.
         """)
 
     @Option(name: .long, help: "Run folder.") var out: String
