@@ -56,6 +56,10 @@ struct TrainCommand: ParsableCommand {
             let trainer = try Trainer(config: resolved, runDirectory: out, resume: resume)
             trainer.showProgress = !quiet && isatty(2) != 0
             if resume { print("resuming \(out) after epoch \(trainer.epochsDone) of \(resolved.epochs)") }
+            if let m = trainer.stepper.memory {
+                print("SSPS \(resolved.ssps.sampling.rawValue): Q̂ \(m.referenceCapacity) × \(m.dimension), Q′ \(m.positiveCapacity) × "
+                      + "\(m.dimension), " + String(format: "%.1f MB of queues", Double(m.bytes) / 1_048_576))
+            }
             let log = try trainer.run()
             if let last = log.last {
                 print(String(format: "%@: %d epochs, loss %.4f, %.1f s of audio per s", resolved.method.rawValue, last.epoch,
