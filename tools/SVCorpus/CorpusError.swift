@@ -3,6 +3,8 @@
 public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A program the recipe needs is not on PATH.
     case missingProgram(name: String, aptPackage: String)
+    /// Voices an engine needs are not installed.
+    case missingVoices(engine: String, voices: [String], aptPackages: [String])
     /// A program exited with a failure status.
     case programFailed(name: String, arguments: [String], status: Int32, output: String)
     /// The output folder cannot be created or written.
@@ -23,8 +25,16 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .missingProgram(let name, let apt):
+            if apt == SynthEngine.festival.aptPackage {
+                let voices = FestivalVoice.bases(languages: EspeakVoice.englishVariants).map(\.aptPackage)
+                return "'\(name)' (festival) is not installed or not on PATH; install it with "
+                    + "`apt-get install festival \(voices.joined(separator: " "))` or leave festival out of --engines."
+            }
             return "'\(name)' is not installed or not on PATH; install it with `apt-get install \(apt)`"
                 + (name == "flite" ? " or leave flite out with `--engines espeak-ng`." : ".")
+        case .missingVoices(let engine, let voices, let apt):
+            return "\(engine) voices \(voices.joined(separator: ", ")) are not installed; install them with "
+                + "`apt-get install \(apt.joined(separator: " "))` or leave \(engine) out of --engines."
         case .programFailed(let name, let args, let status, let output):
             let tail = output.split(separator: "\n").suffix(5).joined(separator: " | ")
             return "'\(name) \(args.joined(separator: " "))' failed with status \(status): \(tail)"

@@ -113,6 +113,7 @@ public struct CorpusGenerator: Sendable {
     /// Generates (or finishes) the corpus. `progress` gets (finished utterances, total).
     public func run(force: Bool, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws(CorpusError) -> Report {
         let start = Date()
+        try recipe.options.validate()
         var description = CorpusDescription(kind: "synth", options: recipe.options, textSource: text.provenance,
                                             tools: [:], importRoot: nil, complete: false, utterances: 0, audioSeconds: 0)
         _ = try CorpusOutput.prepare(output, description: description, force: force)
@@ -213,6 +214,7 @@ public struct CorpusGenerator: Sendable {
     func synthesize(_ voice: SpeakerVoice, jitter: SessionJitter, text: String,
                     context: WorkerContext) throws(CorpusError) -> [Float] {
         let raw = "\(context.folder)/raw.wav"
+        var effects: [String] = []
         switch voice.engine {
         case .espeakNG:
             guard let v = voice.espeak else { throw .invalidRecipe("espeak-ng speaker without voice parameters") }
@@ -224,11 +226,23 @@ public struct CorpusGenerator: Sendable {
         case .flite:
             guard let v = voice.flite else { throw .invalidRecipe("flite speaker without voice parameters") }
             try tools.run("flite", v.arguments(text: text, output: raw, rateFactor: jitter.rate, pitchFactor: jitter.pitchFactor))
+        case .festival:
+            guard let v = voice.festival else { throw .invalidRecipe("festival speaker without voice parameters") }
+            try? FileManager.default.removeItem(atPath: raw)
+            let arguments = v.arguments(output: raw)
+            let output = try tools.run("text2wave", arguments, input: text)
+            // text2wave exits 0 after a Scheme error (unknown voice, bad input): check what it wrote.
+            let size = (try? FileManager.default.attributesOfItem(atPath: raw)[.size] as? Int) ?? 0
+            if output.contains("SIOD ERROR") || size <= 44 {
+                throw .programFailed(name: "text2wave", arguments: arguments, status: 0,
+                                     output: output.isEmpty ? "no audio written" : output)
+            }
+            effects = v.soxEffects(jitter: jitter)
         }
         // sox resamples to 16 kHz (espeak-ng writes 22.05 kHz) and hands over raw float samples.
         let resampled = "\(context.folder)/raw16.f32"
         try tools.run("sox", ["-R", "-D", "-V1", raw, "-t", "raw", "-e", "floating-point", "-b", "32",
-                              "-r", "\(Self.sampleRate)", "-c", "1", resampled])
+                              "-r", "\(Self.sampleRate)", "-c", "1", resampled] + effects)
         let samples = try Self.readFloats(resampled)
         return SignalOps.trimSilence(samples, sampleRate: Self.sampleRate)
     }
@@ -240,8 +254,19 @@ public struct CorpusGenerator: Sendable {
         for (k, index) in (recording.channel.babbleSpeakers ?? []).enumerated() {
             let speaker = recipe.train[index]
             var r = recipe.random("babble", recording, k)
-            let words = text.text(language: speaker.voice.language, minWords: 25, &r)
-            let voice = NoiseGenerator.normalizedRMS(try synthesize(speaker.voice, jitter: .none, text: words, context: context))
+            var words = text.text(language: speaker.voice.language, minWords: 25, &r)
+            var speech: [Float] = []
+            // festival fails on some inputs (CORPUS.md §2.5): redraw the text from the next attempt's stream.
+            for attempt in 1...Self.synthesisAttempts {
+                do throws(CorpusError) {
+                    speech = try synthesize(speaker.voice, jitter: .none, text: words, context: context)
+                    break
+                } catch let error where Self.isRedrawable(error, speaker.voice) && attempt < Self.synthesisAttempts {
+                    r = recipe.random("babble", recording, k, attempt)
+                    words = text.text(language: speaker.voice.language, minWords: 25, &r)
+                }
+            }
+            let voice = NoiseGenerator.normalizedRMS(speech)
             guard !voice.isEmpty else { continue }
             let offset = r.int(0...(length - 1))
             for i in 0..<min(voice.count, length) { bed[(offset + i) % length] += voice[i] }
@@ -256,14 +281,19 @@ public struct CorpusGenerator: Sendable {
         let voice = recording.speaker.voice
         var speech: [Float] = []
         var words = ""
-        let attempts = 8
+        let attempts = Self.synthesisAttempts
         for attempt in 0..<attempts {
             var r = recipe.random("text", recording, u, attempt)
             // The segment length is drawn U(2, 8) s; longer speech is cut there (as VoxCeleb segments are).
             let target = r.uniform(Self.minSeconds, Self.maxSeconds)
             let wps = Double(voice.espeak?.wordsPerMinute ?? 165) / 60
             words = text.text(language: voice.language, minWords: max(5, Int(target * wps * 0.9) + attempt * 4), &r)
-            speech = try synthesize(voice, jitter: recording.jitter, text: words, context: context)
+            do throws(CorpusError) {
+                speech = try synthesize(voice, jitter: recording.jitter, text: words, context: context)
+            } catch let error where Self.isRedrawable(error, voice) && attempt < attempts - 1 {
+                // festival's ked_diphone segfaults on some inputs (CORPUS.md §2.5): the next attempt redraws the text.
+                continue
+            }
             let cut = max(Int(target * Double(fs)), Int(Self.minSeconds * Double(fs)))
             if speech.count > cut { speech = SignalOps.fadeOut(Array(speech[0..<cut]), samples: fs / 50) }
             if speech.count >= Int(Self.minSeconds * Double(fs)) { break }
@@ -308,12 +338,21 @@ public struct CorpusGenerator: Sendable {
         }
         struct ChannelRow: Encodable { var chain: ChannelChain; var jitter: SessionJitter; var utteranceSNR: Double? }
         let id = "\(recording.speaker.id)-\(recording.id)-" + String(format: "%05d", u + 1)
-        let voiceJSON = voice.engine == .espeakNG ? CorpusManifest.json(voice.espeak) : CorpusManifest.json(voice.flite)
+        let voiceJSON = voice.json
         return CorpusUtterance(id: id, speaker: recording.speaker.id, recording: "\(recording.speaker.id)/\(recording.id)",
                                path: relative, split: recording.speaker.split,
                                duration: Double(count) / Double(fs), engine: voice.engine.rawValue, voice: voiceJSON,
                                channel: CorpusManifest.json(ChannelRow(chain: chain, jitter: recording.jitter, utteranceSNR: snr)),
                                text: words)
+    }
+
+    /// Text draws per utterance before giving up (too short, or the synthesiser failed).
+    static let synthesisAttempts = 8
+
+    /// A failure that a new text may avoid: festival crashing or erroring on an input.
+    static func isRedrawable(_ error: CorpusError, _ voice: SpeakerVoice) -> Bool {
+        if voice.engine == .festival, case .programFailed(let name, _, _, _) = error, name == "text2wave" { return true }
+        return false
     }
 
     /// High-pass, low-pass, EQ and codec through sox (`-R -D`), on raw 32-bit float at 16 kHz.

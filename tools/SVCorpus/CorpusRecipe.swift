@@ -40,7 +40,15 @@ public struct CorpusOptions: Codable, Equatable, Sendable {
         }
         guard utterances >= 1, utterances <= 9999 else { throw .invalidRecipe("--utterances must be 1...9999 (got \(utterances))") }
         if let m = mildFraction, !(0...1).contains(m) { throw .invalidRecipe("--mild-fraction must be in 0...1 (got \(m))") }
-        guard engines.contains(.espeakNG) else { throw .invalidRecipe("--engines must include espeak-ng (most speakers use it)") }
+        guard !engines.isEmpty else { throw .invalidRecipe("--engines must name at least one engine") }
+        if !engines.contains(.espeakNG) {
+            // Without espeak-ng every speaker comes from a capped base voice (English bases only here).
+            let capacity = engines.reduce(0) { $0 + CorpusRecipe.capacity(of: $1, languages: EspeakVoice.englishVariants) }
+            guard max(speakers, devSpeakers) <= capacity else {
+                throw .invalidRecipe("--engines \(engines.map(\.rawValue).joined(separator: ",")) make at most \(capacity) "
+                    + "speakers per split (capped per base voice); add espeak-ng or ask for fewer speakers (got \(max(speakers, devSpeakers)))")
+            }
+        }
     }
 }
 
@@ -68,8 +76,8 @@ public struct CorpusRecipe: Sendable {
     public let train: [SpeakerPlan]
     public let dev: [SpeakerPlan]
 
-    /// Share of flite speakers among espeak-ng + flite (8 % vs 75 % in CORPUS.md §2.2).
-    public static let fliteShare = 8.0 / 83.0
+    /// Engines drawn by share instead of being the default, in draw order (CORPUS.md §2.2).
+    static let drawnEngines: [SynthEngine] = [.flite, .festival]
 
     public init(options: CorpusOptions, languages: [String]) {
         self.options = options
@@ -77,21 +85,61 @@ public struct CorpusRecipe: Sendable {
         dev = Self.speakers(.dev, count: options.devSpeakers, options: options, languages: languages)
     }
 
+    /// How many speakers per split `engine` can make (its base voices times the cap); espeak-ng is unlimited.
+    public static func capacity(of engine: SynthEngine, languages: [String]) -> Int {
+        switch engine {
+        case .espeakNG: Int.max / 4
+        case .flite: FliteVoice.baseVoices.count * FliteVoice.maxPerBase
+        case .festival: FestivalVoice.bases(languages: languages).count * FestivalVoice.maxPerBase
+        }
+    }
+
+    /// Each speaker's engine comes from one uniform draw against the cumulative shares of the enabled
+    /// engines (flite, festival, then espeak-ng for the rest). With espeak-ng and flite only this is the
+    /// earlier `bernoulli(8/83)`, so those corpora are unchanged. A drawn engine whose base voices are
+    /// all at their cap gives way to espeak-ng, or without it to the next engine with room.
     static func speakers(_ split: CorpusSplit, count: Int, options: CorpusOptions, languages: [String]) -> [SpeakerPlan] {
         let width = max(4, String(count).count)
         let prefix = split == .train ? "spk" : "dev"
         var perBase: [String: Int] = [:]
+        let drawn = drawnEngines.filter { options.engines.contains($0) }
+        let hasEspeak = options.engines.contains(.espeakNG)
+        let total = drawn.reduce(hasEspeak ? SynthEngine.espeakNG.share : 0) { $0 + $1.share }
+        let festivalBases = FestivalVoice.bases(languages: languages)
+        func open(_ engine: SynthEngine) -> [String] {
+            switch engine {
+            case .espeakNG: []
+            case .flite: FliteVoice.baseVoices.filter { perBase["flite/" + $0, default: 0] < FliteVoice.maxPerBase }
+            case .festival: festivalBases.map(\.name).filter { perBase["festival/" + $0, default: 0] < FestivalVoice.maxPerBase }
+            }
+        }
         return (0..<count).map { i in
             var e = CorpusRandom(seed: options.seed, "engine", split.code, i)
             var v = CorpusRandom(seed: options.seed, "voice", split.code, i)
-            var voice = SpeakerVoice(engine: .espeakNG, espeak: nil, flite: nil)
-            let open = FliteVoice.baseVoices.filter { perBase[$0, default: 0] < FliteVoice.maxPerBase }
-            if options.engines.contains(.flite), e.bernoulli(fliteShare), !open.isEmpty {
-                let base = e.choice(open)
-                perBase[base, default: 0] += 1
-                voice = SpeakerVoice(engine: .flite, espeak: nil, flite: FliteVoice.draw(&v, base: base))
-            } else {
+            var engine = SynthEngine.espeakNG
+            if !drawn.isEmpty {
+                let u = e.unit()
+                var cumulative = 0
+                for candidate in drawn {
+                    cumulative += candidate.share
+                    if u < Double(cumulative) / Double(total) { engine = candidate; break }
+                }
+                if engine != .espeakNG, open(engine).isEmpty {
+                    engine = hasEspeak ? .espeakNG : (drawn.first { !open($0).isEmpty } ?? .espeakNG)
+                }
+            }
+            var voice = SpeakerVoice(engine: engine, espeak: nil, flite: nil)
+            switch engine {
+            case .espeakNG:
                 voice.espeak = EspeakVoice.draw(&v, languages: languages)
+            case .flite:
+                let base = e.choice(open(.flite))
+                perBase["flite/" + base, default: 0] += 1
+                voice.flite = FliteVoice.draw(&v, base: base)
+            case .festival:
+                let name = e.choice(open(.festival))
+                perBase["festival/" + name, default: 0] += 1
+                voice.festival = FestivalVoice.draw(&v, base: festivalBases.first { $0.name == name }!)
             }
             let number = String(i + 1)
             let id = prefix + String(repeating: "0", count: max(0, width - number.count)) + number

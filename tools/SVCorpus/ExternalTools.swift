@@ -4,15 +4,54 @@ import Foundation
 public struct ExternalTools: Sendable {
     public let paths: [String: String]
 
-    /// Finds `sox` and the programs of `engines` on PATH; the error names the apt package to install.
-    public static func locate(engines: [SynthEngine], searchPath: String? = nil) throws(CorpusError) -> ExternalTools {
+    public init(paths: [String: String]) { self.paths = paths }
+
+    /// Where Debian installs festival voices (`<root>/<language>/<voice>/`).
+    public static let festivalVoiceRoot = "/usr/share/festival/voices"
+
+    /// Finds `sox` and the programs of `engines` on PATH, and with festival its base voices for
+    /// `languages` (the text languages, as for the recipe); the error names the apt package to install.
+    public static func locate(engines: [SynthEngine], searchPath: String? = nil,
+                              languages: [String] = EspeakVoice.englishVariants,
+                              festivalVoiceRoot: String = festivalVoiceRoot) throws(CorpusError) -> ExternalTools {
         var paths: [String: String] = [:]
         let needed = [("sox", "sox")] + engines.map { ($0.program, $0.aptPackage) }
         for (name, apt) in needed {
             guard let p = find(name, searchPath: searchPath) else { throw .missingProgram(name: name, aptPackage: apt) }
             paths[name] = p
         }
+        if engines.contains(.festival) {
+            // text2wave is a festival script; the festival binary beside it reports the version.
+            paths["festival"] = find("festival", searchPath: searchPath)
+            let missing = missingFestivalVoices(FestivalVoice.bases(languages: languages), root: festivalVoiceRoot)
+            if !missing.isEmpty {
+                throw .missingVoices(engine: SynthEngine.festival.rawValue, voices: missing.map(\.name),
+                                     aptPackages: missing.map(\.aptPackage))
+            }
+        }
         return ExternalTools(paths: paths)
+    }
+
+    /// The base voices with no folder `<root>/*/<name>`.
+    public static func missingFestivalVoices(_ bases: [FestivalVoice.Base], root: String = festivalVoiceRoot) -> [FestivalVoice.Base] {
+        let fm = FileManager.default
+        let languages = (try? fm.contentsOfDirectory(atPath: root)) ?? []
+        return bases.filter { base in !languages.contains { fm.fileExists(atPath: "\(root)/\($0)/\(base.name)") } }
+    }
+
+    /// Whether `engine` can run here: its program on PATH and, for festival, its English base voices.
+    public static func isAvailable(_ engine: SynthEngine, searchPath: String? = nil,
+                                   festivalVoiceRoot: String = festivalVoiceRoot) -> Bool {
+        guard find(engine.program, searchPath: searchPath) != nil else { return false }
+        if engine == .festival {
+            return missingFestivalVoices(FestivalVoice.bases(languages: EspeakVoice.englishVariants), root: festivalVoiceRoot).isEmpty
+        }
+        return true
+    }
+
+    /// The default `--engines`: espeak-ng and flite, plus festival when it and its English voices are installed.
+    public static func defaultEngines(searchPath: String? = nil, festivalVoiceRoot: String = festivalVoiceRoot) -> [SynthEngine] {
+        [.espeakNG, .flite] + (isAvailable(.festival, searchPath: searchPath, festivalVoiceRoot: festivalVoiceRoot) ? [.festival] : [])
     }
 
     /// The absolute path of `name` on PATH, or nil.
@@ -63,7 +102,8 @@ public struct ExternalTools: Sendable {
     /// First non-empty line of `name --version` (provenance only; flite exits non-zero here).
     public func version(_ name: String) -> String {
         let out: String
-        do { out = try run(name, ["--version"]) } catch {
+        let program = name == "text2wave" && paths["festival"] != nil ? "festival" : name
+        do { out = try run(program, ["--version"]) } catch {
             if case .programFailed(_, _, _, let text) = error { out = text } else { out = "" }
         }
         let line = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("Carnegie") }

@@ -3,10 +3,32 @@ import Foundation
 public enum SynthEngine: String, Codable, Sendable, CaseIterable {
     case espeakNG = "espeak-ng"
     case flite
+    case festival
 
     /// The program and the Debian package that provides it.
-    public var program: String { self == .espeakNG ? "espeak-ng" : "flite" }
-    public var aptPackage: String { self == .espeakNG ? "espeak-ng" : "flite" }
+    public var program: String {
+        switch self {
+        case .espeakNG: "espeak-ng"
+        case .flite: "flite"
+        case .festival: "text2wave"
+        }
+    }
+    public var aptPackage: String {
+        switch self {
+        case .espeakNG: "espeak-ng"
+        case .flite: "flite"
+        case .festival: "festival"
+        }
+    }
+
+    /// Share of speakers in CORPUS.md §2.2 (percent); shares are renormalised over the enabled engines.
+    public var share: Int {
+        switch self {
+        case .espeakNG: 75
+        case .flite: 8
+        case .festival: 7
+        }
+    }
 }
 
 /// One espeak-ng random voice variant (CORPUS.md §2.2): written as a variant file per speaker.
@@ -99,14 +121,73 @@ public struct FliteVoice: Codable, Equatable, Sendable {
     }
 }
 
+/// One festival speaker: a festvox base voice, `(voice_X)`, shifted by sox `pitch` (CORPUS.md §2.2).
+public struct FestivalVoice: Codable, Equatable, Sendable {
+    /// Festival voice name: `(voice_<base>)`.
+    public var base: String
+    /// Language of the text it speaks ("en-us", "it").
+    public var language: String
+    /// sox `pitch` shift in cents, U(−300, 300).
+    public var pitchCents: Int
+
+    /// A festvox voice and the Debian package that installs it.
+    public struct Base: Equatable, Sendable {
+        public var name: String, language: String, aptPackage: String
+    }
+
+    /// The festvox voices Debian packages (bookworm) with a language the corpus has text for.
+    public static let allBases: [Base] = [
+        Base(name: "kal_diphone", language: "en-us", aptPackage: "festvox-kallpc16k"),
+        Base(name: "ked_diphone", language: "en-us", aptPackage: "festvox-kdlpc16k"),
+        Base(name: "cmu_us_slt_arctic_hts", language: "en-us", aptPackage: "festvox-us-slt-hts"),
+        Base(name: "lp_diphone", language: "it", aptPackage: "festvox-italp16k"),
+        Base(name: "pc_diphone", language: "it", aptPackage: "festvox-itapc16k"),
+    ]
+    /// Speakers per base voice at most: they share a timbre and act as hard negatives.
+    public static let maxPerBase = 5
+    public static let maxPitchCents = 300
+
+    /// The base voices usable with text in `languages` (English always; Italian only with Italian text).
+    public static func bases(languages: [String]) -> [Base] {
+        allBases.filter { $0.language.hasPrefix("en") || languages.contains($0.language) }
+    }
+
+    public static func draw(_ r: inout CorpusRandom, base: Base) -> FestivalVoice {
+        FestivalVoice(base: base.name, language: base.language,
+                      pitchCents: Int(r.uniform(-Double(maxPitchCents), Double(maxPitchCents)).rounded()))
+    }
+
+    /// text2wave arguments (the text goes on stdin).
+    public func arguments(output: String) -> [String] { ["-eval", "(voice_\(base))", "-o", output] }
+
+    /// sox effects after synthesis: normalise, pitch (speaker shift plus the recording's jitter), tempo
+    /// (the recording's rate), normalise again (`pitch` can clip, CORPUS.md §2.5).
+    public func soxEffects(jitter: SessionJitter) -> [String] {
+        let cents = Int((Double(pitchCents) + 100 * jitter.pitchSemitones).rounded())
+        var effects = ["gain", "-n", "-6", "pitch", "\(cents)"]
+        if jitter.rate != 1 { effects += ["tempo", "-s", "\(jitter.rate)"] }
+        return effects + ["gain", "-n", "-6"]
+    }
+}
+
 /// A speaker: an engine and its voice parameters.
 public struct SpeakerVoice: Codable, Equatable, Sendable {
     public var engine: SynthEngine
     public var espeak: EspeakVoice?
     public var flite: FliteVoice?
+    public var festival: FestivalVoice? = nil
 
     /// The language of the speaker's text.
-    public var language: String { espeak?.language ?? "en-us" }
+    public var language: String { espeak?.language ?? festival?.language ?? "en-us" }
+
+    /// The voice parameters as the JSON of meta.tsv's voice column.
+    public var json: String {
+        switch engine {
+        case .espeakNG: CorpusManifest.json(espeak)
+        case .flite: CorpusManifest.json(flite)
+        case .festival: CorpusManifest.json(festival)
+        }
+    }
 }
 
 /// The per-recording session jitter of CORPUS.md §2.1: speaking rate ×U(0.92, 1.08), pitch ±0.5 semitone.

@@ -11,7 +11,7 @@ struct CorpusCommand: ParsableCommand {
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Generate speakers → recordings (one channel each) → utterances with espeak-ng, flite and sox.",
+            abstract: "Generate speakers → recordings (one channel each) → utterances with espeak-ng, flite, festival and sox.",
             discussion: """
             Writes DIR/wav/<spk>/<rec>/<utt>.wav (16 kHz mono 16-bit), DIR/meta.tsv, DIR/train.txt, \
             DIR/dev/utterances.txt, DIR/dev/trials.txt (all target pairs) and DIR/dev/trials-cross-channel.txt \
@@ -26,14 +26,17 @@ struct CorpusCommand: ParsableCommand {
         @Option(name: .long, help: "Utterances per recording.") var utterances: Int = 4
         @Option(name: .long, help: "Corpus seed.") var seed: UInt64 = 1
         @Option(name: .long, help: "Parallel workers.") var jobs: Int = 2
-        @Option(name: .long, help: "Engines, comma separated: espeak-ng, flite.") var engines: String = "espeak-ng,flite"
+        @Option(name: .long, help: ArgumentHelp("Engines, comma separated: espeak-ng, flite, festival.",
+                                                 discussion: "Default: espeak-ng,flite, plus festival when it and its voices are installed.",
+                                                 valueName: "list")) var engines: String?
         @Option(name: .customLong("non-targets"), help: "Non-target trials drawn per dev utterance.") var nonTargets: Int = 8
         @Option(name: .customLong("mild-fraction"), help: "Share of mild recordings: no codec, SNR 20–30 dB.") var mildFraction: Double = 0
         @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
         @Flag(name: .long, help: "No progress line.") var quiet = false
 
         func parsedEngines() throws -> [SynthEngine] {
-            try engines.split(separator: ",").map {
+            guard let engines else { return ExternalTools.defaultEngines() }
+            return try engines.split(separator: ",").map {
                 guard let e = SynthEngine(rawValue: $0.trimmingCharacters(in: .whitespaces)) else {
                     throw ValidationError("unknown engine '\($0)'; valid: \(SynthEngine.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
@@ -54,8 +57,8 @@ struct CorpusCommand: ParsableCommand {
             let options = CorpusOptions(speakers: speakers, devSpeakers: devSpeakers, recordings: recordings,
                                         utterances: utterances, seed: seed, engines: try parsedEngines(),
                                         nonTargetsPerUtterance: nonTargets, mildFraction: mildFraction > 0 ? mildFraction : nil)
-            let tools = try ExternalTools.locate(engines: options.engines)
             let text = TextSource.load()
+            let tools = try ExternalTools.locate(engines: options.engines, languages: text.espeakLanguages)
             let generator = CorpusGenerator(options: options, text: text, tools: tools, output: out, jobs: jobs)
             let quiet = self.quiet
             let start = Date()
