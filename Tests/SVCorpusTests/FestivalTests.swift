@@ -6,8 +6,8 @@ import Testing
 /// festival with the English festvox voices, and sox: what the synthesis tests below need.
 private let haveFestival = ExternalTools.find("sox") != nil && ExternalTools.isAvailable(.festival)
 private let skipMessage: Comment = """
-    needs festival and its voices (apt-get install sox festival festvox-kallpc16k festvox-kdlpc16k \
-    festvox-us-slt-hts festvox-italp16k festvox-itapc16k); skipped
+    needs festival and its English voices (apt-get install sox festival festvox-kallpc16k festvox-kdlpc16k \
+    festvox-us-slt-hts); skipped
     """
 
 private func temporaryFolder(_ name: String) -> String {
@@ -84,6 +84,16 @@ private func medianF0(_ x: [Float], sampleRate: Int = 16_000) -> Double {
         }
         #expect(capped.filter { $0.base == "lp_diphone" }.allSatisfy { $0.language == "it" })
         #expect(Set(capped.map(\.pitchCents)).count > 15)  // derived speakers of one base get their own shift
+        // Italian voices get about one festival speaker in five (uniform over the 5 bases would give two in five).
+        var italian = 0, drawn = 0
+        for seed in 1...20 {
+            let r = CorpusRecipe(options: CorpusOptions(speakers: 200, devSpeakers: 0, recordings: 1, utterances: 1, seed: UInt64(seed),
+                                                        engines: [.espeakNG, .festival]), languages: ["en-us", "it"])
+            let first = r.train.compactMap(\.voice.festival).prefix(10)  // below both caps (15 English, 10 Italian)
+            drawn += first.count
+            italian += first.filter { $0.language == "it" }.count
+        }
+        #expect(drawn == 200 && italian >= 20 && italian <= 60, "\(italian) of \(drawn) Italian")
     }
 
     @Test func espeakAndFliteCorporaKeepTheirEarlierDraws() {

@@ -241,8 +241,14 @@ public struct CorpusGenerator: Sendable {
         }
         // sox resamples to 16 kHz (espeak-ng writes 22.05 kHz) and hands over raw float samples.
         let resampled = "\(context.folder)/raw16.f32"
-        try tools.run("sox", ["-R", "-D", "-V1", raw, "-t", "raw", "-e", "floating-point", "-b", "32",
+        // festival sometimes leaves 0 as the data size in the WAV header: read to the end of the file.
+        let lengthOption = voice.engine == .festival ? ["--ignore-length"] : []
+        try tools.run("sox", ["-R", "-D", "-V1"] + lengthOption + [raw, "-t", "raw", "-e", "floating-point", "-b", "32",
                               "-r", "\(Self.sampleRate)", "-c", "1", resampled] + effects)
+        if voice.engine == .festival, ((try? FileManager.default.attributesOfItem(atPath: resampled)[.size] as? Int) ?? 0) == 0 {
+            throw .programFailed(name: "text2wave", arguments: voice.festival?.arguments(output: raw) ?? [], status: 0,
+                                 output: "wrote a WAV file without samples")
+        }
         let samples = try Self.readFloats(resampled)
         return SignalOps.trimSilence(samples, sampleRate: Self.sampleRate)
     }

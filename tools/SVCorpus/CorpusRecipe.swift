@@ -137,7 +137,11 @@ public struct CorpusRecipe: Sendable {
                 perBase["flite/" + base, default: 0] += 1
                 voice.flite = FliteVoice.draw(&v, base: base)
             case .festival:
-                let name = e.choice(open(.festival))
+                // As for espeak-ng, other languages than English get one speaker in five.
+                let names = open(.festival)
+                let english = names.filter { n in festivalBases.contains { $0.name == n && $0.language.hasPrefix("en") } }
+                let others = names.filter { !english.contains($0) }
+                let name = !others.isEmpty && (english.isEmpty || e.bernoulli(0.2)) ? e.choice(others) : e.choice(english)
                 perBase["festival/" + name, default: 0] += 1
                 voice.festival = FestivalVoice.draw(&v, base: festivalBases.first { $0.name == name }!)
             }
