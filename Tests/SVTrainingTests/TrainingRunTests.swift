@@ -54,7 +54,7 @@ final class TinyCorpusFixture: @unchecked Sendable {
         #expect(message(nil, ["model.bogus=1"]).contains("'model.bogus'"))
         #expect(message(#"{"batchsize": 3}"#, []).contains("'batchsize'"))
         #expect(message(nil, ["batch_size=abc"]).contains("'batch_size'"))
-        #expect(message(nil, ["method=dino"]).contains("'method'"))
+        #expect(message(nil, ["method=byol"]).contains("'method'"))
         #expect(message(nil, ["epochs=0"]).contains("'epochs'"))
         #expect(message(nil, ["augmentation=loud"]).contains("'augmentation'"))
         #expect(message(nil, ["features=sslsv-80"]).contains("'model.input_size'"))

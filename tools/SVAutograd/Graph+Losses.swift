@@ -32,6 +32,45 @@ extension Graph {
         }
     }
 
+    /// Mean over rows of the soft-target cross-entropy −Σₖ tₖ·log_softmax(x)ₖ: logits x (N, K),
+    /// constant targets t (N, K) (rows need not sum to one; no gradient flows into them). DINO's
+    /// loss term `torch.sum(-t * F.log_softmax(s, dim=-1), dim=-1).mean()`. Returns a scalar;
+    /// ∂/∂x = (softmax(x)·Σₖtₖ − t)/N.
+    public func softTargetCrossEntropy(_ logits: Variable, targets: Tensor) -> Variable {
+        precondition(logits.shape.count == 2 && targets.shape == logits.shape,
+                     "softTargetCrossEntropy: logits and targets (N, K) expected, got \(logits.shape) and \(targets.shape)")
+        let n = logits.shape[0], k = logits.shape[1]
+        let lv = logits.value.values, tv = targets.values
+        var probs = [Float](repeating: 0, count: n * k), targetSums = [Float](repeating: 0, count: n)
+        var loss = 0.0
+        for r in 0..<n {
+            let base = r * k
+            var mx = -Float.infinity
+            for i in 0..<k { mx = max(mx, lv[base + i]) }
+            var s = 0.0
+            for i in 0..<k { let e = Foundation.exp(Double(lv[base + i] - mx)); probs[base + i] = Float(e); s += e }
+            let lse = Double(mx) + Foundation.log(s)
+            var ts = 0.0, row = 0.0
+            for i in 0..<k {
+                probs[base + i] = Float(Double(probs[base + i]) / s)
+                ts += Double(tv[base + i])
+                if tv[base + i] != 0 { row -= Double(tv[base + i]) * (Double(lv[base + i]) - lse) }
+            }
+            targetSums[r] = Float(ts)
+            loss += row
+        }
+        let pv = probs, sums = targetSums
+        return record(Tensor(scalar: Float(loss / Double(n))), inputs: [logits]) { out in
+            let g = out.grad![0] / Float(n)
+            logits.accumulateGrad { dl in
+                for r in 0..<n {
+                    let base = r * k, ts = sums[r]
+                    for i in 0..<k { dl[base + i] += g * (pv[base + i] * ts - tv[base + i]) }
+                }
+            }
+        }
+    }
+
     /// Additive angular margin (ArcFace / AAM-softmax) logits from cosines (N, K): the target
     /// column becomes φ = cos(θ+m) = cosθ·cos m − sinθ·sin m with sinθ = √clamp(1−cos²θ, 0, 1), or
     /// cosθ − m·sin(π−m) when cosθ ≤ cos(π−m) (the reference's easy-margin-off fallback); every

@@ -124,22 +124,83 @@ public struct StepDecaySchedule: LearningRateSchedule {
 
 /// Linear warm-up then cosine decay, per iteration, as DINO's `cosine_scheduler`: steps
 /// 0..<warmup go linearly from `warmupStart` to `base` (numpy `linspace`, both ends included), then
-/// lr = final + ½(base − final)(1 + cos(π·i/(total − warmup))) for i = step − warmup; `final` after.
+/// lr = final + ½(base − final)(1 + cos(π·i/cosineSteps)) for i = step − warmup, and `final` once
+/// i ≥ cosineSteps. DINO's own scheduler has cosineSteps = total − warmup (the cosine ends at
+/// `totalSteps`); sslsv's paper-era DINO appends a cosine defined over all `totalSteps` after the
+/// warm-up (`concatenated`), so it never gets to `final` within the run.
 public struct WarmupCosineSchedule: LearningRateSchedule {
     public var base: Float, final: Float, warmupStart: Float
     public var warmupSteps: Int, totalSteps: Int
+    /// Length of the cosine part.
+    public var cosineSteps: Int
+
     public init(base: Float, final: Float = 0, warmupStart: Float = 0, warmupSteps: Int, totalSteps: Int) {
         precondition(warmupSteps >= 0 && totalSteps > warmupSteps, "WarmupCosineSchedule: need 0 ≤ warmup < total")
         self.base = base; self.final = final; self.warmupStart = warmupStart
         self.warmupSteps = warmupSteps; self.totalSteps = totalSteps
+        cosineSteps = totalSteps - warmupSteps
     }
+
+    /// sslsv paper-era DINO (reference §4): `np.concatenate((linspace(warmupStart, base, warmupSteps),
+    /// final + ½(base − final)(1 + cos(π·arange(totalSteps)/totalSteps))))`, indexed by the global step.
+    public static func concatenated(base: Float, final: Float, warmupStart: Float = 0, warmupSteps: Int,
+                                    totalSteps: Int) -> WarmupCosineSchedule {
+        precondition(warmupSteps >= 0 && totalSteps > 0, "WarmupCosineSchedule.concatenated: need warmup ≥ 0 and total > 0")
+        var s = WarmupCosineSchedule(base: base, final: final, warmupStart: warmupStart, warmupSteps: warmupSteps,
+                                     totalSteps: warmupSteps + totalSteps)
+        s.cosineSteps = totalSteps
+        return s
+    }
+
     public func learningRate(at step: Int) -> Float {
         if step < warmupSteps {
             if warmupSteps == 1 { return warmupStart }
             return Float(Double(warmupStart) + Double(base - warmupStart) * Double(step) / Double(warmupSteps - 1))
         }
-        if step >= totalSteps { return final }
-        let i = Double(step - warmupSteps), n = Double(totalSteps - warmupSteps)
-        return Float(Double(final) + 0.5 * Double(base - final) * (1 + Foundation.cos(Double.pi * i / n)))
+        let i = step - warmupSteps
+        if i >= cosineSteps { return final }
+        return Float(Double(final) + 0.5 * Double(base - final) * (1 + Foundation.cos(Double.pi * Double(i) / Double(cosineSteps))))
     }
+}
+
+// MARK: - Gradient clipping and momentum (EMA) updates
+
+/// Per-tensor gradient clipping as DINO's `clip_gradients`: for each parameter with a gradient,
+/// coefficient = maxNorm/(‖g‖₂ + 1e-6); when it is below 1 the gradient is scaled by it.
+/// Returns the norms before clipping (nil for parameters without a gradient).
+@discardableResult
+public func clipGradientNorms(_ parameters: [Variable], maxNorm: Float) -> [Float?] {
+    parameters.map { p -> Float? in
+        guard var g = p.grad else { return nil }
+        var s: Float = 0
+        for v in g { s += v * v }
+        let norm = s.squareRoot()
+        let coefficient = maxNorm / (norm + 1e-6)
+        if coefficient < 1 {
+            for i in 0..<g.count { g[i] *= coefficient }
+            p.grad = g
+        }
+        return norm
+    }
+}
+
+/// Momentum (EMA) update of a teacher from a student, parameters only:
+/// θ_t ← τ·θ_t + (1 − τ)·θ_s (solo-learn/sslsv `MomentumUpdater.update`, in Float32 as PyTorch).
+public func momentumUpdate(teacher: [Variable], student: [Variable], tau: Double) {
+    precondition(teacher.count == student.count, "momentumUpdate: \(teacher.count) teacher and \(student.count) student tensors")
+    let a = Float(tau), b = Float(1 - tau)
+    for (t, s) in zip(teacher, student) {
+        precondition(t.count == s.count, "momentumUpdate: \(t.name) has \(t.count) values, the student's \(s.count)")
+        let sv = s.value.values
+        t.value.values.withUnsafeMutableBufferPointer { tv in
+            for i in 0..<tv.count { tv[i] = tv[i] * a + sv[i] * b }
+        }
+    }
+}
+
+/// The teacher momentum of BYOL/DINO at `step` of `totalSteps`: τ = 1 − (1 − base)(cos(π·step/total) + 1)/2,
+/// from `base` (0.996) up to 1 (cosine); 1 from `totalSteps` on.
+public func teacherMomentum(step: Int, totalSteps: Int, base: Double) -> Double {
+    guard step < totalSteps else { return 1 }
+    return 1 - (1 - base) * (Foundation.cos(Double.pi * Double(step) / Double(totalSteps)) + 1) / 2
 }

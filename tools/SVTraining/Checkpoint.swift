@@ -79,7 +79,9 @@ public struct SSPSEpochStats: Equatable, Sendable {
 }
 
 /// A training checkpoint (safetensors): model parameters and batch-norm buffers (`model.<name>`), the
-/// classifier (`classifier.weight`, supervised), Adam moments (`adam.m.<name>`, `adam.v.<name>`), and
+/// classifier (`classifier.weight`, supervised), Adam moments (`adam.m.<name>`, `adam.v.<name>`); for
+/// DINO the student head (`head.`), teacher encoder and head (`teacher.`, `teacher_head.`), the
+/// center (`dino.center`) and SGD momentum buffers (`sgd.momentum.<name>`); and
 /// metadata: the resolved config, completed epochs, global step, Adam's step count, the seed, the
 /// log rows so far, corpus identity, and a CRC32 of the tensor data (corruption check).
 public struct TrainingCheckpoint {
@@ -173,10 +175,14 @@ public struct TrainingCheckpoint {
         return "\(dir)/\(name)"
     }
 
-    /// Model (and classifier) tensors into a model built from the checkpoint's config.
+    /// Prefix of the encoder inference uses: the teacher (`teacher.`) for DINO, else `model.`.
+    public var inferencePrefix: String { config.method == .dino ? "teacher." : "model." }
+
+    /// The inference encoder's tensors (DINO: the teacher) into a model built from the checkpoint's config.
     public func makeModel() throws(TrainingError) -> ECAPATrainingModel {
         let model = ECAPATrainingModel(config: config.model, seed: config.seed)
-        do { try model.load { tensors["model.\($0)"] } } catch { throw .checkpoint(path: "", reason: error.description) }
+        let prefix = inferencePrefix
+        do { try model.load { tensors[prefix + $0] } } catch { throw .checkpoint(path: "", reason: error.description) }
         return model
     }
 }

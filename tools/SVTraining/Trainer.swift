@@ -65,7 +65,8 @@ public final class Trainer {
             throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
         }
         stepper = TrainingStep(config: config, speakerCount: corpus.speakers.count,
-                               referenceCapacity: corpus.train.count / config.batchSize * config.batchSize)
+                               referenceCapacity: corpus.train.count / config.batchSize * config.batchSize,
+                               stepsPerEpoch: corpus.train.count / config.batchSize)
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
         }
@@ -102,7 +103,7 @@ public final class Trainer {
 
     private var stateVariables: [(String, Variable)] {
         model.parameters.map { ("model.\($0.name)", $0) } + model.buffers.map { ("model.\($0.name)", $0) }
-            + (classifier.map { [("classifier.weight", $0)] } ?? [])
+            + (classifier.map { [("classifier.weight", $0)] } ?? []) + (stepper.dino?.namedState ?? [])
     }
 
     private func restore(_ ck: TrainingCheckpoint) throws(TrainingError) {
@@ -121,6 +122,16 @@ public final class Trainer {
             optimizer.secondMoments[k] = v
         }
         optimizer.stepCount = ck.adamStep
+        if let dino = stepper.dino {
+            // SGD momentum buffers; absent = not yet created (a parameter without gradients so far).
+            for (k, key) in dino.optimizerNames.enumerated() {
+                guard let buf = ck.tensors["sgd.momentum.\(key)"] else { dino.optimizer.momentumBuffers[k] = nil; continue }
+                guard buf.count == dino.optimizer.parameters[k].count else {
+                    throw .checkpoint(path: runDirectory, reason: "SGD momentum of \(key) has the wrong size")
+                }
+                dino.optimizer.momentumBuffers[k] = buf
+            }
+        }
         if let memory = stepper.memory { _ = try memory.restore(ck.tensors, path: runDirectory) }
         epochsDone = ck.epoch
         globalStep = ck.globalStep
@@ -136,6 +147,11 @@ public final class Trainer {
             tensors["adam.v.\(key)"] = (p.shape, optimizer.secondMoments[k])
         }
         if let memory = stepper.memory { tensors.merge(memory.tensors) { a, _ in a } }
+        if let dino = stepper.dino {
+            for (k, key) in dino.optimizerNames.enumerated() {
+                if let buf = dino.optimizer.momentumBuffers[k] { tensors["sgd.momentum.\(key)"] = (dino.optimizer.parameters[k].shape, buf) }
+            }
+        }
         return TrainingCheckpoint(config: config, epoch: epochsDone, globalStep: globalStep, adamStep: optimizer.stepCount,
                                   log: log, corpusID: corpus.id, tensors: tensors)
     }
@@ -174,7 +190,7 @@ public final class Trainer {
         var epochsThisRun = 0
         while epochsDone < config.epochs {
             let epoch = epochsDone
-            let lr = config.learningRate(epoch: epoch)
+            var lr = stepper.learningRate(epoch: epoch)
             optimizer.learningRate = lr
             let start = Date()
             let sspsEpoch = try prepareSSPS(planner: planner, epoch: epoch, steps: steps)
@@ -200,6 +216,7 @@ public final class Trainer {
                     FileHandle.standardError.write(Data(line.utf8))
                 }
             }
+            if stepper.dino != nil { lr = stepper.learningRate(epoch: epoch, stepInEpoch: steps - 1) }   // the epoch's last step
             let trainSeconds = Date().timeIntervalSince(start)
             let eer = config.validation ? try validationEER() : nil
             epochsDone += 1
@@ -253,7 +270,7 @@ public final class Trainer {
         return t >= 3600 ? String(format: "%dh%02dm", t / 3600, t % 3600 / 60) : String(format: "%dm%02ds", t / 60, t % 60)
     }
 
-    /// Eval-mode embeddings of full dev utterances, cosine scores, EER (percent) on the cross-channel trials.
+    /// Eval-mode embeddings (DINO: of the teacher) of full dev utterances, cosine scores, EER (percent) on the cross-channel trials.
     public func validationEER() throws(TrainingError) -> Double? {
         guard !corpus.trials.isEmpty else { return nil }
         let extractor: FeatureExtractor
@@ -267,7 +284,7 @@ public final class Trainer {
                 devFeatures[path] = f
             }
             let g = Graph(training: false, recording: false)
-            let e = model.forward(g, features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
+            let e = stepper.inferenceModel.forward(g, features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
             let norm = max(e.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot(), 1e-12)
             embeddings[path] = e.map { Float(Double($0) / norm) }
         }

@@ -12,6 +12,8 @@ public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
     case simclr
     /// SimCLR whose positive is a crop of another utterance of the same speaker (`baseline_sup`, §8).
     case simclrOracle = "simclr-oracle"
+    /// DINO: EMA teacher on 2 global crops, student on 2 global + 4 local crops (reference §4).
+    case dino
 }
 
 /// Errors of configuration, data, checkpoints and runs; each names what failed and on what.
@@ -64,9 +66,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// A base run's checkpoint (or run folder) whose model and optimiser state this run continues
     /// from, as a new stage (SSPS after base SimCLR). Empty: start from random weights.
     public var initFrom: String = ""
+    /// DINO (`method: dino`): head, temperatures, schedules (`dino.*`), and the crop lengths.
+    public var dino = DINOConfig()
+    public var dinoGlobalSeconds: Double = 4
+    public var dinoLocalSeconds: Double = 2
 
     enum CodingKeys: String, CodingKey {
-        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps
+        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps, dino
+        case dinoGlobalSeconds = "dino_global_seconds", dinoLocalSeconds = "dino_local_seconds"
         case initFrom = "init_from"
         case validation = "validate"
         case batchSize = "batch_size", cropSeconds = "crop_seconds", learningRate = "lr", lrDecay = "lr_decay"
@@ -85,6 +92,18 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var featureConfig: FeatureConfig { FeatureConfig.preset(named: features)! }
     public var referenceSamples: Int { Int((ssps.referenceSeconds * Double(featureConfig.sampleRate)).rounded()) }
     public var cropSamples: Int { Int((cropSeconds * Double(featureConfig.sampleRate)).rounded()) }
+
+    /// Crop length of each view of a batch row: 1 (supervised), 2 (SimCLR), or DINO's 2 global then 4 local.
+    public var viewSamples: [Int] {
+        let rate = Double(featureConfig.sampleRate)
+        switch method {
+        case .supervised: return [cropSamples]
+        case .simclr, .simclrOracle: return [cropSamples, cropSamples]
+        case .dino:
+            let global = Int((dinoGlobalSeconds * rate).rounded()), local = Int((dinoLocalSeconds * rate).rounded())
+            return [global, global, local, local, local, local]
+        }
+    }
 
     public func learningRate(epoch: Int) -> Float {
         StepDecaySchedule(base: Float(learningRate), gamma: Float(lrDecay), stepSize: lrStepEpochs).learningRate(at: epoch)
@@ -205,9 +224,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         guard temperature > 0 else { throw .config(key: "temperature", reason: "must be positive") }
         guard aamScale > 0, aamMargin >= 0, aamMargin < 1.5 else { throw .config(key: "aam_margin", reason: "need aam_scale > 0 and 0 ≤ aam_margin < 1.5") }
         guard threads >= 1, threads <= 256 else { throw .config(key: "threads", reason: "must be 1...256") }
+        if method == .dino {
+            for (key, v) in [("dino_global_seconds", dinoGlobalSeconds), ("dino_local_seconds", dinoLocalSeconds)] {
+                guard v > 0.1, v <= 30 else { throw .config(key: key, reason: "must be in (0.1, 30] (got \(v))") }
+            }
+            try dino.check()
+        }
         if ssps.enabled {
-            guard method == .simclr else {
-                throw .config(key: "ssps.enabled", reason: "SSPS is implemented for method simclr (got \(method.rawValue))")
+            guard method == .simclr || method == .dino else {
+                throw .config(key: "ssps.enabled", reason: "SSPS is implemented for methods simclr and dino (got \(method.rawValue))")
             }
             try ssps.check()
         }

@@ -73,7 +73,8 @@ enum CRC32Helper {
     }
 }
 
-/// One training batch: one (N, F, T) feature tensor per view (1 for supervised, 2 for SimCLR), and
+/// One training batch: one (N, F, T) feature tensor per view (1 for supervised, 2 for SimCLR, 6 for
+/// DINO: 2 global then 4 local crops), and
 /// for SSPS the anchors' clean reference crops (N, F, T_ref).
 public struct TrainingBatch: Sendable {
     public var views: [Tensor]
@@ -136,6 +137,7 @@ public struct BatchPlanner: Sendable {
         switch config.method {
         case .supervised: return [u]
         case .simclr: return [u, u]
+        case .dino: return [u, u, u, u, u, u]
         case .simclrOracle:
             let same = corpus.bySpeaker[corpus.labels[u]].filter { $0 != u }
             guard !same.isEmpty else { return [u, u] }
@@ -145,12 +147,12 @@ public struct BatchPlanner: Sendable {
     }
 
     public func batch(epoch: Int, step: Int, order: [Int], extractor: FeatureExtractor) throws(TrainingError) -> TrainingBatch {
-        let n = config.batchSize, length = config.cropSamples
-        let viewCount = config.method == .supervised ? 1 : 2
+        let n = config.batchSize, lengths = config.viewSamples
+        let viewCount = lengths.count
         var views = [[Float]](repeating: [], count: viewCount)
         var labels: [Int] = [], indices: [Int] = []
         var reference: [Float] = []
-        var frames = 0, mels = 0, referenceFrames = 0
+        var frames = [Int](repeating: 0, count: viewCount), mels = 0, referenceFrames = 0
         for k in 0..<n {
             let slot = step * n + k
             let u = order[slot]
@@ -170,20 +172,20 @@ public struct BatchPlanner: Sendable {
                 let audio = try corpus.readAudio(corpus.train[src].path)
                 guard !audio.isEmpty else { throw .corpus(path: corpus.path, reason: "wav/\(corpus.train[src].path) is empty") }
                 var r = Self.cropStream(seed: config.seed, epoch: epoch, slot: slot, view: v)
-                var x = Self.crop(audio, length: length, using: &r)
+                var x = Self.crop(audio, length: lengths[v], using: &r)
                 if let augmenter {
                     var a = CorpusRandom(seed: config.seed, "augment", epoch, slot, v)
                     x = augmenter.augment(x, using: &a).samples
                 }
                 let f: FeatureMatrix
                 do { f = try extractor.extract(x) } catch { throw .run("features of wav/\(corpus.train[src].path): \(error)") }
-                frames = f.frames; mels = f.mels
+                frames[v] = f.frames; mels = f.mels
                 views[v].append(contentsOf: f.values)
             }
         }
-        return TrainingBatch(views: views.map { Tensor(shape: [n, mels, frames], values: $0) }, labels: labels, indices: indices,
+        return TrainingBatch(views: views.indices.map { Tensor(shape: [n, mels, frames[$0]], values: views[$0]) }, labels: labels, indices: indices,
                              reference: config.ssps.enabled ? Tensor(shape: [n, mels, referenceFrames], values: reference) : nil,
-                             audioSeconds: Double(n * viewCount * length) / Double(config.featureConfig.sampleRate))
+                             audioSeconds: Double(n * lengths.reduce(0, +)) / Double(config.featureConfig.sampleRate))
     }
 }
 

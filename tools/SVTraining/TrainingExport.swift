@@ -32,8 +32,8 @@ extension TrainingCheckpoint {
         "\(dir)/" + String(format: "checkpoint-epoch%03d.safetensors", epoch)
     }
 
-    /// Checkpoint averaging (reference §10.8): the mean of the model tensors (parameters and
-    /// batch-norm statistics) of epochs `last − count + 1 ... last` of the run folder; everything else
+    /// Checkpoint averaging (reference §10.8): the mean of the encoder tensors (parameters and
+    /// batch-norm statistics; student and, for DINO, teacher) of epochs `last − count + 1 ... last` of the run folder; everything else
     /// from `last`. Returns the checkpoint and the epochs averaged.
     public static func averaged(runDirectory dir: String, last: TrainingCheckpoint, count: Int)
         throws(TrainingError) -> (TrainingCheckpoint, ClosedRange<Int>) {
@@ -43,7 +43,7 @@ extension TrainingCheckpoint {
         }
         let epochs = (last.epoch - count + 1)...last.epoch
         guard count > 1 else { return (last, epochs) }
-        let names = last.tensors.keys.filter { $0.hasPrefix("model.") }
+        let names = last.tensors.keys.filter { $0.hasPrefix("model.") || $0.hasPrefix("teacher.") }
         var sums = [String: [Double]]()
         for name in names { sums[name] = last.tensors[name]!.map(Double.init) }
         for epoch in epochs where epoch != last.epoch {

@@ -1,7 +1,8 @@
 import SVAutograd
 import SVKernels
 
-/// The trainable state of a run (encoder, AAM-softmax classifier for supervised runs, Adam) and
+/// The trainable state of a run (encoder, AAM-softmax classifier for supervised runs, Adam; for
+/// DINO the head, EMA teacher, center and SGD in `dino`) and
 /// one optimisation step on a batch. The trainer and the step benchmark share it, so the
 /// benchmark times exactly what training runs.
 public final class TrainingStep {
@@ -9,19 +10,26 @@ public final class TrainingStep {
     public let model: ECAPATrainingModel
     /// AAM-softmax class weights (speakers, E), supervised only.
     public let classifier: Variable?
+    /// Adam for supervised and SimCLR; empty for DINO (which uses `dino.optimizer`), where its step
+    /// count still counts the optimisation steps.
     public let optimizer: Adam
+    /// DINO's head, teacher, center and optimiser (`method: dino`).
+    public let dino: DINOState?
     /// SSPS queues (`ssps.enabled`), and the clustering of the current epoch (k-means sampling).
     public let memory: SSPSMemory?
     public var clusters: SSPSEpochClusters?
 
-    /// `referenceCapacity`: Q̂ rows for SSPS (steps per epoch × batch size for k-means sampling).
-    public init(config: TrainingConfig, speakerCount: Int, referenceCapacity: Int = 0) {
+    /// `referenceCapacity`: Q̂ rows for SSPS (steps per epoch × batch size for k-means sampling);
+    /// `stepsPerEpoch`: for DINO's per-step LR and EMA schedules.
+    public init(config: TrainingConfig, speakerCount: Int, referenceCapacity: Int = 0, stepsPerEpoch: Int = 1) {
         self.config = config
         if config.ssps.enabled {
             let positive = config.ssps.positiveCapacity(batchSize: config.batchSize)
             let reference = config.ssps.sampling == .knn ? positive : referenceCapacity
+            // Q′ rows: z₂ (SimCLR) or the teacher head outputs of both global views (DINO, n_pos = 2).
             memory = SSPSMemory(referenceCapacity: max(reference, config.batchSize), positiveCapacity: positive,
-                                dimension: config.model.embeddingSize)
+                                dimension: config.model.embeddingSize,
+                                positiveDimension: config.method == .dino ? 2 * config.dino.prototypes : config.model.embeddingSize)
         } else {
             memory = nil
         }
@@ -34,8 +42,24 @@ public final class TrainingStep {
         } else {
             classifier = nil
         }
-        optimizer = Adam(parameters: model.parameters + (classifier.map { [$0] } ?? []), learningRate: Float(config.learningRate),
-                         weightDecay: Float(config.weightDecay), weightDecayScope: .all)
+        if config.method == .dino {
+            dino = DINOState(config: config, student: model, stepsPerEpoch: stepsPerEpoch)
+            dino!.referenceTrainMode = config.ssps.teacherReferenceTrainMode
+            optimizer = Adam(parameters: [], learningRate: Float(config.learningRate))
+        } else {
+            dino = nil
+            optimizer = Adam(parameters: model.parameters + (classifier.map { [$0] } ?? []), learningRate: Float(config.learningRate),
+                             weightDecay: Float(config.weightDecay), weightDecayScope: .all)
+        }
+    }
+
+    /// The encoder validation and export use: DINO's teacher, else the trained model.
+    public var inferenceModel: ECAPATrainingModel { dino?.teacher ?? model }
+
+    /// The learning rate of an epoch's steps (DINO: of step `stepInEpoch`, its schedule is per step).
+    public func learningRate(epoch: Int, stepInEpoch: Int = 0) -> Float {
+        if let dino { return dino.learningRate(globalStep: epoch * dino.stepsPerEpoch + stepInEpoch) }
+        return config.learningRate(epoch: epoch)
     }
 
     /// One optimisation step (forward, backward, Adam update); returns the loss.
@@ -44,6 +68,12 @@ public final class TrainingStep {
     /// One optimisation step at `stepInEpoch` of `epoch`; with SSPS, also the Q′ slot of each anchor's
     /// pseudo-positive (nil: it kept its own positive) and the dataset index stored there.
     public func step(_ batch: TrainingBatch, epoch: Int, stepInEpoch: Int) -> (loss: Float, pseudoPositives: [Int?]) {
+        if let dino {
+            optimizer.stepCount += 1
+            return dino.step(batch, epoch: epoch, stepInEpoch: stepInEpoch, memory: memory) { references in
+                self.draw(batch, references: references, epoch: epoch, stepInEpoch: stepInEpoch)
+            }
+        }
         let g = Graph(training: true)
         let loss: Variable
         var picks: [Int?] = []
@@ -53,15 +83,7 @@ public final class TrainingStep {
             let references = referenceEmbeddings(batch)
             let z1 = model.forward(g, features: Variable(batch.views[0]))
             let z2 = model.forward(g, features: Variable(batch.views[1]))
-            switch config.ssps.sampling {
-            case .kmeans:
-                picks = clusters.map { PositiveSampler.drawFromClusters(anchors: batch.indices, memory: memory, clusters: $0,
-                                                                         seed: config.seed, epoch: epoch, step: stepInEpoch) }
-                    ?? batch.indices.map { _ in nil }
-            case .knn:
-                picks = PositiveSampler.drawNearest(anchors: batch.indices, references: references, memory: memory,
-                                                    m: config.ssps.neighbours, seed: config.seed, epoch: epoch, step: stepInEpoch)
-            }
+            picks = draw(batch, references: references, epoch: epoch, stepInEpoch: stepInEpoch)
             let positives = substitute(g, z2, picks: picks, memory: memory)
             memory.write(step: stepInEpoch, indices: batch.indices, references: references, positives: z2.values)
             loss = g.ntXent(z1, positives, temperature: Float(config.temperature))
@@ -76,6 +98,8 @@ public final class TrainingStep {
             let cosine = g.linear(g.l2Normalize(e), weight: g.l2Normalize(classifier!))
             let logits = g.aamSoftmaxLogits(cosine, targets: batch.labels, scale: Float(config.aamScale), margin: Float(config.aamMargin))
             loss = g.crossEntropy(logits, targets: batch.labels)
+        case .dino:
+            preconditionFailure("DINO steps run in DINOState")
         case .simclr, .simclrOracle:
             // Two forward passes: batch-norm statistics per view, as in the reference.
             let z1 = model.forward(g, features: Variable(batch.views[0]))
@@ -88,11 +112,30 @@ public final class TrainingStep {
         return (loss.values[0], picks)
     }
 
+    /// The Q′ slot of each anchor's pseudo-positive (nil: it keeps its own positive), drawn before this
+    /// step's write: from the epoch's clusters (k-means) or the nearest fresh references (knn).
+    func draw(_ batch: TrainingBatch, references: [Float], epoch: Int, stepInEpoch: Int) -> [Int?] {
+        guard let memory else { return batch.indices.map { _ in nil } }
+        switch config.ssps.sampling {
+        case .kmeans:
+            return clusters.map { PositiveSampler.drawFromClusters(anchors: batch.indices, memory: memory, clusters: $0,
+                                                                    seed: config.seed, epoch: epoch, step: stepInEpoch) }
+                ?? batch.indices.map { _ in nil }
+        case .knn:
+            return PositiveSampler.drawNearest(anchors: batch.indices, references: references, memory: memory,
+                                               m: config.ssps.neighbours, seed: config.seed, epoch: epoch, step: stepInEpoch)
+        }
+    }
+
     /// L2-normalised eval-mode embeddings of the batch's reference crops (B × D), outside the tape.
     func referenceEmbeddings(_ batch: TrainingBatch) -> [Float] {
         guard let reference = batch.reference else { preconditionFailure("SSPS batch without reference crops") }
-        let e = model.forward(Graph(training: false, recording: false), features: Variable(reference)).values
-        let d = config.model.embeddingSize
+        return Self.normalizedRows(model.forward(Graph(training: false, recording: false), features: Variable(reference)))
+    }
+
+    /// Rows of an (N, D) output divided by max(‖row‖, 1e-12) (`F.normalize`).
+    static func normalizedRows(_ x: Variable) -> [Float] {
+        let e = x.values, d = x.shape[1]
         var out = e
         for r in 0..<(e.count / d) {
             var s = 0.0
@@ -121,6 +164,7 @@ public final class TrainingStep {
     /// the whole model in eval mode, no sampling, no update; ŷ and the eval-mode z₂ written at `stepInEpoch`.
     public func fill(_ batch: TrainingBatch, stepInEpoch: Int) {
         guard let memory else { return }
+        if let dino { dino.fill(batch, stepInEpoch: stepInEpoch, memory: memory); return }
         let references = referenceEmbeddings(batch)
         let z2 = model.forward(Graph(training: false, recording: false), features: Variable(batch.views[1])).values
         memory.write(step: stepInEpoch, indices: batch.indices, references: references, positives: z2)

@@ -23,14 +23,13 @@ public enum TrainingStepBenchmark {
     public static func run(config: TrainingConfig, speakers: Int = 100, warmup: Int = 2, steps: Int = 10) -> Result {
         BLAS.setThreads(config.threads)
         let stepper = TrainingStep(config: config, speakerCount: speakers)
-        let views = config.method == .supervised ? 1 : 2
-        let frames = config.featureConfig.frameCount(samples: config.cropSamples)
+        let lengths = config.viewSamples
         let n = config.batchSize, mels = config.model.inputSize
         var rng = SplitMix64(seed: config.seed)
         let batch = TrainingBatch(
-            views: (0..<views).map { _ in Tensor(shape: [n, mels, frames], uniform: -1, 1, rng: &rng) },
+            views: lengths.map { Tensor(shape: [n, mels, config.featureConfig.frameCount(samples: $0)], uniform: -1, 1, rng: &rng) },
             labels: (0..<n).map { $0 % speakers },
-            audioSeconds: Double(n * views) * config.cropSeconds)
+            audioSeconds: Double(n * lengths.reduce(0, +)) / Double(config.featureConfig.sampleRate))
         for _ in 0..<warmup { _ = stepper.step(batch) }
         var times: [Double] = []
         for _ in 0..<steps {
@@ -40,7 +39,7 @@ public enum TrainingStepBenchmark {
         }
         let stats = SampleStatistics(times)
         return Result(method: config.method.rawValue, channels: config.model.blockChannels, batchSize: n,
-                      cropSeconds: config.cropSeconds, threads: config.threads, step: stats,
+                      cropSeconds: config.method == .dino ? config.dinoGlobalSeconds : config.cropSeconds, threads: config.threads, step: stats,
                       audioSecondsPerSecond: batch.audioSeconds / (stats.median / 1000), peakResidentBytes: peakResidentBytes())
     }
 }

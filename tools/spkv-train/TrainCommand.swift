@@ -6,20 +6,27 @@ import SVTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train an ECAPA-TDNN (supervised AAM-softmax, SimCLR or oracle-positive SimCLR) on a corpus.",
+        abstract: "Train an ECAPA-TDNN (supervised AAM-softmax, SimCLR, oracle-positive SimCLR or DINO) on a corpus.",
         discussion: """
-        Keys (JSON config file and --set key=value): method (supervised | simclr | simclr-oracle), corpus, \
+        Keys (JSON config file and --set key=value): method (supervised | simclr | simclr-oracle | dino), corpus, \
         features (sslsv-40 | sslsv-80 | speechbrain | kaldi), model.{input_size, channels, kernel_sizes, \
         dilations, res2net_scale, se_channels, attention_channels, global_context, embedding_size, padding, \
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
         augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads, \
         init_from (a base run folder or checkpoint to continue as a new stage), ssps.{enabled, sampling \
-        (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds}.
+        (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO)}, \
+        dino_global_seconds, dino_local_seconds, dino.{hidden, bottleneck, prototypes, student_temperature, \
+        teacher_temperature, center_momentum, momentum, warmup_epochs, schedule_epochs, final_lr, clip_grad, \
+        freeze_last_layer}.
         The run folder gets config.json, log.csv, checkpoint-epochNNN.safetensors (atomic, every epoch) and \
         checkpoint-last. --resume continues exactly from checkpoint-last; only epochs and threads may change.
-        SSPS (SimCLR): train a base run, then a second run with --set init_from=BASE_RUN --set ssps.enabled=true \
+        SSPS (SimCLR or DINO): train a base run, then a second run with --set init_from=BASE_RUN --set ssps.enabled=true \
         and more epochs; it starts with an eval-mode pass that fills the queues and logs coverage, the share of \
         same-speaker and other-recording pseudo-positives, and NMI of the clusters vs speakers and recordings.
+        DINO (reference recipe): --set method=dino --set lr=0.2 --set weight_decay=5e-5 --set augmentation=all \
+        (SGD, momentum 0.9; lr and weight_decay default to SimCLR's values); validation and export use the \
+        EMA teacher encoder. With dino.schedule_epochs 0 the LR and EMA schedules span `epochs`, so set it when \
+        a run is to be resumed with more epochs.
         """)
 
     @Option(name: .long, help: "Run folder.") var out: String
@@ -58,7 +65,7 @@ struct TrainCommand: ParsableCommand {
             if resume { print("resuming \(out) after epoch \(trainer.epochsDone) of \(resolved.epochs)") }
             if let m = trainer.stepper.memory {
                 print("SSPS \(resolved.ssps.sampling.rawValue): Q̂ \(m.referenceCapacity) × \(m.dimension), Q′ \(m.positiveCapacity) × "
-                      + "\(m.dimension), " + String(format: "%.1f MB of queues", Double(m.bytes) / 1_048_576))
+                      + "\(m.positiveDimension), " + String(format: "%.1f MB of queues", Double(m.bytes) / 1_048_576))
             }
             let log = try trainer.run()
             if let last = log.last {

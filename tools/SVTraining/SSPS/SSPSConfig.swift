@@ -9,7 +9,7 @@ public enum SSPSSampling: String, Codable, Sendable, CaseIterable {
 }
 
 /// SSPS settings (`ssps.*` config keys). SSPS is a fine-tuning stage: a run with `ssps.enabled`
-/// normally starts from a base SimCLR checkpoint (`init_from`), fills its queues with one eval-mode
+/// normally starts from a base SimCLR or DINO checkpoint (`init_from`), fills its queues with one eval-mode
 /// pass of the first SSPS epoch's batches, then samples pseudo-positives in every epoch.
 public struct SSPSConfig: Codable, Equatable, Sendable {
     public var enabled: Bool = false
@@ -24,10 +24,14 @@ public struct SSPSConfig: Codable, Equatable, Sendable {
     public var neighbours: Int = 1
     /// Length of the clean (never augmented) reference crop whose representation is clustered.
     public var referenceSeconds: Double = 4
+    /// DINO only: ŷ from the teacher encoder with batch-statistics batch norm (which also updates the
+    /// teacher's running statistics), as the reference code ran (§5.2); false: eval-mode batch norm.
+    public var teacherReferenceTrainMode: Bool = true
 
     enum CodingKeys: String, CodingKey {
         case enabled, sampling, clusters, iterations, neighbours
         case positiveQueue = "positive_queue", referenceSeconds = "reference_seconds"
+        case teacherReferenceTrainMode = "teacher_reference_train_mode"
     }
 
     public init() {}
