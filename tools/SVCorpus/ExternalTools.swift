@@ -3,8 +3,10 @@ import Foundation
 /// Locating and running the external programs (synthesisers and sox) with `Process`.
 public struct ExternalTools: Sendable {
     public let paths: [String: String]
+    /// The Piper voice model (.onnx) when piper is an engine.
+    public let piperModel: String?
 
-    public init(paths: [String: String]) { self.paths = paths }
+    public init(paths: [String: String], piperModel: String? = nil) { self.paths = paths; self.piperModel = piperModel }
 
     /// Where Debian installs festival voices (`<root>/<language>/<voice>/`).
     public static let festivalVoiceRoot = "/usr/share/festival/voices"
@@ -29,7 +31,37 @@ public struct ExternalTools: Sendable {
                                      aptPackages: missing.map(\.aptPackage))
             }
         }
-        return ExternalTools(paths: paths)
+        var piperModel: String? = nil
+        if engines.contains(.piper), let piper = paths["piper"] {
+            let (python, model) = try locatePiperVoice(piper: piper, searchPath: searchPath)
+            paths["piper-python"] = python
+            piperModel = model
+        }
+        return ExternalTools(paths: paths, piperModel: piperModel)
+    }
+
+    /// The interpreter of the `piper` script (its `#!` line) and the model path of the joe voice package
+    /// installed beside it.
+    static func locatePiperVoice(piper: String, searchPath: String?) throws(CorpusError) -> (String, String) {
+        let missing = CorpusError.missingVoices(engine: SynthEngine.piper.rawValue, voices: ["joe"],
+                                                aptPackages: [PiperVoice.voicePackage])
+        let resolved = (try? FileManager.default.destinationOfSymbolicLink(atPath: piper))
+            .map { $0.hasPrefix("/") ? $0 : (piper as NSString).deletingLastPathComponent + "/" + $0 } ?? piper
+        let head = (FileManager.default.contents(atPath: resolved)?.prefix(512)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        guard head.hasPrefix("#!"), let line = head.split(separator: "\n").first else { throw missing }
+        var words = line.dropFirst(2).split(separator: " ").map(String.init)
+        if words.first?.hasSuffix("/env") == true { words.removeFirst() }
+        guard let first = words.first, let python = first.hasPrefix("/") ? first : find(first, searchPath: searchPath) else {
+            throw missing
+        }
+        let probe = ExternalTools(paths: ["python": python])
+        let out: String
+        do { out = try probe.run("python", ["-c", "import \(PiperVoice.voiceModule) as j; print(j.model_path())"]) } catch {
+            throw missing
+        }
+        let model = out.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard model.hasSuffix(".onnx"), FileManager.default.fileExists(atPath: model) else { throw missing }
+        return (python, model)
     }
 
     /// The base voices with no folder `<root>/*/<name>`.
@@ -43,15 +75,20 @@ public struct ExternalTools: Sendable {
     public static func isAvailable(_ engine: SynthEngine, searchPath: String? = nil,
                                    festivalVoiceRoot: String = festivalVoiceRoot) -> Bool {
         guard find(engine.program, searchPath: searchPath) != nil else { return false }
+        if engine == .piper, let piper = find("piper", searchPath: searchPath) {
+            return (try? locatePiperVoice(piper: piper, searchPath: searchPath)) != nil
+        }
         if engine == .festival {
             return missingFestivalVoices(FestivalVoice.bases(languages: EspeakVoice.englishVariants), root: festivalVoiceRoot).isEmpty
         }
         return true
     }
 
-    /// The default `--engines`: espeak-ng and flite, plus festival when it and its English voices are installed.
+    /// The default `--engines`: espeak-ng and flite, plus festival and piper when they and their voices are installed.
     public static func defaultEngines(searchPath: String? = nil, festivalVoiceRoot: String = festivalVoiceRoot) -> [SynthEngine] {
-        [.espeakNG, .flite] + (isAvailable(.festival, searchPath: searchPath, festivalVoiceRoot: festivalVoiceRoot) ? [.festival] : [])
+        [.espeakNG, .flite]
+            + (isAvailable(.festival, searchPath: searchPath, festivalVoiceRoot: festivalVoiceRoot) ? [.festival] : [])
+            + (isAvailable(.piper, searchPath: searchPath) ? [.piper] : [])
     }
 
     /// The absolute path of `name` on PATH, or nil.
@@ -103,7 +140,13 @@ public struct ExternalTools: Sendable {
     public func version(_ name: String) -> String {
         let out: String
         let program = name == "text2wave" && paths["festival"] != nil ? "festival" : name
-        do { out = try run(program, ["--version"]) } catch {
+        let arguments = ["--version"]
+        if name == "piper", paths["piper-python"] != nil {
+            return (try? run("piper-python", ["-c", "import importlib.metadata as m; print('piper-tts', m.version('piper-tts'), "
+                + "'\(PiperVoice.voicePackage)', m.version('\(PiperVoice.voicePackage)'))"]))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
+        }
+        do { out = try run(program, arguments) } catch {
             if case .programFailed(_, _, _, let text) = error { out = text } else { out = "" }
         }
         let line = out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty && !$0.hasPrefix("Carnegie") }

