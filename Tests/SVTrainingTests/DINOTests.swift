@@ -84,6 +84,10 @@ import _SVTestSupport
         // Log lr: the epoch's last step; 4 steps per epoch, warm-up 4 steps → lr(3) = 0.05, lr(7) on the cosine.
         #expect(log[0].lr == 0.05 && log[1].lr == dino.learningRate(globalStep: 7) && log[1].lr < 0.05)
         #expect(trainer.optimizer.stepCount == 8 && trainer.optimizer.parameters.isEmpty)
+        // EMA momentum: sslsv updates with the τ its previous step set (τ(s − 1)), the base at step 0; 8 scheduled steps.
+        #expect(dino.totalSteps == 8 && dino.emaMomentum(globalStep: 0) == 0.996 && dino.emaMomentum(globalStep: 1) == 0.996)
+        #expect(dino.emaMomentum(globalStep: 5) == teacherMomentum(step: 4, totalSteps: 8, base: 0.996))
+        #expect(abs(dino.emaMomentum(globalStep: 5) - (1 - 0.004 * (cos(Double.pi * 4 / 8) + 1) / 2)) < 1e-15)
     }
 
     @Test func resumeContinuesExactly() throws {

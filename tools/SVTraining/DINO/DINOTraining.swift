@@ -148,8 +148,15 @@ public final class DINOState {
         optimizer.learningRate = learningRate(globalStep: globalStep)
         optimizer.step()
         momentumUpdate(teacher: teacher.parameters + teacherHead.parameters, student: student.parameters + head.parameters,
-                       tau: teacherMomentum(step: globalStep, totalSteps: totalSteps, base: config.momentum))
+                       tau: emaMomentum(globalStep: globalStep))
         return (loss.values[0], picks)
+    }
+
+    /// The τ of the EMA after optimiser step `globalStep`. sslsv's `on_train_step_end(step)` first
+    /// updates with the current τ, then sets τ(step) for the next step (`MomentumUpdater.update_tau`),
+    /// so step s uses τ(s − 1), and step 0 the base momentum (= τ(0)).
+    public func emaMomentum(globalStep: Int) -> Double {
+        teacherMomentum(step: max(0, globalStep - 1), totalSteps: totalSteps, base: config.momentum)
     }
 
     /// `ssps.teacher_reference_train_mode` of the run.
