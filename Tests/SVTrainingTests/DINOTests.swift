@@ -116,6 +116,15 @@ import _SVTestSupport
         // After epoch 1 the last layer has had no gradient yet: no momentum buffer is stored for it.
         let one = try TrainingCheckpoint.read(path: dir.path("b/checkpoint-epoch001.safetensors"))
         #expect(one.tensors["sgd.momentum.head.last_layer.weight_v"] == nil && one.tensors["sgd.momentum.head.mlp.6.weight"] != nil)
+        // Checkpoint averaging covers the teacher, which export writes.
+        let (avg, epochs) = try TrainingCheckpoint.averaged(runDirectory: dir.path("b"), last: b, count: 2)
+        #expect(epochs == 1...2 && avg.inferencePrefix == "teacher.")
+        let name = "teacher.fc.conv.weight"
+        for i in 0..<avg.tensors[name]!.count {
+            let mean = (Double(one.tensors[name]![i]) + Double(b.tensors[name]![i])) / 2
+            #expect(abs(Double(avg.tensors[name]![i]) - mean) < 1e-7)
+        }
+        #expect(try avg.makeModel().parameters.last!.values == avg.tensors["teacher.asp_bn.norm.bias"]!)
     }
 
     @Test func exportWritesTheTeacherAndLoadsInTheInferenceCore() throws {
