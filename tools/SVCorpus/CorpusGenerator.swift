@@ -128,7 +128,9 @@ public struct CorpusGenerator: Sendable {
         let generated = Atomic<Int>(0)
         let failure = Mutex<CorpusError?>(nil)
         let results = Mutex<[Int: [CorpusUtterance]]>([:])
+        let niceness = Self.currentNiceness()
         DispatchQueue.concurrentPerform(iterations: jobs) { worker in
+            Self.adoptNiceness(niceness)
             let work = "\(output)/.work/w\(worker)"
             do {
                 let context = try WorkerContext(folder: work, tools: tools)
@@ -158,6 +160,29 @@ public struct CorpusGenerator: Sendable {
         try? FileManager.default.removeItem(atPath: "\(output)/.work")
         return Report(utterances: rows.count, generated: generated.load(ordering: .relaxed), audioSeconds: seconds,
                       wallSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// The calling thread's nice value (on Linux, niceness is per thread).
+    static func currentNiceness() -> Int32 {
+        #if os(Linux)
+        errno = 0
+        let value = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        return errno == 0 ? value : 0
+        #else
+        return 0
+        #endif
+    }
+
+    /// Gives the current thread the caller's niceness. libdispatch runs pool threads at nice 0 or −4
+    /// (its QoS mapping), so without this `nice -n 10 spkv-train corpus synth` runs one worker, and the
+    /// synthesisers it starts, at normal or raised priority. Lowering a thread's priority needs no privilege.
+    static func adoptNiceness(_ niceness: Int32) {
+        #if os(Linux)
+        // Linux applies PRIO_PROCESS with who = 0 to the calling thread only (setpriority(2), BUGS).
+        errno = 0
+        let current = getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0)
+        if errno == 0, current < niceness { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness) }
+        #endif
     }
 
     /// Removes half-written files an interrupted run may have left (AudioFile.write's `.name.tmp-XXXXXX`).

@@ -46,7 +46,7 @@ public struct CorpusOptions: Codable, Equatable, Sendable {
             let capacity = engines.reduce(0) { $0 + CorpusRecipe.capacity(of: $1, languages: EspeakVoice.englishVariants) }
             guard max(speakers, devSpeakers) <= capacity else {
                 throw .invalidRecipe("--engines \(engines.map(\.rawValue).joined(separator: ",")) make at most \(capacity) "
-                    + "speakers per split (capped per base voice); add espeak-ng or ask for fewer speakers (got \(max(speakers, devSpeakers)))")
+                    + "speakers per split (capped per English base voice); add espeak-ng or ask for fewer speakers (got \(max(speakers, devSpeakers)))")
             }
         }
     }
@@ -145,7 +145,7 @@ public struct CorpusRecipe: Sendable {
                 let others = names.filter { !english.contains($0) }
                 let name = !others.isEmpty && (english.isEmpty || e.bernoulli(0.2)) ? e.choice(others) : e.choice(english)
                 perBase["festival/" + name, default: 0] += 1
-                voice.festival = FestivalVoice.draw(&v, base: festivalBases.first { $0.name == name }!)
+                voice.festival = FestivalVoice.draw(&v, base: festivalBases.first { $0.name == name } ?? festivalBases[0])
             case .piper:
                 perBase["piper/joe", default: 0] += 1
                 voice.piper = PiperVoice.draw(&v)
