@@ -148,4 +148,13 @@ import _SVTestSupport
         #expect(cosineSimilarity(teacher, embedding) > 0.9999)
         #expect(teacher != student)
     }
+
+    @Test(arguments: [false, true])
+    func benchTimesDINOSteps(ssps: Bool) throws {
+        // `spkv-train bench` shares TrainingStep: 6 views of their own lengths, and for SSPS the reference crops.
+        let c = try fixture.config("dino", Array(dinoSets.dropFirst()) + (ssps ? ["ssps.enabled=true", "ssps.positive_queue=4"] : []))
+        let r = TrainingStepBenchmark.run(config: c, warmup: 0, steps: 1)
+        #expect(r.method == "dino" && r.cropSeconds == 0.6 && r.step.median > 0)
+        #expect(abs(r.audioSecondsPerSecond * r.step.median / 1000 - 4 * 2.4) < 1e-6)
+    }
 }

@@ -22,14 +22,16 @@ public enum TrainingStepBenchmark {
 
     public static func run(config: TrainingConfig, speakers: Int = 100, warmup: Int = 2, steps: Int = 10) -> Result {
         BLAS.setThreads(config.threads)
-        let stepper = TrainingStep(config: config, speakerCount: speakers)
+        let stepper = TrainingStep(config: config, speakerCount: speakers, referenceCapacity: config.batchSize)
         let lengths = config.viewSamples
         let n = config.batchSize, mels = config.model.inputSize
         var rng = SplitMix64(seed: config.seed)
-        let batch = TrainingBatch(
-            views: lengths.map { Tensor(shape: [n, mels, config.featureConfig.frameCount(samples: $0)], uniform: -1, 1, rng: &rng) },
-            labels: (0..<n).map { $0 % speakers },
-            audioSeconds: Double(n * lengths.reduce(0, +)) / Double(config.featureConfig.sampleRate))
+        let views = lengths.map { Tensor(shape: [n, mels, config.featureConfig.frameCount(samples: $0)], uniform: -1, 1, rng: &rng) }
+        // SSPS steps also embed the clean reference crops (and, with knn, draw from the queues).
+        let reference = config.ssps.enabled
+            ? Tensor(shape: [n, mels, config.featureConfig.frameCount(samples: config.referenceSamples)], uniform: -1, 1, rng: &rng) : nil
+        let batch = TrainingBatch(views: views, labels: (0..<n).map { $0 % speakers }, indices: Array(0..<n), reference: reference,
+                                  audioSeconds: Double(n * lengths.reduce(0, +)) / Double(config.featureConfig.sampleRate))
         for _ in 0..<warmup { _ = stepper.step(batch) }
         var times: [Double] = []
         for _ in 0..<steps {
