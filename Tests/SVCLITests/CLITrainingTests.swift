@@ -120,4 +120,32 @@ import _SVTestSupport
         let bad = try spkv(["bench", "--set", "model.channels=[16]"], binary: "spkv-train")
         #expect(bad.status == 1 && bad.stderr.contains("model.channels"), "\(bad)")
     }
+
+    @Test func dinoTrainsExportsAndShippedConfigsResolve() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try TinyCorpus.write(to: dir.path("corpus"))
+        try Data(Self.config.utf8).write(to: URL(fileURLWithPath: dir.path("c.json")))
+        let run = try spkv(["train", "--config", dir.path("c.json"), "--corpus", dir.path("corpus"), "--out", dir.path("dino"),
+                            "--set", "method=dino", "--set", "epochs=1", "--set", "lr=0.2", "--set", "augmentation=all",
+                            "--set", "dino_global_seconds=0.6", "--set", "dino_local_seconds=0.3", "--set", "dino.hidden=32",
+                            "--set", "dino.bottleneck=16", "--set", "dino.prototypes=64", "--quiet"], binary: "spkv-train")
+        #expect(run.status == 0, "\(run)")
+        let export = try spkv(["export", dir.path("dino"), "--output", dir.path("m.safetensors")], binary: "spkv-train")
+        #expect(export.status == 0 && export.stdout.contains("dino"), "\(export)")
+        let embed = try spkv("embed", "--model", dir.path("m.safetensors"), CLIFixtures.speech("speech_a_3s"))
+        #expect(embed.status == 0 && embed.stdoutLines.count == 1, "\(embed)")
+        // Every config shipped under tools/configs resolves (bench reads configs without a corpus).
+        let configs = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../tools/configs").standardized
+        let names = try FileManager.default.contentsOfDirectory(atPath: configs.path).filter { $0.hasSuffix(".json") }
+        #expect(names.count >= 4)
+        for name in names {
+            let r = try spkv(["bench", "--config", configs.appendingPathComponent(name).path, "--set", "model.channels=[16,16,16,16,48]",
+                              "--set", "model.res2net_scale=4", "--set", "batch_size=2", "--set", "crop_seconds=0.3",
+                              "--set", "dino_global_seconds=0.3", "--set", "dino_local_seconds=0.2", "--set", "dino.hidden=16",
+                              "--set", "dino.prototypes=32", "--threads", "1", "--steps", "1", "--warmup", "0", "--json"],
+                         binary: "spkv-train")
+            #expect(r.status == 0, "\(name): \(r)")
+        }
+    }
 }
