@@ -22,20 +22,6 @@ private func writeScript(_ path: String, _ body: String) throws {
     try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
 }
 
-/// Every regular file under `dir` (relative path → bytes).
-private func snapshot(_ dir: String) -> [String: Data] {
-    var out: [String: Data] = [:]
-    let fm = FileManager.default
-    guard let walker = fm.enumerator(atPath: dir) else { return out }
-    while let item = walker.nextObject() as? String {
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: "\(dir)/\(item)", isDirectory: &isDir), !isDir.boolValue {
-            out[item] = fm.contents(atPath: "\(dir)/\(item)")
-        }
-    }
-    return out
-}
-
 /// Rough median F0 (Hz) of voiced 40 ms frames by normalised autocorrelation, 60–400 Hz.
 private func medianF0(_ x: [Float], sampleRate: Int = 16_000) -> Double {
     let frame = sampleRate / 25, hop = frame / 2

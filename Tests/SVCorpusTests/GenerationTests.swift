@@ -12,8 +12,8 @@ private func temporaryFolder(_ name: String) -> String {
     return dir
 }
 
-/// Every regular file under `dir` (relative path → bytes), skipping nothing.
-private func snapshot(_ dir: String) -> [String: Data] {
+/// Every regular file under `dir` (relative path → bytes), skipping nothing (shared by the corpus tests).
+func snapshot(_ dir: String) -> [String: Data] {
     var out: [String: Data] = [:]
     let fm = FileManager.default
     guard let walker = fm.enumerator(atPath: dir) else { return out }

@@ -9,18 +9,9 @@ extension Graph {
         let n = logits.shape[0], k = logits.shape[1]
         precondition(targets.allSatisfy { $0 >= 0 && $0 < k }, "crossEntropy: targets must lie in 0..<\(k)")
         let lv = logits.value.values
-        var probs = [Float](repeating: 0, count: n * k)
+        let (pv, lse) = softmaxRowsWithLogSumExp(lv, rows: n, columns: k)
         var loss = 0.0
-        for r in 0..<n {
-            let base = r * k
-            var mx = -Float.infinity
-            for i in 0..<k { mx = max(mx, lv[base + i]) }
-            var s = 0.0
-            for i in 0..<k { let e = Foundation.exp(Double(lv[base + i] - mx)); probs[base + i] = Float(e); s += e }
-            for i in 0..<k { probs[base + i] = Float(Double(probs[base + i]) / s) }
-            loss += Double(mx) + Foundation.log(s) - Double(lv[base + targets[r]])
-        }
-        let pv = probs
+        for r in 0..<n { loss += lse[r] - Double(lv[r * k + targets[r]]) }
         return record(Tensor(scalar: Float(loss / Double(n))), inputs: [logits]) { out in
             let g = out.grad![0] / Float(n)
             logits.accumulateGrad { dl in
@@ -41,25 +32,20 @@ extension Graph {
                      "softTargetCrossEntropy: logits and targets (N, K) expected, got \(logits.shape) and \(targets.shape)")
         let n = logits.shape[0], k = logits.shape[1]
         let lv = logits.value.values, tv = targets.values
-        var probs = [Float](repeating: 0, count: n * k), targetSums = [Float](repeating: 0, count: n)
+        let (pv, lse) = softmaxRowsWithLogSumExp(lv, rows: n, columns: k)
+        var targetSums = [Float](repeating: 0, count: n)
         var loss = 0.0
         for r in 0..<n {
             let base = r * k
-            var mx = -Float.infinity
-            for i in 0..<k { mx = max(mx, lv[base + i]) }
-            var s = 0.0
-            for i in 0..<k { let e = Foundation.exp(Double(lv[base + i] - mx)); probs[base + i] = Float(e); s += e }
-            let lse = Double(mx) + Foundation.log(s)
             var ts = 0.0, row = 0.0
             for i in 0..<k {
-                probs[base + i] = Float(Double(probs[base + i]) / s)
                 ts += Double(tv[base + i])
-                if tv[base + i] != 0 { row -= Double(tv[base + i]) * (Double(lv[base + i]) - lse) }
+                if tv[base + i] != 0 { row -= Double(tv[base + i]) * (Double(lv[base + i]) - lse[r]) }
             }
             targetSums[r] = Float(ts)
             loss += row
         }
-        let pv = probs, sums = targetSums
+        let sums = targetSums
         return record(Tensor(scalar: Float(loss / Double(n))), inputs: [logits]) { out in
             let g = out.grad![0] / Float(n)
             logits.accumulateGrad { dl in
@@ -128,4 +114,20 @@ extension Graph {
         let logits = fillDiagonal(affine(linear(z, weight: z), scale: 1 / temperature), -.infinity)
         return crossEntropy(logits, targets: (0..<(2 * n)).map { $0 < n ? $0 + n : $0 - n })
     }
+}
+
+/// Row-wise softmax of (rows, columns) logits with each row's log-sum-exp, in Double for the
+/// sums (the losses above share it; their backward passes need the probabilities).
+func softmaxRowsWithLogSumExp(_ x: [Float], rows n: Int, columns k: Int) -> (probs: [Float], logSumExp: [Double]) {
+    var probs = [Float](repeating: 0, count: n * k), lse = [Double](repeating: 0, count: n)
+    for r in 0..<n {
+        let base = r * k
+        var mx = -Float.infinity
+        for i in 0..<k { mx = max(mx, x[base + i]) }
+        var s = 0.0
+        for i in 0..<k { let e = Foundation.exp(Double(x[base + i] - mx)); probs[base + i] = Float(e); s += e }
+        for i in 0..<k { probs[base + i] = Float(Double(probs[base + i]) / s) }
+        lse[r] = Double(mx) + Foundation.log(s)
+    }
+    return (probs, lse)
 }
