@@ -101,6 +101,8 @@ public struct ExternalTools: Sendable {
         return nil
     }
 
+    private static let launchLock = NSLock()
+
     /// Runs `name` with `arguments`, feeding `input` on stdin; returns stdout+stderr. Non-zero exit throws.
     @discardableResult
     public func run(_ name: String, _ arguments: [String], input: String? = nil) throws(CorpusError) -> String {
@@ -111,16 +113,21 @@ public struct ExternalTools: Sendable {
         var environment = ProcessInfo.processInfo.environment
         environment["LC_ALL"] = "C.UTF-8"
         process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        let stdin = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : stdin
         // waitUntilExit polls the run loop (tens of ms per call on the main thread); a termination
         // handler and a semaphore return as soon as the child exits.
         let exited = DispatchSemaphore(value: 0)
         process.terminationHandler = { _ in exited.signal() }
-        do { try process.run() } catch {
+        // Pipes are made and the child spawned under one process-wide lock: Foundation's Process on
+        // Linux can hand a child a descriptor another thread is closing at that moment (seen as
+        // "Bad file descriptor" from run() after ~5,000 launches on 2 workers). Children still run in parallel.
+        let output = Pipe(), stdin = Pipe()
+        let launched: Result<Void, Error> = Self.launchLock.withLock {
+            process.standardOutput = output
+            process.standardError = output
+            process.standardInput = input == nil ? FileHandle.nullDevice : stdin
+            return Result { try process.run() }
+        }
+        if case .failure(let error) = launched {
             throw .programFailed(name: name, arguments: arguments, status: -1, output: "\(error)")
         }
         if let input {
