@@ -164,6 +164,19 @@ public struct TrainingCheckpoint {
         return ck
     }
 
+    /// The checkpoint a user path names: a checkpoint file, a `checkpoint-last` pointer, or a run
+    /// folder (its `checkpoint-last`).
+    public static func resolve(_ path: String) throws(TrainingError) -> String {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+            return try lastPath(runDirectory: path)
+        }
+        if (path as NSString).lastPathComponent == "checkpoint-last" {
+            return try lastPath(runDirectory: (path as NSString).deletingLastPathComponent)
+        }
+        return path
+    }
+
     /// The checkpoint `checkpoint-last` in a run folder points to.
     public static func lastPath(runDirectory dir: String) throws(TrainingError) -> String {
         let pointer = "\(dir)/checkpoint-last"

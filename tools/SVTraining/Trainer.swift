@@ -80,13 +80,7 @@ public final class Trainer {
     /// The checkpoint a new stage starts from (`init_from`: a checkpoint or a run folder). Its config
     /// must be this one's except epochs, threads, corpus location, SSPS settings and `init_from`.
     static func baseCheckpoint(_ from: String, for config: TrainingConfig) throws(TrainingError) -> TrainingCheckpoint {
-        var isDir: ObjCBool = false
-        var path = from
-        if FileManager.default.fileExists(atPath: from, isDirectory: &isDir), isDir.boolValue {
-            path = try TrainingCheckpoint.lastPath(runDirectory: from)
-        } else if (from as NSString).lastPathComponent == "checkpoint-last" {
-            path = try TrainingCheckpoint.lastPath(runDirectory: (from as NSString).deletingLastPathComponent)
-        }
+        let path = try TrainingCheckpoint.resolve(from)
         let ck = try TrainingCheckpoint.read(path: path)
         var a = ck.config, b = config
         for c in [\TrainingConfig.epochs, \TrainingConfig.threads] { a[keyPath: c] = 0; b[keyPath: c] = 0 }

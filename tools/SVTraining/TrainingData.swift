@@ -158,9 +158,18 @@ public struct BatchPlanner: Sendable {
             let u = order[slot]
             labels.append(corpus.labels[u])
             indices.append(u)
+            // Each utterance is decoded once per row, however many views and reference crops use it.
+            var decoded: [Int: [Float]] = [:]
+            func audio(of i: Int) throws(TrainingError) -> [Float] {
+                if let cached = decoded[i] { return cached }
+                let x = try corpus.readAudio(corpus.train[i].path)
+                guard !x.isEmpty else { throw .corpus(path: corpus.path, reason: "wav/\(corpus.train[i].path) is empty") }
+                decoded[i] = x
+                return x
+            }
             if config.ssps.enabled {
                 // SSPS reference frame: an independent crop of the anchor, never augmented (reference §1.2).
-                let audio = try corpus.readAudio(corpus.train[u].path)
+                let audio = try audio(of: u)
                 var r = Self.cropStream(seed: config.seed, epoch: epoch, slot: slot, view: viewCount)
                 let x = Self.crop(audio, length: config.referenceSamples, using: &r)
                 let f: FeatureMatrix
@@ -169,8 +178,7 @@ public struct BatchPlanner: Sendable {
                 reference.append(contentsOf: f.values)
             }
             for (v, src) in sources(epoch: epoch, slot: slot, order: order).enumerated() {
-                let audio = try corpus.readAudio(corpus.train[src].path)
-                guard !audio.isEmpty else { throw .corpus(path: corpus.path, reason: "wav/\(corpus.train[src].path) is empty") }
+                let audio = try audio(of: src)
                 var r = Self.cropStream(seed: config.seed, epoch: epoch, slot: slot, view: v)
                 var x = Self.crop(audio, length: lengths[v], using: &r)
                 if let augmenter {

@@ -133,17 +133,9 @@ public final class TrainingStep {
         return Self.normalizedRows(model.forward(Graph(training: false, recording: false), features: Variable(reference)))
     }
 
-    /// Rows of an (N, D) output divided by max(‖row‖, 1e-12) (`F.normalize`).
+    /// Rows of an (N, D) output scaled to unit L2 norm (`F.normalize`; zero rows stay zero).
     static func normalizedRows(_ x: Variable) -> [Float] {
-        let e = x.values, d = x.shape[1]
-        var out = e
-        for r in 0..<(e.count / d) {
-            var s = 0.0
-            for k in 0..<d { s += Double(e[r * d + k]) * Double(e[r * d + k]) }
-            let inv = Float(1 / max(s.squareRoot(), 1e-12))
-            for k in 0..<d { out[r * d + k] = e[r * d + k] * inv }
-        }
-        return out
+        SphericalKMeans.normalizedRows(x.values, count: x.shape[0], dimension: x.shape[1])
     }
 
     /// z₂ with the picked rows replaced by detached Q′ embeddings: z₂ ⊙ keep + stored, where keep is

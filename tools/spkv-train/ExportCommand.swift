@@ -16,13 +16,7 @@ struct ExportCommand: ParsableCommand {
     func run() throws {
         // TrainingError propagates: ArgumentParser prints its description and exits with status 1.
         do {
-            var path = checkpoint
-            var isDir: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-                path = try TrainingCheckpoint.lastPath(runDirectory: path)
-            } else if (path as NSString).lastPathComponent == "checkpoint-last" {
-                path = try TrainingCheckpoint.lastPath(runDirectory: (path as NSString).deletingLastPathComponent)
-            }
+            let path = try TrainingCheckpoint.resolve(checkpoint)
             let last = try TrainingCheckpoint.read(path: path)
             let (ck, epochs) = try TrainingCheckpoint.averaged(runDirectory: (path as NSString).deletingLastPathComponent,
                                                                last: last, count: average)
