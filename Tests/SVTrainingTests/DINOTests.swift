@@ -61,6 +61,19 @@ import _SVTestSupport
         #expect(abs(b.audioSeconds - 4 * (2 * 0.6 + 4 * 0.3)) < 1e-9)
     }
 
+    @Test func oraclePositiveDINORunsAndExportsItsTeacher() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let sets = ["method=dino-oracle"] + dinoSets.dropFirst() + ["epochs=1"]
+        let trainer = try Trainer(config: try fixture.config("dino-oracle", sets), runDirectory: dir.path("run"), resume: false)
+        #expect(trainer.config.methodName == "dino-oracle" && trainer.stepper.dino != nil)
+        let log = try trainer.run()
+        #expect(log.count == 1 && log[0].loss.isFinite && log[0].loss > 0)
+        let checkpoint = try TrainingCheckpoint.read(path: try TrainingCheckpoint.lastPath(runDirectory: dir.path("run")))
+        #expect(checkpoint.inferencePrefix == "teacher.")
+        #expect(try checkpoint.makeModel().parameters.map(\.values) == trainer.stepper.dino!.teacher.parameters.map(\.values))
+    }
+
     @Test func twoEpochRunTrainsTheStudentAndAveragesItIntoTheTeacher() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

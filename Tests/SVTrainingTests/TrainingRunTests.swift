@@ -238,4 +238,19 @@ extension TrainingRunTests {
         #expect(a.views[0].shape == [4, 40, 51])   // 0.5 s crops: 1 + 8000/160 frames
         #expect(a.views[0] != a.views[1])
     }
+
+    @Test func oracleDINOTakesItsGlobalViewsFromAnotherUtteranceOfTheSpeaker() throws {
+        let fixture = TinyCorpusFixture.shared
+        let corpus = try TrainingCorpus(path: fixture.path)
+        let oracle = BatchPlanner(config: try fixture.config("dino-oracle"), corpus: corpus, augmenter: nil)
+        let simclr = BatchPlanner(config: try fixture.config("simclr-oracle"), corpus: corpus, augmenter: nil)
+        let order = oracle.order(epoch: 1)
+        for slot in 0..<corpus.train.count {
+            let s = oracle.sources(epoch: 1, slot: slot, order: order)
+            #expect(s.count == 6 && s[0] == s[1] && s[2...].allSatisfy { $0 == order[slot] })
+            #expect(s[0] != order[slot] && corpus.labels[s[0]] == corpus.labels[order[slot]])
+            // The same partner as oracle SimCLR draws for this slot: one oracle pairing for both methods.
+            #expect(s[0] == simclr.sources(epoch: 1, slot: slot, order: order)[1])
+        }
+    }
 }

@@ -189,7 +189,7 @@ public struct TrainingCheckpoint {
     }
 
     /// Prefix of the encoder inference uses: the teacher (`teacher.`) for DINO, else `model.`.
-    public var inferencePrefix: String { config.method == .dino ? "teacher." : "model." }
+    public var inferencePrefix: String { config.method.isDINO ? "teacher." : "model." }
 
     /// The inference encoder's tensors (DINO: the teacher) into a model built from the checkpoint's config.
     public func makeModel() throws(TrainingError) -> ECAPATrainingModel {

@@ -14,6 +14,12 @@ public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
     case simclrOracle = "simclr-oracle"
     /// DINO: EMA teacher on 2 global crops, student on 2 global + 4 local crops (reference §4).
     case dino
+    /// DINO whose two global (teacher) views are crops of another utterance of the same speaker, the local
+    /// views crops of the anchor: the oracle-positive counterpart of DINO-SSPS, which substitutes both teacher outputs.
+    case dinoOracle = "dino-oracle"
+
+    /// Methods with an EMA teacher, a DINO head and multi-crop views.
+    public var isDINO: Bool { self == .dino || self == .dinoOracle }
 }
 
 /// Errors of configuration, data, checkpoints and runs; each names what failed and on what.
@@ -99,7 +105,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         switch method {
         case .supervised: return [cropSamples]
         case .simclr, .simclrOracle: return [cropSamples, cropSamples]
-        case .dino:
+        case .dino, .dinoOracle:
             let global = Int((dinoGlobalSeconds * rate).rounded()), local = Int((dinoLocalSeconds * rate).rounded())
             return [global, global, local, local, local, local]
         }
@@ -224,7 +230,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         guard temperature > 0 else { throw .config(key: "temperature", reason: "must be positive") }
         guard aamScale > 0, aamMargin >= 0, aamMargin < 1.5 else { throw .config(key: "aam_margin", reason: "need aam_scale > 0 and 0 ≤ aam_margin < 1.5") }
         guard threads >= 1, threads <= 256 else { throw .config(key: "threads", reason: "must be 1...256") }
-        if method == .dino {
+        if method.isDINO {
             for (key, v) in [("dino_global_seconds", dinoGlobalSeconds), ("dino_local_seconds", dinoLocalSeconds)] {
                 guard v > 0.1, v <= 30 else { throw .config(key: key, reason: "must be in (0.1, 30] (got \(v))") }
             }

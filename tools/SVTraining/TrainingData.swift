@@ -131,7 +131,7 @@ public struct BatchPlanner: Sendable {
 
     /// The training utterances of batch slot `slot` (step × batch size + row), one per view: the anchor,
     /// then for SimCLR the same utterance, or for oracle SimCLR another utterance of the same speaker
-    /// (the same one only when the speaker has a single utterance).
+    /// (the same one only when the speaker has a single utterance); oracle DINO takes its global views from that other utterance.
     public func sources(epoch: Int, slot: Int, order: [Int]) -> [Int] {
         let u = order[slot]
         switch config.method {
@@ -139,11 +139,20 @@ public struct BatchPlanner: Sendable {
         case .simclr: return [u, u]
         case .dino: return [u, u, u, u, u, u]
         case .simclrOracle:
-            let same = corpus.bySpeaker[corpus.labels[u]].filter { $0 != u }
-            guard !same.isEmpty else { return [u, u] }
-            var r = CorpusRandom(seed: config.seed, "oracle", epoch, slot)
-            return [u, r.choice(same)]
+            let b = oraclePartner(epoch: epoch, slot: slot, of: u)
+            return [u, b]
+        case .dinoOracle:
+            let b = oraclePartner(epoch: epoch, slot: slot, of: u)
+            return [b, b, u, u, u, u]
         }
+    }
+
+    /// Another utterance of `u`'s speaker, drawn per slot (`u` itself only when the speaker has one utterance).
+    private func oraclePartner(epoch: Int, slot: Int, of u: Int) -> Int {
+        let same = corpus.bySpeaker[corpus.labels[u]].filter { $0 != u }
+        guard !same.isEmpty else { return u }
+        var r = CorpusRandom(seed: config.seed, "oracle", epoch, slot)
+        return r.choice(same)
     }
 
     public func batch(epoch: Int, step: Int, order: [Int], extractor: FeatureExtractor) throws(TrainingError) -> TrainingBatch {

@@ -29,7 +29,7 @@ public final class TrainingStep {
             // Q′ rows: z₂ (SimCLR) or the teacher head outputs of both global views (DINO, n_pos = 2).
             memory = SSPSMemory(referenceCapacity: max(reference, config.batchSize), positiveCapacity: positive,
                                 dimension: config.model.embeddingSize,
-                                positiveDimension: config.method == .dino ? 2 * config.dino.prototypes : config.model.embeddingSize)
+                                positiveDimension: config.method.isDINO ? 2 * config.dino.prototypes : config.model.embeddingSize)
         } else {
             memory = nil
         }
@@ -42,7 +42,7 @@ public final class TrainingStep {
         } else {
             classifier = nil
         }
-        if config.method == .dino {
+        if config.method.isDINO {
             dino = DINOState(config: config, student: model, stepsPerEpoch: stepsPerEpoch)
             dino!.referenceTrainMode = config.ssps.teacherReferenceTrainMode
             optimizer = Adam(parameters: [], learningRate: Float(config.learningRate))
@@ -98,7 +98,7 @@ public final class TrainingStep {
             let cosine = g.linear(g.l2Normalize(e), weight: g.l2Normalize(classifier!))
             let logits = g.aamSoftmaxLogits(cosine, targets: batch.labels, scale: Float(config.aamScale), margin: Float(config.aamMargin))
             loss = g.crossEntropy(logits, targets: batch.labels)
-        case .dino:
+        case .dino, .dinoOracle:
             preconditionFailure("DINO steps run in DINOState")
         case .simclr, .simclrOracle:
             // Two forward passes: batch-norm statistics per view, as in the reference.

@@ -41,7 +41,7 @@ public enum TrainingStepBenchmark {
         }
         let stats = SampleStatistics(times)
         return Result(method: config.method.rawValue, channels: config.model.blockChannels, batchSize: n,
-                      cropSeconds: config.method == .dino ? config.dinoGlobalSeconds : config.cropSeconds, threads: config.threads, step: stats,
+                      cropSeconds: config.method.isDINO ? config.dinoGlobalSeconds : config.cropSeconds, threads: config.threads, step: stats,
                       audioSecondsPerSecond: batch.audioSeconds / (stats.median / 1000), peakResidentBytes: peakResidentBytes())
     }
 }

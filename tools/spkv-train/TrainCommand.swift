@@ -6,9 +6,9 @@ import SVTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train an ECAPA-TDNN (supervised AAM-softmax, SimCLR, oracle-positive SimCLR or DINO) on a corpus.",
+        abstract: "Train an ECAPA-TDNN (supervised AAM-softmax, SimCLR, oracle-positive SimCLR, DINO or oracle-positive DINO) on a corpus.",
         discussion: """
-        Keys (JSON config file and --set key=value): method (supervised | simclr | simclr-oracle | dino), corpus, \
+        Keys (JSON config file and --set key=value): method (supervised | simclr | simclr-oracle | dino | dino-oracle), corpus, \
         features (sslsv-40 | sslsv-80 | speechbrain | kaldi), model.{input_size, channels, kernel_sizes, \
         dilations, res2net_scale, se_channels, attention_channels, global_context, embedding_size, padding, \
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
