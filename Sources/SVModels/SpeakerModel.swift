@@ -13,6 +13,8 @@ public struct SpeakerModel: Sendable {
     public let config: ECAPAConfig
     public let frontEnd: FeatureExtractor
     public let encoder: ECAPAEncoder
+    /// MagNetO's magnitude network, when the model was trained with one (`spkv-train magneto`).
+    public let magnitudeNetwork: MagnitudeNetwork?
     /// CRC-32 of the tensor data (hex): identifies the weights, e.g. in enrollment profiles.
     public let checksum: String
     public let formatVersion: Int
@@ -47,7 +49,16 @@ public struct SpeakerModel: Sendable {
         var expected = config.tensorTable
         expected[Self.windowTensor] = [features.winLength]
         expected[Self.melFilterbankTensor] = [features.nMels, features.bins]
+        let magnitudes: MagnitudeNetwork?
+        do { magnitudes = try MagnitudeNetwork.read(from: file) } catch { throw .magnitudeNetwork(error) }
+        if let magnitudes {
+            guard magnitudes.inputSize == 2 * config.mfaChannels else {
+                throw .magnitudeNetwork(.invalid("it reads \(magnitudes.inputSize) pooled statistics but the encoder gives \(2 * config.mfaChannels)"))
+            }
+            expected.merge(magnitudes.tensorTable) { a, _ in a }
+        }
         do { try file.checkTensorTable(expected: expected) } catch { throw .tensors(error) }
+        magnitudeNetwork = magnitudes
 
         func floats(_ name: String) -> [Float]? { try? file.tensors[name]?.floats().array }
         do {
@@ -121,6 +132,7 @@ public enum SpeakerModelError: Error, Equatable, CustomStringConvertible {
     case tensors(ModelFileError)
     case features(FeatureError)
     case encoder(ECAPAError)
+    case magnitudeNetwork(MagnitudeNetworkError)
     indirect case inFile(path: String, SpeakerModelError)
 
     func inFile(_ path: String) -> SpeakerModelError {
@@ -139,6 +151,7 @@ public enum SpeakerModelError: Error, Equatable, CustomStringConvertible {
         case .tensors(let e): return "\(e)"
         case .features(let e): return "front end: \(e)"
         case .encoder(let e): return "\(e)"
+        case .magnitudeNetwork(let e): return "\(e)"
         case .inFile(let path, let e): return "\(path): \(e)"
         }
     }

@@ -4,6 +4,7 @@ import Foundation
 ///
 ///     {"kind":"cosine"}
 ///     {"fitted_on":{"nontargets":M,"source":"…","targets":N},"kind":"linear","offset":…,"prior":…,"scale":…}
+///     {"fitted_on":{…},"kind":"magneto","offset":…,"prior":…}
 ///
 /// `fitted_on` is free-form provenance (string → string in Swift); values that are integers
 /// (`-?[0-9]+`) are written as JSON numbers, everything else as strings, and numbers read back as
@@ -14,16 +15,28 @@ public struct ScoringConfig: Codable, Equatable, Sendable {
         case cosine
         /// `LinearCalibration` of the cosine score: a log-likelihood ratio.
         case linear
+        /// MagNetO: `a_i·a_j·cos + offset`, magnitudes from the model's magnitude network; a log-likelihood ratio.
+        case magneto
+    }
+
+    /// MagNetO's global offset b and the target prior it was trained at.
+    public struct MagNetOOffset: Codable, Equatable, Sendable {
+        public var offset: Double
+        public var prior: Double
+        public init(offset: Double, prior: Double) { self.offset = offset; self.prior = prior }
     }
 
     public var kind: Kind
     /// Present exactly when `kind == .linear`.
     public var calibration: LinearCalibration?
+    /// Present exactly when `kind == .magneto`.
+    public var magneto: MagNetOOffset?
     public var fittedOn: [String: String]?
 
-    public init(kind: Kind, calibration: LinearCalibration? = nil, fittedOn: [String: String]? = nil) {
+    public init(kind: Kind, calibration: LinearCalibration? = nil, magneto: MagNetOOffset? = nil, fittedOn: [String: String]? = nil) {
         self.kind = kind
         self.calibration = calibration
+        self.magneto = magneto
         self.fittedOn = fittedOn
     }
 
@@ -35,14 +48,26 @@ public struct ScoringConfig: Codable, Equatable, Sendable {
         ScoringConfig(kind: .linear, calibration: calibration, fittedOn: fittedOn)
     }
 
-    /// Whether scores are log-likelihood ratios (so Bayes thresholds, actual DCF and Cllr apply).
-    public var outputsLLR: Bool { kind == .linear }
+    /// MagNetO with its offset and training prior.
+    public static func magneto(offset: Double, prior: Double, fittedOn: [String: String]? = nil) -> ScoringConfig {
+        ScoringConfig(kind: .magneto, magneto: MagNetOOffset(offset: offset, prior: prior), fittedOn: fittedOn)
+    }
 
-    /// The back end's output for a cosine score.
-    public func score(cosine: Double) -> Double {
+    /// Whether scores are log-likelihood ratios (so Bayes thresholds, actual DCF and Cllr apply).
+    public var outputsLLR: Bool { kind != .cosine }
+
+    /// The target prior the back end was fitted at (nil for cosine).
+    public var prior: Double? { calibration?.prior ?? magneto?.prior }
+
+    /// The back end's output for a cosine score; for MagNetO pass the two magnitudes, whose product
+    /// replaces the linear calibrator's global scale.
+    public func score(cosine: Double, magnitudes: (Double, Double)? = nil) -> Double {
         switch kind {
         case .cosine: return cosine
         case .linear: return calibration.map { $0.llr(cosine) } ?? cosine
+        case .magneto:
+            precondition(magnitudes != nil, "MagNetO scoring needs the two magnitudes")
+            return magnitudes!.0 * magnitudes!.1 * cosine + (magneto?.offset ?? 0)
         }
     }
 
@@ -75,6 +100,14 @@ public struct ScoringConfig: Codable, Equatable, Sendable {
             }
             return ScoringConfig(kind: .linear, calibration: LinearCalibration(scale: scale, offset: offset, prior: prior),
                                  fittedOn: fittedOn)
+        case .magneto:
+            guard let offset = raw.offset else { throw .missingField(kind: kind.rawValue, field: "offset") }
+            guard let prior = raw.prior else { throw .missingField(kind: kind.rawValue, field: "prior") }
+            guard offset.isFinite else { throw .invalidValue(field: "offset", value: offset, reason: "must be finite") }
+            guard prior > 0, prior < 1 else {
+                throw .invalidValue(field: "prior", value: prior, reason: "must be strictly between 0 and 1")
+            }
+            return .magneto(offset: offset, prior: prior, fittedOn: fittedOn)
         }
     }
 
@@ -86,6 +119,9 @@ public struct ScoringConfig: Codable, Equatable, Sendable {
         if let c = calibration {
             fields += [("offset", ScoringConfig.number(c.offset)), ("prior", ScoringConfig.number(c.prior)),
                        ("scale", ScoringConfig.number(c.scale))]
+        }
+        if let m = magneto {
+            fields += [("offset", ScoringConfig.number(m.offset)), ("prior", ScoringConfig.number(m.prior))]
         }
         if let f = fittedOn {
             let inner = f.keys.sorted().map { key -> String in
@@ -109,20 +145,25 @@ public struct ScoringConfig: Codable, Equatable, Sendable {
         }
         self.kind = kind
         self.fittedOn = raw.fitted_on?.mapValues(\.text)
+        self.calibration = nil
+        self.magneto = nil
         if kind == .linear {
             guard let s = raw.scale, let o = raw.offset, let p = raw.prior else {
                 throw DecodingError.dataCorruptedError(in: container, debugDescription: "linear scoring needs scale, offset and prior")
             }
             self.calibration = LinearCalibration(scale: s, offset: o, prior: p)
-        } else {
-            self.calibration = nil
+        } else if kind == .magneto {
+            guard let o = raw.offset, let p = raw.prior else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "magneto scoring needs offset and prior")
+            }
+            self.magneto = MagNetOOffset(offset: o, prior: p)
         }
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
-        try container.encode(RawConfig(kind: kind.rawValue, scale: calibration?.scale, offset: calibration?.offset,
-                                       prior: calibration?.prior, fitted_on: fittedOn?.mapValues { ScoringConfig.isInteger($0) ? .integer(Int($0)!) : .string($0) }))
+        try container.encode(RawConfig(kind: kind.rawValue, scale: calibration?.scale, offset: calibration?.offset ?? magneto?.offset,
+                                       prior: calibration?.prior ?? magneto?.prior, fitted_on: fittedOn?.mapValues { ScoringConfig.isInteger($0) ? .integer(Int($0)!) : .string($0) }))
     }
 
     // MARK: - Helpers

@@ -41,11 +41,33 @@ public final class Embedder {
     private var features: [Float] = []
     /// Stage times of the most recent call.
     public private(set) var lastTimings = PipelineTimings()
+    /// MagNetO magnitude of the most recent call (nil for a model without a magnitude network).
+    public private(set) var lastMagnitude: Float?
 
     public init(model: SpeakerModel) { self.model = model }
 
-    /// Embeds mono samples at the model's sample rate.
+    /// Embeds mono samples at the model's sample rate. For a MagNetO model the result is `a·x̂`: the
+    /// unit-length embedding times the magnitude its network predicts (see `ScoringBackend`).
     public func embed(samples: [Float], source: String = "<memory>") throws(EmbeddingError) -> [Float] {
+        var out = try encoderEmbedding(samples: samples, source: source)
+        lastMagnitude = nil
+        if let network = model.magnitudeNetwork {
+            let a = network.magnitude(model.encoder.pooledStatistics(encoderWorkspace))
+            out = Cosine.normalized(out).map { $0 * a }
+            lastMagnitude = a
+        }
+        return out
+    }
+
+    /// The encoder's embedding and the pooled statistics it was computed from (after the pooling
+    /// batch norm): what MagNetO training reads. Never scaled by a magnitude.
+    public func embeddingAndPooledStatistics(samples: [Float], source: String = "<memory>") throws(EmbeddingError)
+        -> (embedding: [Float], pooled: [Float]) {
+        let e = try encoderEmbedding(samples: samples, source: source)
+        return (e, model.encoder.pooledStatistics(encoderWorkspace))
+    }
+
+    private func encoderEmbedding(samples: [Float], source: String) throws(EmbeddingError) -> [Float] {
         var out = [Float](repeating: 0, count: model.embeddingSize)
         var timings = PipelineTimings()
         timings.audioSeconds = Double(samples.count) / Double(model.features.sampleRate)

@@ -25,7 +25,8 @@ public enum Enrollment {
     /// Seconds of detected speech required over all recordings unless the caller says otherwise.
     public static let defaultMinimumSpeechSeconds = 3.0
 
-    /// Builds a profile: the mean of the recordings' length-normalised embeddings, with each
+    /// Builds a profile: the mean of the recordings' length-normalised embeddings (for a MagNetO model,
+    /// of their `a·x̂` vectors, so a score is the mean of the per-recording LLRs), with each
     /// recording's duration and detected speech (energy VAD) recorded.
     public static func enroll(name: String, paths: [String], model: SpeakerModel,
                               minimumSpeechSeconds: Double = defaultMinimumSpeechSeconds) throws(EnrollmentError) -> SpeakerProfile {
@@ -34,6 +35,7 @@ public enum Enrollment {
         }
         guard !paths.isEmpty else { throw .noRecordings }
         let embedder = Embedder(model: model)
+        let magneto = model.magnitudeNetwork != nil
         let vad = EnergyVAD(sampleRate: model.features.sampleRate)
         var sum = [Double](repeating: 0, count: model.embeddingSize)
         var recordings: [SpeakerProfile.Recording] = []
@@ -44,7 +46,7 @@ public enum Enrollment {
             }
             let embedding: [Float]
             do { embedding = try embedder.embed(samples: clip.samples, source: path) } catch { throw .embedding(error) }
-            for (i, v) in Cosine.normalized(embedding).enumerated() { sum[i] += Double(v) }
+            for (i, v) in (magneto ? embedding : Cosine.normalized(embedding)).enumerated() { sum[i] += Double(v) }
             recordings.append(.init(path: path, seconds: clip.duration, speechSeconds: vad.speechSeconds(clip.samples)))
         }
         let total = recordings.reduce(0) { $0 + $1.speechSeconds }

@@ -43,8 +43,12 @@ public struct TrialScoring {
     }
 
     public func score(_ trials: [Trial]) throws(TrialScoringError) -> ScoreList {
-        let scoring: ScoringConfig
-        do { scoring = try ScoringConfig.decode(json: model.metadata.scoring) } catch { throw .scoring(error.description) }
+        let backend: ScoringBackend
+        do { backend = try ScoringBackend(model: model) } catch { throw .scoring(error.description) }
+        let scoring = backend.config
+        if backend.isMagNetO, !(cohortPaths.isEmpty && cohortEmbeddings.isEmpty) {
+            throw .scoring("AS-norm is not defined for MagNetO models: their scores are already calibrated LLRs; score without a cohort")
+        }
 
         // All files, trials first then cohort, each once; check they all exist before any work.
         var order: [String] = [], seen = Set<String>()
@@ -73,13 +77,19 @@ public struct TrialScoring {
         var out: [ScoredTrial] = []
         out.reserveCapacity(trials.count)
         for t in trials {
-            var s = Double(Cosine.similarity(normalized[t.enroll]!, normalized[t.test]!))
-            if let asNorm { s = asNorm.normalize(score: s, enroll: stats[t.enroll]!, test: stats[t.test]!) }
-            if let calibration = scoring.calibration { s = calibration.llr(s) }
+            let s: Double
+            if let asNorm {
+                let normed = asNorm.normalize(score: Double(Cosine.similarity(normalized[t.enroll]!, normalized[t.test]!)),
+                                              enroll: stats[t.enroll]!, test: stats[t.test]!)
+                s = scoring.score(cosine: normed)
+            } else {
+                s = backend.score(embeddings[t.enroll]!, embeddings[t.test]!)
+            }
             out.append(ScoredTrial(enroll: t.enroll, test: t.test, score: s, label: t.label))
         }
-        var header = ["kind": scoring.calibration != nil ? "llr" : kind, "model": model.checksum]
-        if let prior = scoring.calibration?.prior { header["prior"] = "\(prior)" }
+        var header = ["kind": backend.outputsLLR ? "llr" : kind, "model": model.checksum]
+        if let prior = scoring.prior { header["prior"] = "\(prior)" }
+        if backend.isMagNetO { header["backend"] = "magneto" }
         if asNorm != nil { header["asnorm_top_n"] = "\(cohortTopN)"; header["cohort"] = "\(cohort.count)" }
         return ScoreList(header: header, trials: out)
     }

@@ -37,12 +37,11 @@ public enum Verification {
     public static func verify(profile: SpeakerProfile, profilePath: String, audioPath: String, model: SpeakerModel,
                               threshold: Double?, prior: Double) throws(VerificationError) -> VerificationResult {
         do { try profile.checkCompatible(with: model, profilePath: profilePath) } catch { throw .profile(error) }
-        let scoring: ScoringConfig
-        do { scoring = try ScoringConfig.decode(json: model.metadata.scoring) } catch { throw .scoring(error.description) }
+        let backend: ScoringBackend
+        do { backend = try ScoringBackend(model: model) } catch { throw .scoring(error.description) }
         let embedding: [Float]
         do { embedding = try Embedder(model: model).embed(path: audioPath) } catch { throw .embedding(error) }
-        let cosine = Double(Cosine.similarity(profile.embedding, embedding))
-        let llr = scoring.calibration.map { $0.llr(cosine) }
+        let (cosine, llr) = backend.compare(profile.embedding, embedding)
         if let threshold {
             return VerificationResult(cosine: cosine, llr: llr, threshold: threshold, thresholdSource: "--threshold")
         }

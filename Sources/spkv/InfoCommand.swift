@@ -30,7 +30,7 @@ struct Info: ParsableCommand {
                 embedding:      \(c.embeddingSize) dimensions
                 parameters:     \(c.parameterCount)
                 front end:      \(f.nMels) mels \(Int(f.fMin))–\(Int(f.fMax)) Hz (\(f.melScale.rawValue), \(f.filterConstruction.rawValue) filters), n_fft \(f.nFFT), window \(f.window.rawValue) \(f.winLength)/\(f.hopLength)\(f.center ? ", centred (\(f.padMode.rawValue))" : ", snip edges"), log \(f.log.rawValue), normalisation \(f.normalization.rawValue), \(f.sampleRate) Hz
-                scoring:        \(m.metadata.scoring)
+                scoring:        \(m.metadata.scoring)\(m.magnitudeNetwork.map { "\n                magnitudes:     MagNetO network \($0.inputSize)→\(($0.hiddenWidths + [1]).map(String.init).joined(separator: "→")) (ReLU), \($0.parameterCount) parameters" } ?? "")
                 quantization:   \(m.metadata.quantization)
                 producer:       \(m.metadata.producer ?? "unknown")
                 created:        \(m.metadata.created ?? "unknown")

@@ -84,7 +84,10 @@ struct Calibrate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             var file = try ModelFile.read(path: modelOption.model)
-            _ = try SpeakerModel(file: file)
+            let model = try SpeakerModel(file: file)
+            guard model.magnitudeNetwork == nil else {
+                throw ReportedFailure("\(modelOption.model) is a MagNetO model: its scores are already calibrated LLRs (magnitudes and offset trained by spkv-train magneto)")
+            }
             var list = try ScoreFile.read(path: scores)
             if let trials { list = try ScoreFile.attachLabels(list, from: TrialList.read(path: trials)) }
             let kind = list.header["kind"] ?? "cosine"

@@ -41,6 +41,15 @@ import Testing
         }
     }
 
+    @Test func magnetoJSONRoundTrips() throws {
+        let c = ScoringConfig.magneto(offset: -7.25, prior: 0.01, fittedOn: ["labels": "speakers", "pairs": "1200"])
+        #expect(c.jsonString() == #"{"fitted_on":{"labels":"speakers","pairs":1200},"kind":"magneto","offset":-7.25,"prior":0.01}"#)
+        let back = try ScoringConfig.decode(json: c.jsonString())
+        #expect(back == c && back.outputsLLR && back.prior == 0.01)
+        #expect(try JSONDecoder().decode(ScoringConfig.self, from: JSONEncoder().encode(c)) == c)
+        #expect(c.score(cosine: 0.5, magnitudes: (2, 3)) == 3 - 7.25)
+    }
+
     @Test func fittedOnAcceptsNumbersAndStrings() throws {
         let c = try ScoringConfig.decode(
             json: #"{"kind":"linear","scale":2,"offset":0,"prior":0.5,"fitted_on":{"targets":10,"ratio":0.5,"id":"007"},"extra":[1]}"#)
@@ -49,8 +58,12 @@ import Testing
     }
 
     @Test func errors() {
-        #expect(throws: ScoringConfigError.unknownKind("magneto")) { try ScoringConfig.decode(json: #"{"kind":"magneto"}"#) }
-        #expect(ScoringConfigError.unknownKind("magneto").description.contains("upgrade spkv"))
+        #expect(throws: ScoringConfigError.unknownKind("plda")) { try ScoringConfig.decode(json: #"{"kind":"plda"}"#) }
+        #expect(ScoringConfigError.unknownKind("plda").description.contains("upgrade spkv"))
+        #expect(throws: ScoringConfigError.missingField(kind: "magneto", field: "offset")) { try ScoringConfig.decode(json: #"{"kind":"magneto"}"#) }
+        #expect(throws: ScoringConfigError.missingField(kind: "magneto", field: "prior")) {
+            try ScoringConfig.decode(json: #"{"kind":"magneto","offset":1}"#)
+        }
         #expect(throws: ScoringConfigError.missingField(kind: nil, field: "kind")) { try ScoringConfig.decode(json: "{}") }
         #expect(throws: ScoringConfigError.missingField(kind: "linear", field: "scale")) {
             try ScoringConfig.decode(json: #"{"kind":"linear","offset":0,"prior":0.5}"#)

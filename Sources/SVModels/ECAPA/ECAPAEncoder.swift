@@ -14,6 +14,7 @@ public final class ECAPAEncoder: Sendable {
     let attentionNorm: ChannelAffine?  // SpeechBrain: ReLU + BN before the tanh
     let attentionOut: ConvLayer
     let embedding: ConvLayer           // the pooled-statistics BN folded in
+    let poolNorm: ChannelAffine        // kept unfolded too, for `pooledStatistics` (MagNetO's input)
 
     /// Builds the encoder from named fp32 tensors (the reference toolkit's names, see
     /// `ECAPAConfig.tensorTable`). `tensor(name)` returns the values in PyTorch's row-major layout,
@@ -65,6 +66,7 @@ public final class ECAPAEncoder: Sendable {
 
         // fc(BN(p)) = W·(s⊙p + t) + b = (W·diag s)·p + (W·t + b): exact, so fold it.
         let bn = try norm(names.poolNorm)
+        poolNorm = bn
         let fc = try conv(names.embedding)
         let rows = fc.outChannels, cols = fc.inChannels
         let w = AlignedBuffer(count: rows * cols), bias = AlignedBuffer(count: rows)
@@ -78,6 +80,17 @@ public final class ECAPAEncoder: Sendable {
             bias.pointer[r] = Float(acc)
         }
         embedding = ConvLayer(inChannels: cols, outChannels: rows, kernel: 1, dilation: 1, weight: w, bias: bias)
+    }
+
+    /// Width of the pooled statistics: the attention-weighted mean and standard deviation of the MFA output.
+    public var pooledSize: Int { 2 * config.mfaChannels }
+
+    /// The pooled statistics of the most recent `embed` on `workspace`, after the pooling batch norm:
+    /// exactly the vector the embedding layer reads (MagNetO's input).
+    public func pooledStatistics(_ workspace: ECAPAWorkspace) -> [Float] {
+        precondition(workspace.capacityFrames > 0, "pooledStatistics: no embed has run on this workspace")
+        let pooled = workspace.region(.vectors) + 2 * config.mfaChannels + config.attentionChannels
+        return (0..<pooledSize).map { pooled[$0] * poolNorm.scale.pointer[$0] + poolNorm.shift.pointer[$0] }
     }
 
     /// Fewest feature frames the encoder accepts (reflect padding needs more frames than it pads).
