@@ -201,5 +201,35 @@ import Testing
             return [Ref.crossEntropy(logits, k: 6, targets: [3, 4, 5, 0, 1, 2])]
         })
     }
-}
 
+    @Test func amSoftmax() {
+        let targets = [1, 3, 0]
+        GradientCheck().run("amSoftmaxLogits", inputs: [randomTensor([3, 4], -0.9, 0.9, seed: 31)], build: { g, v in
+            g.amSoftmaxLogits(v[0], targets: targets, scale: 30, margin: 0.5)
+        }, reference: { x in x[0].enumerated().map { 30 * ($0.element - ($0.offset % 4 == targets[$0.offset / 4] ? 0.5 : 0)) } })
+    }
+
+    @Test func magnetoPairLoss() {
+        // 8 rows from 4 speakers: 5 target and 23 non-target pairs, of which the 10 highest (40 %) count.
+        let labels = [0, 0, 1, 1, 2, 2, 2, 3], n = 8
+        var cos = randomTensor([n, n], -0.6, 0.9, seed: 32).values
+        for i in 0..<n { for j in 0..<i { cos[i * n + j] = cos[j * n + i] } }
+        let pairs = MagNetOPairs(cosine: cos, labels: labels)
+        let alpha = 0.05
+        func reference(_ x: [[Double]]) -> [Double] {
+            let a = x[0], b = x[1][0], logOdds = Foundation.log(alpha / (1 - alpha))
+            var t: [Double] = [], nt: [Double] = []
+            for i in 0..<n { for j in (i + 1)..<n {
+                let l = a[i] * a[j] * Double(cos[i * n + j]) + b
+                if labels[i] == labels[j] { t.append(l) } else { nt.append(l) }
+            } }
+            let hard = nt.sorted(by: >).prefix(Int((0.4 * Double(nt.count)).rounded(.up)))
+            let lt = t.reduce(0.0) { $0 + Foundation.log1p(Foundation.exp(-($1 + logOdds))) } / Double(t.count)
+            let ln = hard.reduce(0.0) { $0 + Foundation.log1p(Foundation.exp($1 + logOdds)) } / Double(hard.count)
+            return [alpha * lt + (1 - alpha) * ln]
+        }
+        GradientCheck().run("magnetoPairLoss", inputs: [randomTensor([n], 0.5, 3, seed: 33), Tensor(shape: [1], values: [-2])],
+                            build: { g, v in g.magnetoPairLoss(magnitudes: v[0], offset: v[1], pairs: pairs, targetPrior: alpha) },
+                            reference: reference)
+    }
+}
