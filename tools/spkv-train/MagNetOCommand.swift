@@ -1,0 +1,136 @@
+import ArgumentParser
+import Foundation
+import SVTraining
+import SpeakerVerification
+
+/// `spkv-train magneto`: MagNetO stage 3 on a frozen model.
+struct MagNetOCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "magneto",
+        abstract: "Train a MagNetO magnitude network and offset on a frozen model; write a model whose scores are calibrated LLRs.",
+        discussion: """
+        Embeds every training utterance of the corpus once with the frozen model (cached in --out), fits the global \
+        linear calibrator on all pairs, then trains the magnitude network from that calibrator's solution with the \
+        prior-weighted pair BCE (hardest non-target pairs only). Pair labels are the corpus speakers, or with \
+        --labels clusters spherical k-means clusters of the embeddings (no speaker labels used). --linear-output also \
+        writes the model with the global calibrator, fitted on the same pairs, for comparison.
+        """)
+
+    @Option(help: "Frozen model file (spkv-train export, spkv import).") var model: String
+    @Option(help: "Corpus folder (meta.tsv, wav/).") var corpus: String
+    @Option(help: "Run folder: inputs cache, config.json, log.csv.") var out: String
+    @Option(help: "MagNetO model file to write.") var output: String
+    @Option(help: "Also write the model with the global linear calibrator fitted on the same pairs.") var linearOutput: String?
+    @Option(help: "Pair labels: speakers | clusters.") var labels = "speakers"
+    @Option(help: "k-means clusters for --labels clusters (0: as many as training speakers).") var clusters = 0
+    @Option(help: "Table 3 topology scaled to the pooled width: 1, 2 or 3.") var topology = 2
+    @Option(help: "Hidden widths, comma-separated (overrides --topology).") var hidden: String?
+    @Option(help: "Speakers (or clusters) per batch.") var speakersPerBatch = 50
+    @Option(help: "Utterances per speaker in a batch.") var perSpeaker = 8
+    @Option(help: "SGD steps.") var steps = 3000
+    @Option(help: "Initial learning rate (momentum 0.9).") var lr = 0.01
+    @Option(help: "Halve the learning rate every this many steps.") var decaySteps = 600
+    @Option(help: "Target prior α.") var prior = 0.01
+    @Option(help: "Share of the highest non-target scores kept.") var hardFraction = 0.4
+    @Option(help: "Seed.") var seed: UInt64 = 1
+    @Option(help: "Threads for embedding the corpus.") var threads = 2
+
+    func run() throws {
+        var config = MagNetOConfig()
+        guard let kind = MagNetOConfig.Labels(rawValue: labels) else {
+            throw TrainingError.config(key: "labels", reason: "must be speakers or clusters (got '\(labels)')")
+        }
+        config.labels = kind; config.clusters = clusters; config.topology = topology
+        if let hidden {
+            let widths = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !widths.isEmpty, widths.allSatisfy({ $0 != nil }) else { throw TrainingError.config(key: "hidden", reason: "expected widths like 154,154") }
+            config.hidden = widths.map { $0! }
+        }
+        config.speakersPerBatch = speakersPerBatch; config.perSpeaker = perSpeaker; config.steps = steps
+        config.learningRate = lr; config.decaySteps = decaySteps; config.prior = prior; config.hardFraction = hardFraction
+        config.seed = seed
+        try config.check()
+
+        let frozen: SpeakerModel
+        do { frozen = try SpeakerModel.load(path: model) } catch { throw TrainingError.run("\(error)") }
+        guard frozen.magnitudeNetwork == nil else { throw TrainingError.run("\(model) already has a MagNetO network; start from the plain model") }
+        let data = try TrainingCorpus(path: corpus)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+
+        // Stage inputs: cached per (model, corpus).
+        let cachePath = "\(out)/inputs.safetensors"
+        var clock = Date()
+        let inputs: MagNetOInputs
+        if let cached = try MagNetOInputs.readCache(path: cachePath, modelChecksum: frozen.checksum, corpusID: data.id, count: data.train.count) {
+            inputs = cached
+            print("inputs: \(inputs.count) utterances from \(cachePath)")
+        } else {
+            inputs = try MagNetOInputs.extract(paths: data.train.map { data.wavPath($0.path) }, model: frozen, threads: threads) { done, total in
+                if done % 500 == 0 || done == total { FileHandle.standardError.write(Data("embedded \(done)/\(total)\n".utf8)) }
+            }
+            try inputs.write(path: cachePath, modelChecksum: frozen.checksum, corpusID: data.id)
+            print(String(format: "inputs: %d utterances embedded in %.0f s (pooled width %d)", inputs.count, Date().timeIntervalSince(clock), inputs.pooledSize))
+        }
+
+        let pairLabels: [Int]
+        switch config.labels {
+        case .speakers: pairLabels = data.labels
+        case .clusters:
+            let k = config.clusters > 0 ? config.clusters : data.speakers.count
+            guard k <= inputs.count else { throw TrainingError.config(key: "clusters", reason: "\(k) clusters for \(inputs.count) utterances") }
+            pairLabels = MagNetOTrainer.clusterLabels(inputs: inputs, clusters: k, seed: config.seed)
+            let nmi = ClusterMetrics.normalizedMutualInformation(pairLabels, data.labels)
+            print(String(format: "clusters: k = %d, NMI vs speakers %.3f (diagnostic only; labels unused for training)", k, nmi))
+        }
+
+        clock = Date()
+        let trainer = try MagNetOTrainer(config: config, inputs: inputs, labels: pairLabels)
+        let c = trainer.calibrator
+        print("global calibrator: llr = \(c.scale) · cos + \(c.offset) (prior \(config.prior)); magnitude network "
+              + "\(inputs.pooledSize)→\((config.hiddenWidths(pooledSize: inputs.pooledSize) + [1]).map(String.init).joined(separator: "→"))")
+        let probe = (0..<20).map { 1_000_000 + $0 }
+        let before = probe.map(trainer.loss(step:)).reduce(0, +) / Double(probe.count)
+        var rows = ["step,loss,lr,mean_magnitude"]
+        trainer.run { row in
+            rows.append(String(format: "%d,%.6f,%g,%.4f", row.step, row.loss, row.learningRate, row.meanMagnitude))
+            if row.step % 500 == 0 || row.step == config.steps {
+                print(String(format: "step %5d  loss %.5f  lr %g  mean magnitude %.3f", row.step, row.loss, row.learningRate, row.meanMagnitude))
+            }
+        }
+        let after = probe.map(trainer.loss(step:)).reduce(0, +) / Double(probe.count)
+        print(String(format: "loss on 20 fresh batches: %.5f at the calibrator's solution, %.5f trained (%.0f s)", before, after, Date().timeIntervalSince(clock)))
+        try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/log.csv"), options: .atomic)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(config).write(to: URL(fileURLWithPath: "\(out)/config.json"), options: .atomic)
+
+        // Model files: the frozen model's tensors plus the network; the offset in spkv.scoring.
+        let provenance = ["kind": "cosine", "labels": config.labels.rawValue, "pair_labels": "\(Set(pairLabels).count)",
+                          "utterances": "\(inputs.count)", "corpus_id": data.id, "steps": "\(config.steps)",
+                          "calibrator_scale": "\(c.scale)", "calibrator_offset": "\(c.offset)",
+                          "loss_calibrator": String(format: "%.6f", before), "loss_trained": String(format: "%.6f", after)]
+        var file: ModelFile
+        do { file = try ModelFile.read(path: model) } catch { throw TrainingError.run("\(model): \(error)") }
+        let base = file
+        do { for t in try trainer.network().tensors() { file.tensors[t.name] = t } } catch { throw TrainingError.run("\(error)") }
+        file.metadata.scoring = ScoringConfig.magneto(offset: trainer.offsetValue, prior: config.prior, fittedOn: provenance).jsonString()
+        try writeChecked(file, to: output)
+        print("wrote \(output) (MagNetO, offset \(trainer.offsetValue))")
+        if let linearOutput {
+            var linear = base
+            linear.metadata.scoring = ScoringConfig.linear(c, fittedOn: ["kind": "cosine", "labels": config.labels.rawValue,
+                                                                      "utterances": "\(inputs.count)", "corpus_id": data.id]).jsonString()
+            try writeChecked(linear, to: linearOutput)
+            print("wrote \(linearOutput) (global linear calibrator)")
+        }
+    }
+
+    /// Loads the file back before writing it, so a model that would not load is never written.
+    private func writeChecked(_ file: ModelFile, to path: String) throws {
+        do {
+            let m = try SpeakerModel(file: file)
+            _ = try ScoringBackend(model: m)
+            try file.write(path: path)
+        } catch { throw TrainingError.run("cannot write \(path): \(error)") }
+    }
+}
