@@ -148,4 +148,43 @@ import _SVTestSupport
             #expect(r.status == 0, "\(name): \(r)")
         }
     }
+
+    @Test func magnetoTrainsOnAFrozenModelAndItsScoresAreLLRs() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try TinyCorpus.write(to: dir.path("corpus"))
+        try Data(Self.config.utf8).write(to: URL(fileURLWithPath: dir.path("c.json")))
+        let train = try spkv(["train", "--config", dir.path("c.json"), "--corpus", dir.path("corpus"), "--out", dir.path("run"),
+                              "--set", "method=supervised", "--set", "epochs=1", "--quiet"], binary: "spkv-train")
+        #expect(train.status == 0, "\(train)")
+        #expect(try spkv(["export", dir.path("run"), "--output", dir.path("m.safetensors")], binary: "spkv-train").status == 0)
+        let common = ["magneto", "--model", dir.path("m.safetensors"), "--corpus", dir.path("corpus"), "--out", dir.path("mag"),
+                      "--speakers-per-batch", "3", "--per-speaker", "3", "--steps", "20", "--decay-steps", "10", "--threads", "1",
+                      "--hidden", "8,8"]
+        let magneto = try spkv(common + ["--output", dir.path("mag.safetensors"), "--linear-output", dir.path("lin.safetensors")],
+                               binary: "spkv-train")
+        #expect(magneto.status == 0 && magneto.stdout.contains("global calibrator") && magneto.stdout.contains("wrote"), "\(magneto)")
+        #expect(FileManager.default.fileExists(atPath: dir.path("mag/inputs.safetensors")))
+        let info = try spkv("info", dir.path("mag.safetensors"))
+        #expect(info.status == 0 && info.stdout.contains("MagNetO network") && info.stdout.contains("\"kind\":\"magneto\""), "\(info)")
+        // Scores of the MagNetO and the linear model are LLRs; the second run reuses the cached inputs.
+        for model in ["mag", "lin"] {
+            let score = try spkv("score", "--model", dir.path("\(model).safetensors"), "--trials", dir.path("corpus/dev/trials-cross-channel.txt"),
+                                 "--audio-root", dir.path("corpus/wav"), "--output", dir.path("\(model).scores"))
+            #expect(score.status == 0, "\(score)")
+            let eval = try spkv("eval", "--scores", dir.path("\(model).scores"))
+            #expect(eval.status == 0 && eval.stdout.contains("log-likelihood ratios") && eval.stdout.contains("Cllr"), "\(eval)")
+        }
+        let clusters = try spkv(common + ["--labels", "clusters", "--clusters", "3", "--output", dir.path("mag-k.safetensors")], binary: "spkv-train")
+        #expect(clusters.status == 0 && clusters.stdout.contains("from \(dir.path("mag/inputs.safetensors"))")
+                && clusters.stdout.contains("NMI vs speakers"), "\(clusters)")
+        // A MagNetO model is not recalibrated, nor used as a frozen model again; bad options name themselves.
+        let calibrate = try spkv("calibrate", "--model", dir.path("mag.safetensors"), "--scores", dir.path("mag.scores"), "--output", dir.path("x"))
+        #expect(calibrate.status == 1 && calibrate.stderr.contains("MagNetO"), "\(calibrate)")
+        let again = try spkv(["magneto", "--model", dir.path("mag.safetensors"), "--corpus", dir.path("corpus"), "--out", dir.path("x"),
+                              "--output", dir.path("y")], binary: "spkv-train")
+        #expect(again.status == 1 && again.stderr.contains("already has a MagNetO network"), "\(again)")
+        let badLabels = try spkv(common + ["--labels", "videos", "--output", dir.path("z")], binary: "spkv-train")
+        #expect(badLabels.status != 0 && badLabels.stderr.contains("labels"), "\(badLabels)")
+    }
 }
