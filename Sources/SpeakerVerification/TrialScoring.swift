@@ -43,6 +43,12 @@ public struct TrialScoring {
     }
 
     public func score(_ trials: [Trial]) throws(TrialScoringError) -> ScoreList {
+        try scoreWithDetails(trials).scores
+    }
+
+    /// The scores, plus for a MagNetO model each trial's cosine and magnitude product aᵢ·aⱼ (nil otherwise).
+    public func scoreWithDetails(_ trials: [Trial]) throws(TrialScoringError)
+        -> (scores: ScoreList, magnitudes: [(cosine: Double, product: Double)]?) {
         let backend: ScoringBackend
         do { backend = try ScoringBackend(model: model) } catch { throw .scoring(error.description) }
         let scoring = backend.config
@@ -76,6 +82,13 @@ public struct TrialScoring {
         }
         var out: [ScoredTrial] = []
         out.reserveCapacity(trials.count)
+        var details: [(cosine: Double, product: Double)] = []
+        if backend.isMagNetO {
+            func norm(_ v: [Float]) -> Double { v.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot() }
+            let magnitude = embeddings.mapValues(norm)
+            details = trials.map { (Double(Cosine.similarity(embeddings[$0.enroll]!, embeddings[$0.test]!)),
+                                    magnitude[$0.enroll]! * magnitude[$0.test]!) }
+        }
         for t in trials {
             let s: Double
             if let asNorm {
@@ -91,7 +104,7 @@ public struct TrialScoring {
         if let prior = scoring.prior { header["prior"] = "\(prior)" }
         if backend.isMagNetO { header["backend"] = "magneto" }
         if asNorm != nil { header["asnorm_top_n"] = "\(cohortTopN)"; header["cohort"] = "\(cohort.count)" }
-        return ScoreList(header: header, trials: out)
+        return (ScoreList(header: header, trials: out), backend.isMagNetO ? details : nil)
     }
 
     /// Embeddings by file name as given in the trials, through the cache when there is one.

@@ -22,6 +22,8 @@ struct Score: ParsableCommand {
     @Option(help: "AS-norm cohort: a text file listing cohort audio files (relative to --audio-root), or 'spkv embed' output of this model.")
     var cohort: String?
     @Option(name: .customLong("top-n"), help: "AS-norm: the N highest cohort scores per side.") var topN = 300
+    @Option(help: "MagNetO models: write an SVG scatter of cosine vs magnitude product per labelled trial (the paper's Figure 4).")
+    var scatter: String?
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
@@ -55,7 +57,16 @@ struct Score: ParsableCommand {
             }
             let progress = Progress("embedding")
             scorer.progress = progress.update
-            let scores = try scorer.score(list)
+            let (scores, magnitudes) = try scorer.scoreWithDetails(list)
+            if let scatter {
+                guard let magnitudes else { throw ReportedFailure("--scatter needs a MagNetO model (spkv-train magneto); this one has no magnitudes") }
+                let labelled = zip(list, magnitudes)
+                let scale = try ScoringConfig.decode(json: model.metadata.scoring).fittedOn?["calibrator_scale"].flatMap(Double.init)
+                let svg = Plots.magnitudeScatterSVG(targets: labelled.filter { $0.0.label == .target }.map(\.1),
+                                                    nontargets: labelled.filter { $0.0.label == .nontarget }.map(\.1),
+                                                    globalScale: scale, title: "MagNetO magnitudes: \((trials as NSString).lastPathComponent)")
+                try TextOutput(path: scatter).write(svg)
+            }
             try TextOutput(path: output).write(ScoreFile.format(scores))
         }
     }

@@ -175,6 +175,13 @@ import _SVTestSupport
             let eval = try spkv("eval", "--scores", dir.path("\(model).scores"))
             #expect(eval.status == 0 && eval.stdout.contains("log-likelihood ratios") && eval.stdout.contains("Cllr"), "\(eval)")
         }
+        let scatter = try spkv("score", "--model", dir.path("mag.safetensors"), "--trials", dir.path("corpus/dev/trials-cross-channel.txt"),
+                               "--audio-root", dir.path("corpus/wav"), "--output", dir.path("again.scores"), "--scatter", dir.path("fig.svg"))
+        let svg = (try? String(contentsOfFile: dir.path("fig.svg"), encoding: .utf8)) ?? ""
+        #expect(scatter.status == 0 && svg.contains("scatter-target") && svg.contains("global calibrator scale"), "\(scatter)")
+        let noMagnitudes = try spkv("score", "--model", dir.path("lin.safetensors"), "--trials", dir.path("corpus/dev/trials-cross-channel.txt"),
+                                    "--audio-root", dir.path("corpus/wav"), "--scatter", dir.path("fig2.svg"))
+        #expect(noMagnitudes.status == 1 && noMagnitudes.stderr.contains("MagNetO"), "\(noMagnitudes)")
         let clusters = try spkv(common + ["--labels", "clusters", "--clusters", "3", "--output", dir.path("mag-k.safetensors")], binary: "spkv-train")
         #expect(clusters.status == 0 && clusters.stdout.contains("from \(dir.path("mag/inputs.safetensors"))")
                 && clusters.stdout.contains("NMI vs speakers"), "\(clusters)")

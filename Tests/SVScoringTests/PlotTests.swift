@@ -103,4 +103,16 @@ import _SVTestSupport
         }
         #expect(Plots.writePNG(svg: "<svg", path: "\(dir)/broken.png") == false || Plots.pngConverterCommand()?.hasSuffix("convert") == true)
     }
+
+    @Test func magnitudeScatterDrawsEveryPointAndTheCalibratorLine() {
+        func point(_ cosine: Double, _ product: Double) -> (cosine: Double, product: Double) { (cosine, product) }
+        let t = (0..<30).map { (i: Int) in point(0.3 + Double(i) / 100, 10 + Double(i % 7)) }
+        let n = (0..<50).map { (i: Int) in point(-0.2 + Double(i) / 100, 8 + Double(i % 5)) }
+        let svg = Plots.magnitudeScatterSVG(targets: t, nontargets: n, globalScale: 12.5, title: "fig 4")
+        #expect(svg == Plots.magnitudeScatterSVG(targets: t, nontargets: n, globalScale: 12.5, title: "fig 4"))
+        #expect(svg.components(separatedBy: "<circle").count - 1 == 80)
+        #expect(svg.contains("global calibrator scale 12.5") && svg.contains("n = 30") && svg.contains("n = 50"))
+        let few = Plots.magnitudeScatterSVG(targets: t, nontargets: n, globalScale: nil, title: "x", maxPoints: 10)
+        #expect(few.components(separatedBy: "<circle").count - 1 == 20 && few.contains("subsample") && !few.contains("calibrator"))
+    }
 }
