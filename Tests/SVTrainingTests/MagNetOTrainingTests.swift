@@ -100,4 +100,32 @@ import _SVTestSupport
         try bytes.prefix(bytes.count - 9).write(to: URL(fileURLWithPath: path))
         #expect { try MagNetOInputs.readCache(path: path, modelChecksum: "aaaa0000", corpusID: "c1", count: 80) } throws: { "\($0)".contains("damaged") }
     }
+
+    @Test func fullLengthRefinementLowersItsLossAndTheExportedModelEmbedsLikeIt() throws {
+        let corpus = try TrainingCorpus(path: TinyCorpusFixture.shared.path)
+        var file = try ModelImport.run(from: .speechbrain, source: Fixtures.path("ecapa/speechbrain_c64.safetensors"), output: nil).file
+        let model = try SpeakerModel(file: file)
+        let inputs = try MagNetOInputs.extract(paths: corpus.train.map { corpus.wavPath($0.path) }, model: model, threads: 2)
+        #expect(inputs.count == corpus.train.count && inputs.pooledSize == model.encoder.pooledSize)
+        // The cached embeddings are the model's own.
+        let first = try Embedder(model: model).embed(path: corpus.wavPath(corpus.train[0].path))
+        #expect(maxAbsDifference(first, inputs.embeddings.prefix(model.embeddingSize)) < 1e-5)
+
+        let prefix = model.config.embeddingLayerName
+        var settings = FullLengthRefinement.Settings()
+        settings.steps = 80; settings.batchSize = 16; settings.learningRate = 0.05; settings.decaySteps = 40
+        let r = try FullLengthRefinement(inputs: inputs, labels: corpus.labels, weight: try file.tensor("\(prefix).weight").floats().array,
+                                         bias: try file.tensor("\(prefix).bias").floats().array, settings: settings)
+        #expect(r.lastLoss < r.firstLoss, "AM-softmax loss \(r.firstLoss) → \(r.lastLoss)")
+        try r.write(into: &file, config: model.config)
+        let refined = try SpeakerModel(file: file)
+        let refinedInputs = r.apply(to: inputs)
+        for k in [0, corpus.train.count - 1] {
+            let e = try Embedder(model: refined).embed(path: corpus.wavPath(corpus.train[k].path))
+            let d = refined.embeddingSize
+            let expected = Array(refinedInputs.embeddings[(k * d)..<((k + 1) * d)])
+            #expect(Cosine.similarity(e, expected) > 0.99999 && maxAbsDifference(e, expected) < 1e-3)
+            #expect(maxAbsDifference(e, inputs.embeddings[(k * d)..<((k + 1) * d)]) > 1e-3, "the layer changed")
+        }
+    }
 }

@@ -32,6 +32,9 @@ struct MagNetOCommand: ParsableCommand {
     @Option(help: "Halve the learning rate every this many steps.") var decaySteps = 600
     @Option(help: "Target prior α.") var prior = 0.01
     @Option(help: "Share of the highest non-target scores kept.") var hardFraction = 0.4
+    @Option(help: "Stage 2 first: retrain the embedding layer on full-length utterances with AM-softmax for this many steps (speaker labels; 0: skip).")
+    var refineSteps = 0
+    @Option(help: "Stage 2 learning rate (SGD momentum 0.9, halved every --refine-steps/5).") var refineLr = 0.1
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Threads for embedding the corpus.") var threads = 2
 
@@ -60,7 +63,7 @@ struct MagNetOCommand: ParsableCommand {
         // Stage inputs: cached per (model, corpus).
         let cachePath = "\(out)/inputs.safetensors"
         var clock = Date()
-        let inputs: MagNetOInputs
+        var inputs: MagNetOInputs
         if let cached = try MagNetOInputs.readCache(path: cachePath, modelChecksum: frozen.checksum, corpusID: data.id, count: data.train.count) {
             inputs = cached
             print("inputs: \(inputs.count) utterances from \(cachePath)")
@@ -70,6 +73,25 @@ struct MagNetOCommand: ParsableCommand {
             }
             try inputs.write(path: cachePath, modelChecksum: frozen.checksum, corpusID: data.id)
             print(String(format: "inputs: %d utterances embedded in %.0f s (pooled width %d)", inputs.count, Date().timeIntervalSince(clock), inputs.pooledSize))
+        }
+
+        // Stage 2 (optional): the refined embedding layer replaces the model's, for both output files.
+        var file: ModelFile
+        do { file = try ModelFile.read(path: model) } catch { throw TrainingError.run("\(model): \(error)") }
+        var refinement: FullLengthRefinement?
+        if refineSteps > 0 {
+            let prefix = frozen.config.embeddingLayerName
+            let w: [Float], b: [Float]
+            do { w = try file.tensor("\(prefix).weight").floats().array; b = try file.tensor("\(prefix).bias").floats().array } catch {
+                throw TrainingError.run("\(model): \(error)")
+            }
+            var settings = FullLengthRefinement.Settings()
+            settings.steps = refineSteps; settings.learningRate = refineLr; settings.decaySteps = max(1, refineSteps / 5)
+            let r = try FullLengthRefinement(inputs: inputs, labels: data.labels, weight: w, bias: b, settings: settings)
+            try r.write(into: &file, config: frozen.config)
+            inputs = r.apply(to: inputs)
+            refinement = r
+            print(String(format: "full-length refinement: %d steps, AM-softmax loss %.3f → %.3f", refineSteps, r.firstLoss, r.lastLoss))
         }
 
         let pairLabels: [Int]
@@ -108,9 +130,8 @@ struct MagNetOCommand: ParsableCommand {
         let provenance = ["kind": "cosine", "labels": config.labels.rawValue, "pair_labels": "\(Set(pairLabels).count)",
                           "utterances": "\(inputs.count)", "corpus_id": data.id, "steps": "\(config.steps)",
                           "calibrator_scale": "\(c.scale)", "calibrator_offset": "\(c.offset)",
-                          "loss_calibrator": String(format: "%.6f", before), "loss_trained": String(format: "%.6f", after)]
-        var file: ModelFile
-        do { file = try ModelFile.read(path: model) } catch { throw TrainingError.run("\(model): \(error)") }
+                          "loss_calibrator": String(format: "%.6f", before), "loss_trained": String(format: "%.6f", after),
+                          "refine_steps": "\(refinement != nil ? refineSteps : 0)"]
         let base = file
         do { for t in try trainer.network().tensors() { file.tensors[t.name] = t } } catch { throw TrainingError.run("\(error)") }
         file.metadata.scoring = ScoringConfig.magneto(offset: trainer.offsetValue, prior: config.prior, fittedOn: provenance).jsonString()

@@ -46,6 +46,10 @@ struct ECAPALayerNames {
 extension ECAPAConfig {
     var names: ECAPALayerNames { ECAPALayerNames(variant: variant) }
 
+    /// Tensor-name prefix of the embedding layer (`<prefix>.weight`, `<prefix>.bias`): the post-pooling
+    /// layer that MagNetO's full-length refinement retrains.
+    public var embeddingLayerName: String { names.embedding }
+
     /// Every tensor a model file of this configuration must hold, with its shape, derived from the
     /// hyperparameters alone.
     public var tensorTable: [String: [Int]] {
