@@ -1,0 +1,28 @@
+import Foundation
+import Testing
+@testable import SpeakerVerification
+
+/// Every model file under models/ loads, has its model card, and its name says what its metadata says.
+@Suite struct ShippedModelsTests {
+    static let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models").standardized
+
+    static var files: [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: models.path)) ?? []).filter { $0.hasSuffix(".safetensors") }.sorted()
+    }
+
+    @Test func everyShippedModelLoadsHasACardAndIsNamedForItsMethod() throws {
+        #expect(Self.files.count >= 4, "models/: \(Self.files)")
+        for name in Self.files {
+            let model = try SpeakerModel.load(path: Self.models.appendingPathComponent(name).path)
+            let backend = try ScoringBackend(model: model)
+            let stem = String(name.dropLast(".safetensors".count))
+            #expect(FileManager.default.fileExists(atPath: Self.models.appendingPathComponent(stem + ".md").path), "\(name) has no model card")
+            #expect(name.contains("-magneto-") == backend.isMagNetO, "\(name): MagNetO in the name iff in the scoring back end")
+            let training = (try? JSONSerialization.jsonObject(with: Data((model.metadata.training ?? "{}").utf8))) as? [String: Any] ?? [:]
+            let method = training["method"] as? String
+            if name.contains("-simclr-ssps-") { #expect(method == "simclr-ssps", "\(name): method \(method ?? "none")") }
+            else if name.contains("-simclr-") { #expect(method == "simclr", "\(name): method \(method ?? "none")") }
+            if name.contains("-synth-") { #expect(training["corpus_id"] != nil, "\(name): no corpus provenance") }
+        }
+    }
+}
