@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import _SVTestSupport
+
+/// `spkv verify --live` through real alsa-lib: a `file`-plugin capture device replays recorded speech at
+/// real-time pace, and the verdict equals batch `spkv verify` on the same seconds of audio.
+@Suite struct CLILiveTests {
+    static let model = Repo.model
+
+    func run(_ tool: String, _ arguments: [String]) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [tool] + arguments
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0, "\(tool) \(arguments)")
+    }
+
+    @Test func liveVerificationReachesTheBatchDecisionOnTheSameAudio() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let speech = CLIFixtures.speech("speech_b_8s")
+        try run("sox", [speech, "-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("b.s16le")])
+        try run("sox", ["-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("b.s16le"), dir.path("b3.wav"), "trim", "0", "3"])
+        try """
+            pcm.spkvcap {
+                type file
+                slave.pcm { type null }
+                file "/dev/null"
+                infile "\(dir.path("b.s16le"))"
+                format "raw"
+            }
+            """.write(toFile: dir.path("cap.conf"), atomically: true, encoding: .utf8)
+        let enroll = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("a.json"), CLIFixtures.speech("speech_a_3s"))
+        #expect(enroll.status == 0, "\(enroll)")
+
+        let live = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), "--live", "--device", "spkvcap",
+                            "--alsa-config", dir.path("cap.conf"), "--duration", "3", "--pace", "--threshold", "0.1", "--json")
+        let batch = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), dir.path("b3.wav"), "--threshold", "0.1", "--json")
+        let lines = live.stdoutLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(lines.count == 13, "12 refreshes of 0.25 s, then the verdict: \(live)")
+        let verdict = try #require(lines.last), updates = lines.dropLast()
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(batch.stdout.utf8)) as? [String: Any])
+        #expect(live.status == batch.status && verdict["verdict"] as? String == b["decision"] as? String, "\(live)\n\(batch)")
+        #expect(abs((verdict["score"] as? Double ?? .nan) - (b["score"] as? Double ?? 0)) < 1e-9)
+        #expect(verdict["dropped_samples"] as? Int == 0 && verdict["refreshes"] as? Int == 12)
+        #expect(updates.enumerated().allSatisfy { k, u in abs((u["time"] as? Double ?? 0) - 0.25 * Double(k + 1)) < 1e-9 })
+        #expect(verdict["refresh_compute_ms_p99"] as? Double != nil)
+    }
+
+    @Test func aMissingDeviceOrFileIsAnErrorWithExitCodeOne() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let enroll = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("a.json"), CLIFixtures.speech("speech_a_3s"))
+        #expect(enroll.status == 0)
+        try "pcm.other { type null }".write(toFile: dir.path("c.conf"), atomically: true, encoding: .utf8)
+        let missing = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), "--live", "--device", "nomic",
+                               "--alsa-config", dir.path("c.conf"), "--threshold", "0.1")
+        #expect(missing.status == 1 && missing.stderr.contains("'nomic'"), "\(missing)")
+        let both = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), "--live", CLIFixtures.speech("speech_a_3s"))
+        #expect(both.status == 64, "\(both)")
+    }
+}
