@@ -30,31 +30,40 @@ public enum Enrollment {
     /// recording's duration and detected speech (energy VAD) recorded.
     public static func enroll(name: String, paths: [String], model: SpeakerModel,
                               minimumSpeechSeconds: Double = defaultMinimumSpeechSeconds) throws(EnrollmentError) -> SpeakerProfile {
+        var clips: [(source: String, samples: [Float])] = []
+        for path in paths {
+            do { clips.append((path, try AudioFile.readMono(path: path, sampleRate: model.features.sampleRate).samples)) } catch {
+                throw .embedding(.audio(error))
+            }
+        }
+        return try enroll(name: name, recordings: clips, model: model, minimumSpeechSeconds: minimumSpeechSeconds)
+    }
+
+    /// The same from samples at the model's rate (e.g. captured live), each named by `source`.
+    public static func enroll(name: String, recordings clips: [(source: String, samples: [Float])], model: SpeakerModel,
+                              minimumSpeechSeconds: Double = defaultMinimumSpeechSeconds) throws(EnrollmentError) -> SpeakerProfile {
         guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalidName(name)
         }
-        guard !paths.isEmpty else { throw .noRecordings }
+        guard !clips.isEmpty else { throw .noRecordings }
         let embedder = Embedder(model: model)
         let magneto = model.magnitudeNetwork != nil
+        let rate = Double(model.features.sampleRate)
         let vad = EnergyVAD(sampleRate: model.features.sampleRate)
         var sum = [Double](repeating: 0, count: model.embeddingSize)
         var recordings: [SpeakerProfile.Recording] = []
-        for path in paths {
-            let clip: AudioClip
-            do { clip = try AudioFile.readMono(path: path, sampleRate: model.features.sampleRate) } catch {
-                throw .embedding(.audio(error))
-            }
+        for clip in clips {
             let embedding: [Float]
-            do { embedding = try embedder.embed(samples: clip.samples, source: path) } catch { throw .embedding(error) }
+            do { embedding = try embedder.embed(samples: clip.samples, source: clip.source) } catch { throw .embedding(error) }
             for (i, v) in (magneto ? embedding : Cosine.normalized(embedding)).enumerated() { sum[i] += Double(v) }
-            recordings.append(.init(path: path, seconds: clip.duration, speechSeconds: vad.speechSeconds(clip.samples)))
+            recordings.append(.init(path: clip.source, seconds: Double(clip.samples.count) / rate, speechSeconds: vad.speechSeconds(clip.samples)))
         }
         let total = recordings.reduce(0) { $0 + $1.speechSeconds }
         guard total >= minimumSpeechSeconds else {
             throw .tooLittleSpeech(total: total, minimum: minimumSpeechSeconds,
                                    perRecording: Dictionary(recordings.map { ($0.path, $0.speechSeconds) }, uniquingKeysWith: +))
         }
-        let mean = sum.map { Float($0 / Double(paths.count)) }
+        let mean = sum.map { Float($0 / Double(clips.count)) }
         return SpeakerProfile(name: name, modelChecksum: model.checksum, embedding: mean, recordings: recordings)
     }
 }

@@ -4,32 +4,46 @@ import SpeakerVerification
 
 struct Enroll: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Build a speaker profile from one or more recordings.",
+        abstract: "Build a speaker profile from one or more recordings, or from the live microphone.",
         discussion: """
             The profile holds the mean of the recordings' length-normalised embeddings, the model's checksum (a \
             profile only works with the model that made it), and each recording's duration and detected speech. \
-            Too little speech over all recordings (energy-based voice activity detection) is an error.
+            Too little speech over all recordings (energy-based voice activity detection) is an error. With --live \
+            the recording is captured from an ALSA device for --duration seconds (or until Ctrl-C).
             """)
 
     @OptionGroup var modelOption: ModelOption
     @Option(help: "The speaker's name.") var name: String
-    @Argument(help: "Enrollment recordings.") var audio: [String]
+    @Argument(help: "Enrollment recordings (none with --live).") var audio: [String] = []
     @Option(name: .shortAndLong, help: "Profile file to write (JSON, written atomically).") var output: String
     @Option(name: .customLong("min-speech"), help: "Seconds of detected speech required over all recordings.")
     var minimumSpeech = Enrollment.defaultMinimumSpeechSeconds
+    @OptionGroup var liveOptions: LiveOptions
 
     func validate() throws {
-        guard !audio.isEmpty else { throw ValidationError("give at least one recording") }
+        if liveOptions.live { guard audio.isEmpty else { throw ValidationError("give recordings or --live, not both") } }
+        else { guard !audio.isEmpty else { throw ValidationError("give at least one recording, or --live") } }
         guard minimumSpeech >= 0, minimumSpeech.isFinite else { throw ValidationError("--min-speech must be ≥ 0") }
+        try liveOptions.check()
     }
 
     func run() throws {
         try reportingErrors {
             let model = try SpeakerModel.load(path: modelOption.model)
-            let profile = try Enrollment.enroll(name: name, paths: audio, model: model, minimumSpeechSeconds: minimumSpeech)
+            let profile: SpeakerProfile
+            if liveOptions.live {
+                let session = try LiveSession(options: liveOptions, sampleRate: model.features.sampleRate)
+                var samples: [Float] = []
+                FileHandle.standardError.write(Data("recording from '\(liveOptions.device)'\(liveOptions.duration.map { " for \($0) s" } ?? "; Ctrl-C to stop")\n".utf8))
+                try session.run({ samples.append(contentsOf: $0) }, finish: { () })
+                profile = try Enrollment.enroll(name: name, recordings: [("live:\(liveOptions.device)", samples)], model: model,
+                                                minimumSpeechSeconds: minimumSpeech)
+            } else {
+                profile = try Enrollment.enroll(name: name, paths: audio, model: model, minimumSpeechSeconds: minimumSpeech)
+            }
             try profile.write(path: output)
             print(String(format: "enrolled %@ from %d recording(s), %.2f s of speech; wrote %@",
-                         name, audio.count, profile.speechSeconds, output))
+                         name, profile.recordings.count, profile.speechSeconds, output))
         }
     }
 }

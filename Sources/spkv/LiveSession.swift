@@ -52,7 +52,7 @@ final class LiveSession {
     }
 
     /// Feeds captured audio to `consume` until the duration is reached or SIGINT; then `finish`.
-    func run(_ consume: (UnsafeBufferPointer<Float>) -> Void, finish: () -> LiveVerdict) throws -> LiveVerdict {
+    func run<Result>(_ consume: (UnsafeBufferPointer<Float>) -> Void, finish: () -> Result) throws -> Result {
         signal(SIGINT, SIG_IGN)
         let source = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
         let flag = interrupted

@@ -60,4 +60,28 @@ import _SVTestSupport
         let both = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), "--live", CLIFixtures.speech("speech_a_3s"))
         #expect(both.status == 64, "\(both)")
     }
+
+    @Test func liveEnrollmentEqualsEnrollingTheSameSecondsFromAFile() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let speech = CLIFixtures.speech("speech_a_3s")
+        try run("sox", [speech, "-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("a.s16le")])
+        try run("sox", ["-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("a.s16le"), dir.path("a3.wav"), "trim", "0", "3"])
+        try """
+            pcm.mic { type file slave.pcm { type null } file "/dev/null" infile "\(dir.path("a.s16le"))" format "raw" }
+            """.write(toFile: dir.path("mic.conf"), atomically: true, encoding: .utf8)
+        // Unpaced: 3 s fit in the 4 s capture ring, so the first 3 s arrive whole however fast the device is.
+        let live = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("live.json"), "--live", "--device", "mic",
+                            "--alsa-config", dir.path("mic.conf"), "--duration", "3", "--min-speech", "1")
+        let file = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("file.json"), dir.path("a3.wav"), "--min-speech", "1")
+        #expect(live.status == 0 && file.status == 0, "\(live)\n\(file)")
+        func embedding(_ path: String) throws -> [Double] {
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path))) as? [String: Any]
+            return object?["embedding"] as? [Double] ?? []
+        }
+        let a = try embedding(dir.path("live.json")), b = try embedding(dir.path("file.json"))
+        #expect(!a.isEmpty && a == b)
+        let none = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("x.json"))
+        #expect(none.status == 64, "\(none)")
+    }
 }
