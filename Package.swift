@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "SpeakerVerification", targets: ["SpeakerVerification"]),
         .executable(name: "spkv", targets: ["spkv"]),
         .executable(name: "spkv-bench", targets: ["spkv-bench"]),
+        .executable(name: "spkv-live-bench", targets: ["spkv-live-bench"]),
         .executable(name: "spkv-train", targets: ["spkv-train"]),
     ],
     dependencies: [
@@ -58,6 +59,8 @@ let package = Package(
         // MARK: - Benchmarks (printed, never asserted)
         .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification", "SVKernels"],
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
+        .executableTarget(name: "spkv-live-bench", dependencies: ["SpeakerVerification", "SVStreaming", "SVKernels"],
+                          path: "benchmarks/spkv-live-bench", swiftSettings: swiftSettings),
 
         // MARK: - Tests
         .target(name: "_SVTestSupport", dependencies: [], path: "Sources/_SVTestSupport",

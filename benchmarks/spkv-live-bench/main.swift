@@ -1,0 +1,100 @@
+// spkv-live-bench: live verification latency, replaying a recording at real-time pace through the
+// same path as `spkv verify --live` (alsa-lib `file` plugin device → capture thread → ring →
+// LiveVerifier). Printed, never asserted.
+//
+//     swift build -c release --product spkv-live-bench
+//     .build/release/spkv-live-bench [--channels 512] [--model PATH] [--audio WAV] [--seconds 20]
+//                                    [--window 3] [--refresh 0.25] [--threads 1]
+//
+// Reports per refresh: compute time (embedding + scoring of the window), end-to-end delay (from the
+// moment the window's last sample was due from the device to the decision), real-time factor of the
+// compute, process CPU use, peak RSS. A random-weight model of the given width is used unless --model.
+
+import Foundation
+import SVKernels
+import SVStreaming
+import SpeakerVerification
+
+var channels = 512, seconds = 20.0, window = 3.0, refresh = 0.25, threads = 1
+var modelPath: String?, audioPath: String?
+var args = CommandLine.arguments.dropFirst()
+while let flag = args.popFirst() {
+    guard let value = args.popFirst() else { fatalError("\(flag) needs a value") }
+    switch flag {
+    case "--channels": channels = Int(value)!
+    case "--model": modelPath = value
+    case "--audio": audioPath = value
+    case "--seconds": seconds = Double(value)!
+    case "--window": window = Double(value)!
+    case "--refresh": refresh = Double(value)!
+    case "--threads": threads = Int(value)!
+    default: fatalError("unknown option \(flag)")
+    }
+}
+BLAS.setThreads(threads)
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("spkv-live-bench-\(getpid())")
+try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(at: dir) }
+
+// Model: given, or seeded random weights at C = channels (MFA 3·C, 80 mels).
+let model: SpeakerModel
+if let modelPath { model = try SpeakerModel.load(path: modelPath) } else {
+    let config = ECAPAConfig(inputSize: 80, channels: [channels, channels, channels, channels, 3 * channels], embeddingSize: 192)
+    let values = config.randomTensors(seed: 20_261_125)
+    var tensors: [String: (shape: [Int], values: [Float])] = [:]
+    for (name, shape) in config.tensorTable { tensors[name] = (shape, values[name]!) }
+    let file = try SpeakerModel.makeFile(config: config, features: .speechbrain, encoderTensors: tensors, producer: "spkv-live-bench")
+    model = try SpeakerModel(file: file)
+}
+let rate = model.features.sampleRate
+
+// Audio: the given recording or speech-like noise bursts, looped to `seconds`, as raw S16_LE for the file plugin.
+var audio: [Float]
+if let audioPath { audio = try AudioFile.readMono(path: audioPath, sampleRate: rate).samples } else {
+    var rng = SplitMix64(seed: 7)
+    audio = (0..<(rate * 4)).map { i in (rng.nextFloat() - 0.5) * (((i / 4000) % 3 == 2) ? 0.01 : 0.5) }
+}
+let total = Int(seconds * Double(rate))
+var raw = [Int16](repeating: 0, count: total)
+for i in 0..<total { raw[i] = Int16(max(-32768, min(32767, (audio[i % audio.count] * 32768).rounded()))) }
+let rawPath = dir.appendingPathComponent("in.s16le").path
+try raw.withUnsafeBufferPointer { Data(buffer: $0) }.write(to: URL(fileURLWithPath: rawPath))
+let configuration = "pcm.bench { type file slave.pcm { type null } file \"/dev/null\" infile \"\(rawPath)\" format \"raw\" }"
+
+// A profile from the first 3 s, and a fixed threshold (the model may be uncalibrated).
+let profile = try Enrollment.enroll(name: "bench", recordings: [("bench", Array(raw.prefix(3 * rate).map { Float($0) / 32768 }))],
+                                    model: model, minimumSpeechSeconds: 0)
+var settings = LiveSettings()
+settings.windowSeconds = window; settings.refreshSeconds = refresh; settings.threshold = 0.5; settings.minimumSpeechSeconds = 0
+let verifier = try LiveVerifier(model: model, profile: profile, profilePath: "bench", settings: settings)
+
+var usage0 = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage0)
+let stream = try CaptureStream(ringCapacity: 4 * rate, pacedByClock: true) { () throws(CaptureError) in
+    try ALSACapture(device: "bench", configuration: configuration, sampleRate: rate)
+}
+let start = DispatchTime.now().uptimeNanoseconds
+var compute: [Double] = [], delays: [Double] = []
+var chunk = [Float](repeating: 0, count: rate / 100)
+var consumed = 0
+while consumed < total {
+    let n = chunk.withUnsafeMutableBufferPointer { stream.ring.read(into: UnsafeMutableBufferPointer(rebasing: $0[0..<min($0.count, total - consumed)])) }
+    if n == 0 { usleep(1_000); continue }
+    consumed += n
+    for u in chunk.withUnsafeBufferPointer({ verifier.push(UnsafeBufferPointer(rebasing: $0[0..<n])) }) {
+        compute.append(u.computeMilliseconds)
+        let now = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+        delays.append(now - u.time * 1000)
+    }
+}
+let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+stream.stop()
+var usage1 = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage1)
+func secs(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+let cpu = secs(usage1.ru_utime) - secs(usage0.ru_utime) + secs(usage1.ru_stime) - secs(usage0.ru_stime)
+let c = SampleStatistics(compute), d = SampleStatistics(delays)
+print("model: C=\(model.config.blockChannels) (\(model.config.parameterCount) parameters), \(threads) BLAS thread(s), window \(window) s, refresh \(refresh) s")
+print(String(format: "replayed %.1f s in %.1f s (paced); %d refreshes; %d samples dropped, %d device overruns", seconds, wall, compute.count, stream.droppedSamples, stream.deviceOverruns))
+print(String(format: "refresh compute   median %7.2f ms  p99 %7.2f ms  max %7.2f ms  (%.1f %% of the refresh interval at p99)", c.median, c.p99, c.max, c.p99 / (refresh * 10)))
+print(String(format: "end-to-end delay  median %7.2f ms  p99 %7.2f ms  (window's last sample due → decision)", d.median, d.p99))
+print(String(format: "real-time factor of compute %.3f; process CPU %.1f %% of one core; peak RSS %.1f MiB",
+             compute.reduce(0, +) / 1000 / seconds, 100 * cpu / wall, Double(peakResidentBytes() ?? 0) / 1_048_576))
