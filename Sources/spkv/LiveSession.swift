@@ -14,11 +14,14 @@ struct LiveOptions: ParsableArguments {
     @Option(help: "Analysis window in seconds.") var window = 3.0
     @Option(help: "Seconds of audio between two refreshes.") var refresh = 0.25
     @Flag(help: "Read at real-time pace (for plugin devices such as 'file' or 'null', which do not pace).") var pace = false
+    @Option(name: .customLong("capture-rate"), help: "Ask the device for this rate (Hz) instead of the model's; the audio is resampled to the model's rate.")
+    var captureRate: Int?
 
     func check() throws {
         if let duration { guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be positive") } }
         guard window >= 0.5, window.isFinite else { throw ValidationError("--window must be at least 0.5 s") }
         guard refresh >= 0.01, refresh <= window else { throw ValidationError("--refresh must be between 0.01 s and --window") }
+        if let captureRate { guard (4_000...384_000).contains(captureRate) else { throw ValidationError("--capture-rate must be 4000–384000 Hz") } }
     }
 }
 
@@ -27,6 +30,10 @@ final class LiveSession {
     private let stream: CaptureStream
     private let sampleRate: Int
     private let limit: Int?
+    /// Converts the device's rate to the model's when they differ (streaming, same output as whole-file resampling).
+    private var resampler: Resampler?
+    /// The rate the device delivers.
+    let deviceRate: Int
     private let interrupted = InterruptFlag()
 
     var droppedSamples: Int { stream.droppedSamples }
@@ -39,13 +46,16 @@ final class LiveSession {
             text = t
         }
         let configuration = text
-        let device = options.device
-        stream = try CaptureStream(ringCapacity: 4 * sampleRate, pacedByClock: options.pace) { () throws(CaptureError) in
-            try ALSACapture(device: device, configuration: configuration, sampleRate: sampleRate)
+        let device = options.device, requested = options.captureRate ?? sampleRate
+        stream = try CaptureStream(ringCapacity: 4 * max(requested, sampleRate), pacedByClock: options.pace) { () throws(CaptureError) in
+            try ALSACapture(device: device, configuration: configuration, sampleRate: requested)
         }
-        if let rate = stream.format?.sampleRate, rate != sampleRate {
-            stream.stop()
-            throw ReportedFailure("capture device '\(device)' runs at \(rate) Hz, the model needs \(sampleRate) Hz; use a converting device such as 'plughw:…' or 'default'")
+        deviceRate = stream.format?.sampleRate ?? sampleRate
+        if deviceRate != sampleRate {
+            var r = Resampler(inputRate: deviceRate, outputRate: sampleRate)
+            r.reserveCapacity(chunkSize: deviceRate / 20)
+            resampler = r
+            FileHandle.standardError.write(Data("capture: '\(device)' delivers \(deviceRate) Hz, resampled to \(sampleRate) Hz\n".utf8))
         }
         self.sampleRate = sampleRate
         limit = options.duration.map { Int(($0 * Double(sampleRate)).rounded()) }
@@ -59,21 +69,40 @@ final class LiveSession {
         source.setEventHandler { flag.raise() }
         source.resume()
         defer { source.cancel(); signal(SIGINT, SIG_DFL) }
-        var chunk = [Float](repeating: 0, count: max(160, sampleRate / 20))
+        var chunk = [Float](repeating: 0, count: max(160, deviceRate / 20))
+        var converted: [Float] = []
+        converted.reserveCapacity(resampler?.maxOutputCount(forInputCount: chunk.count) ?? 0)
         var consumed = 0
+        // Hands at most what the duration still allows to `consume`.
+        func deliver(_ samples: UnsafeBufferPointer<Float>) {
+            let n = limit.map { min(samples.count, $0 - consumed) } ?? samples.count
+            guard n > 0 else { return }
+            consume(UnsafeBufferPointer(rebasing: samples[0..<n]))
+            consumed += n
+        }
         while !interrupted.isRaised {
-            let want = limit.map { min(chunk.count, $0 - consumed) } ?? chunk.count
-            if want <= 0 { break }
+            if let limit, consumed >= limit { break }
+            // Without resampling never read past the duration, so the last chunk ends exactly on it.
+            let want = (resampler == nil ? limit.map { min(chunk.count, $0 - consumed) } : nil) ?? chunk.count
             let n = chunk.withUnsafeMutableBufferPointer { stream.ring.read(into: UnsafeMutableBufferPointer(rebasing: $0[0..<want])) }
             if n == 0 {
                 if let failure = stream.failure { stream.stop(); throw ReportedFailure(failure) }
                 usleep(2_000)
                 continue
             }
-            chunk.withUnsafeBufferPointer { consume(UnsafeBufferPointer(rebasing: $0[0..<n])) }
-            consumed += n
+            if resampler != nil {
+                chunk.withUnsafeBufferPointer { resampler!.push(UnsafeBufferPointer(rebasing: $0[0..<n]), appendingTo: &converted) }
+                converted.withUnsafeBufferPointer { deliver($0) }
+                converted.removeAll(keepingCapacity: true)
+            } else {
+                chunk.withUnsafeBufferPointer { deliver(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+            }
         }
         stream.stop()
+        if resampler != nil, limit.map({ consumed < $0 }) ?? true {
+            resampler!.finish(appendingTo: &converted)     // Ctrl-C: the samples still inside the filter
+            converted.withUnsafeBufferPointer { deliver($0) }
+        }
         return finish()
     }
 }

@@ -84,4 +84,26 @@ import _SVTestSupport
         let none = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("x.json"))
         #expect(none.status == 64, "\(none)")
     }
+
+    @Test func aDeviceAtAnotherRateIsResampledToTheModelRate() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let speech = CLIFixtures.speech("speech_b_8s")
+        try run("sox", [speech, "-t", "raw", "-e", "signed", "-b", "16", "-r", "48000", "-c", "1", dir.path("b48.s16le")])
+        try run("sox", [speech, dir.path("b3.wav"), "trim", "0", "3"])
+        try """
+            pcm.mic48 { type file slave.pcm { type null } file "/dev/null" infile "\(dir.path("b48.s16le"))" format "raw" }
+            """.write(toFile: dir.path("mic.conf"), atomically: true, encoding: .utf8)
+        #expect(try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("a.json"), CLIFixtures.speech("speech_a_3s")).status == 0)
+        // Unpaced: 3 s at 48 kHz fit in the capture ring, so they arrive whole.
+        let live = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), "--live", "--device", "mic48",
+                            "--alsa-config", dir.path("mic.conf"), "--capture-rate", "48000", "--duration", "3", "--threshold", "0.1", "--json")
+        let batch = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), dir.path("b3.wav"), "--threshold", "0.1", "--json")
+        #expect(live.stderr.contains("48000 Hz, resampled to 16000 Hz"), "\(live)")
+        let verdict = try #require(live.stdoutLines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+        let b = try #require(try JSONSerialization.jsonObject(with: Data(batch.stdout.utf8)) as? [String: Any])
+        #expect(live.status == batch.status && verdict["verdict"] as? String == b["decision"] as? String && verdict["seconds"] as? Double == 3)
+        // Two resampling paths (sox 16 → 48 → ours 48 → 16 vs the fixture itself): close, not identical.
+        #expect(abs((verdict["score"] as? Double ?? .nan) - (b["score"] as? Double ?? 0)) < 1e-2, "\(live)\n\(batch)")
+    }
 }
