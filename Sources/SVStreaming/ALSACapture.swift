@@ -1,5 +1,31 @@
 import CALSA
 import Glibc
+import Synchronization
+
+/// alsa-lib's own diagnostic lines ("ALSA lib pcm.c:2666 (snd_pcm_open_noupdate) Unknown PCM …"), routed
+/// here instead of stderr: the most recent ones are kept and attached to capture errors.
+public enum ALSALog {
+    private static let recent = Mutex<[String]>([])
+    static let capacity = 16
+
+    /// Installs the route (idempotent).
+    static func install() { spkv_alsa_route_errors(alsaLogCallback) }
+
+    static func record(_ message: String) {
+        recent.withLock { lines in
+            lines.append(message)
+            if lines.count > capacity { lines.removeFirst(lines.count - capacity) }
+        }
+    }
+
+    /// The messages alsa-lib sent since the last `drain`, oldest first; clears them.
+    public static func drain() -> [String] { recent.withLock { lines in defer { lines.removeAll() }; return lines } }
+}
+
+private func alsaLogCallback(_ message: UnsafePointer<CChar>?) {
+    guard let message else { return }
+    ALSALog.record(String(cString: message))
+}
 
 /// Why capture failed; each case names the device.
 public enum CaptureError: Error, Equatable, CustomStringConvertible {
@@ -18,7 +44,11 @@ public enum CaptureError: Error, Equatable, CustomStringConvertible {
         }
     }
 
-    static func alsa(_ code: Int32) -> String { String(cString: snd_strerror(code)) }
+    /// alsa-lib's error text for `code`, plus what alsa-lib itself reported since the last error.
+    static func alsa(_ code: Int32) -> String {
+        let said = ALSALog.drain()
+        return String(cString: snd_strerror(code)) + (said.isEmpty ? "" : " (alsa-lib: \(said.joined(separator: "; ")))")
+    }
 }
 
 /// The sample format a device was opened with (converted to mono Float in `read`).
@@ -42,7 +72,7 @@ public enum CaptureSampleFormat: String, Sendable {
 /// offers: see `format.sampleRate`; resampling is the caller's job), with as few channels as it allows
 /// (mixed down to mono). Overruns (−EPIPE) are recovered with `snd_pcm_prepare` and counted; a
 /// suspended device (−ESTRPIPE) is resumed; a vanished one is `CaptureError.deviceGone`. alsa-lib's own
-/// stderr messages are silenced: every failure comes back as an error that names the device.
+/// stderr messages go to `ALSALog` and are attached to the error that names the device.
 /// Not thread-safe: create and use it on the capture thread.
 public final class ALSACapture {
     public let device: String
@@ -66,7 +96,8 @@ public final class ALSACapture {
     public init(device: String = "default", configuration: String? = nil, sampleRate: Int = 16_000,
                 periodFrames: Int = 160, bufferFrames: Int = 1_600) throws(CaptureError) {
         self.device = device
-        spkv_alsa_silence_errors(1)
+        ALSALog.install()
+        _ = ALSALog.drain()
         var handle: OpaquePointer?
         var rc: Int32
         if let configuration {
@@ -189,7 +220,7 @@ public final class ALSACapture {
 
     /// PCM names alsa-lib knows that can capture (`snd_device_name_hint`), with their descriptions.
     public static func captureDevices() -> [(name: String, description: String)] {
-        spkv_alsa_silence_errors(1)
+        ALSALog.install()
         var hints: UnsafeMutablePointer<UnsafeMutableRawPointer?>?
         guard snd_device_name_hint(-1, "pcm", &hints) >= 0, let hints else { return [] }
         defer { snd_device_name_free_hint(hints) }

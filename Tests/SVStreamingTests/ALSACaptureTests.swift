@@ -50,6 +50,10 @@ import _SVTestSupport
         #expect { try ALSACapture(device: "nosuchpcm", configuration: "pcm.other { type null }") } throws: {
             "\($0)".contains("'nosuchpcm'") && "\($0)".contains("spkv devices")
         }
+        // alsa-lib's own diagnostic is routed into the error instead of stderr.
+        #expect { try ALSACapture(device: "nosuchpcm2", configuration: "pcm.other { type null }") } throws: {
+            "\($0)".contains("alsa-lib:") && "\($0)".contains("Unknown PCM nosuchpcm2")
+        }
         #expect { try ALSACapture(device: "x", configuration: "pcm.x { type") } throws: { "\($0)".contains("invalid ALSA configuration") }
     }
 
