@@ -192,29 +192,26 @@ public final class ALSACapture {
 
     /// Interleaved device samples → mono Float (channel mean).
     private func convert(frames: Int, into output: UnsafeMutablePointer<Float>) {
-        let c = channels, inv = 1 / Float(c)
         switch sampleFormat {
         case .s16:
             let s = raw.assumingMemoryBound(to: Int16.self)
-            for f in 0..<frames {
-                var acc: Float = 0
-                for k in 0..<c { acc += Float(s[f * c + k]) }
-                output[f] = acc * inv / 32_768
-            }
+            mixDown(frames: frames, into: output) { Float(s[$0]) / 32_768 }
         case .s32:
             let s = raw.assumingMemoryBound(to: Int32.self)
-            for f in 0..<frames {
-                var acc: Float = 0
-                for k in 0..<c { acc += Float(s[f * c + k]) }
-                output[f] = acc * inv / 2_147_483_648
-            }
+            mixDown(frames: frames, into: output) { Float(s[$0]) / 2_147_483_648 }
         case .float32:
             let s = raw.assumingMemoryBound(to: Float.self)
-            for f in 0..<frames {
-                var acc: Float = 0
-                for k in 0..<c { acc += s[f * c + k] }
-                output[f] = acc * inv
-            }
+            mixDown(frames: frames, into: output) { s[$0] }
+        }
+    }
+
+    @inline(__always)
+    private func mixDown(frames: Int, into output: UnsafeMutablePointer<Float>, _ sample: (Int) -> Float) {
+        let c = channels, inv = 1 / Float(c)
+        for f in 0..<frames {
+            var acc: Float = 0
+            for k in 0..<c { acc += sample(f * c + k) }
+            output[f] = c == 1 ? acc : acc * inv
         }
     }
 

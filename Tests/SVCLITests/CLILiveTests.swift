@@ -16,26 +16,28 @@ import _SVTestSupport
         #expect(p.terminationStatus == 0, "\(tool) \(arguments)")
     }
 
+    /// Converts `wav` to raw S16_LE mono at `rate` and writes `<device>.conf` defining capture PCM `device`
+    /// that replays it (a `file` plugin over a `null` slave); returns the configuration file's path.
+    func fileDevice(_ device: String, replaying wav: String, rate: Int = 16_000, in dir: TemporaryDirectory) throws -> String {
+        let raw = dir.path("\(device).s16le")
+        try run("sox", [wav, "-t", "raw", "-e", "signed", "-b", "16", "-r", "\(rate)", "-c", "1", raw])
+        let conf = dir.path("\(device).conf")
+        try "pcm.\(device) { type file slave.pcm { type null } file \"/dev/null\" infile \"\(raw)\" format \"raw\" }"
+            .write(toFile: conf, atomically: true, encoding: .utf8)
+        return conf
+    }
+
     @Test func liveVerificationReachesTheBatchDecisionOnTheSameAudio() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let speech = CLIFixtures.speech("speech_b_8s")
-        try run("sox", [speech, "-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("b.s16le")])
-        try run("sox", ["-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("b.s16le"), dir.path("b3.wav"), "trim", "0", "3"])
-        try """
-            pcm.spkvcap {
-                type file
-                slave.pcm { type null }
-                file "/dev/null"
-                infile "\(dir.path("b.s16le"))"
-                format "raw"
-            }
-            """.write(toFile: dir.path("cap.conf"), atomically: true, encoding: .utf8)
+        let conf = try fileDevice("spkvcap", replaying: speech, in: dir)
+        try run("sox", [speech, dir.path("b3.wav"), "trim", "0", "3"])
         let enroll = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("a.json"), CLIFixtures.speech("speech_a_3s"))
         #expect(enroll.status == 0, "\(enroll)")
 
         let live = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), "--live", "--device", "spkvcap",
-                            "--alsa-config", dir.path("cap.conf"), "--duration", "3", "--pace", "--threshold", "0.1", "--json")
+                            "--alsa-config", conf, "--duration", "3", "--pace", "--threshold", "0.1", "--json")
         let batch = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), dir.path("b3.wav"), "--threshold", "0.1", "--json")
         let lines = live.stdoutLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(lines.count == 13, "12 refreshes of 0.25 s, then the verdict: \(live)")
@@ -65,14 +67,11 @@ import _SVTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let speech = CLIFixtures.speech("speech_a_3s")
-        try run("sox", [speech, "-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("a.s16le")])
-        try run("sox", ["-t", "raw", "-e", "signed", "-b", "16", "-r", "16000", "-c", "1", dir.path("a.s16le"), dir.path("a3.wav"), "trim", "0", "3"])
-        try """
-            pcm.mic { type file slave.pcm { type null } file "/dev/null" infile "\(dir.path("a.s16le"))" format "raw" }
-            """.write(toFile: dir.path("mic.conf"), atomically: true, encoding: .utf8)
+        let conf = try fileDevice("mic", replaying: speech, in: dir)
+        try run("sox", [speech, dir.path("a3.wav"), "trim", "0", "3"])
         // Unpaced: 3 s fit in the 4 s capture ring, so the first 3 s arrive whole however fast the device is.
         let live = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("live.json"), "--live", "--device", "mic",
-                            "--alsa-config", dir.path("mic.conf"), "--duration", "3", "--min-speech", "1")
+                            "--alsa-config", conf, "--duration", "3", "--min-speech", "1")
         let file = try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("file.json"), dir.path("a3.wav"), "--min-speech", "1")
         #expect(live.status == 0 && file.status == 0, "\(live)\n\(file)")
         func embedding(_ path: String) throws -> [Double] {
@@ -89,15 +88,12 @@ import _SVTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let speech = CLIFixtures.speech("speech_b_8s")
-        try run("sox", [speech, "-t", "raw", "-e", "signed", "-b", "16", "-r", "48000", "-c", "1", dir.path("b48.s16le")])
+        let conf = try fileDevice("mic48", replaying: speech, rate: 48_000, in: dir)
         try run("sox", [speech, dir.path("b3.wav"), "trim", "0", "3"])
-        try """
-            pcm.mic48 { type file slave.pcm { type null } file "/dev/null" infile "\(dir.path("b48.s16le"))" format "raw" }
-            """.write(toFile: dir.path("mic.conf"), atomically: true, encoding: .utf8)
         #expect(try spkv("enroll", "-m", Self.model, "--name", "a", "--output", dir.path("a.json"), CLIFixtures.speech("speech_a_3s")).status == 0)
         // Unpaced: 3 s at 48 kHz fit in the capture ring, so they arrive whole.
         let live = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), "--live", "--device", "mic48",
-                            "--alsa-config", dir.path("mic.conf"), "--capture-rate", "48000", "--duration", "3", "--threshold", "0.1", "--json")
+                            "--alsa-config", conf, "--capture-rate", "48000", "--duration", "3", "--threshold", "0.1", "--json")
         let batch = try spkv("verify", "-m", Self.model, "--enrollment", dir.path("a.json"), dir.path("b3.wav"), "--threshold", "0.1", "--json")
         #expect(live.stderr.contains("48000 Hz, resampled to 16000 Hz"), "\(live)")
         let verdict = try #require(live.stdoutLines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
