@@ -63,7 +63,9 @@ public struct TrialScoring {
         guard missing.isEmpty else { throw .missingAudio(missing.map(resolve)) }
 
         let embeddings = try embedAll(order)
-        let normalized = embeddings.mapValues { Cosine.normalized($0) }
+        // Unit vectors are only needed by AS-norm; the back end normalises what it compares itself.
+        let hasCohort = !(cohortPaths.isEmpty && cohortEmbeddings.isEmpty)
+        let normalized = hasCohort ? embeddings.mapValues { Cosine.normalized($0) } : [:]
 
         var asNorm: ASNorm?
         var stats: [String: (mean: Double, std: Double)] = [:]
@@ -76,8 +78,7 @@ public struct TrialScoring {
             for (name, s) in zip(sides, asNorm!.statistics(forMany: sides.map { normalized[$0]! })) { stats[name] = s }
         }
         let kind = asNorm != nil ? "asnorm" : "cosine"
-        if let calibration = scoring.calibration, let fitted = scoring.fittedOn?["kind"], fitted != kind {
-            _ = calibration
+        if scoring.calibration != nil, let fitted = scoring.fittedOn?["kind"], fitted != kind {
             throw .scoring("the model's calibration was fitted on \(fitted) scores, but these are \(kind) scores; score the same way or recalibrate")
         }
         var out: [ScoredTrial] = []

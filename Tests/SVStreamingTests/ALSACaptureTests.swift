@@ -57,8 +57,10 @@ import _SVTestSupport
         #expect { try ALSACapture(device: "x", configuration: "pcm.x { type") } throws: { "\($0)".contains("invalid ALSA configuration") }
     }
 
-    @Test func deviceListingDoesNotFailWithoutASoundCard() {
-        for d in ALSACapture.captureDevices() { #expect(!d.name.isEmpty) }
+    @Test func deviceListingWorksWithoutASoundCard() {
+        let devices = ALSACapture.captureDevices()
+        // alsa.conf always defines `null`, which can capture (zeros).
+        #expect(devices.contains { $0.name == "null" } && devices.allSatisfy { !$0.name.isEmpty }, "\(devices)")
     }
 }
 

@@ -112,12 +112,7 @@ public final class MagNetOTrainer {
 
     /// Prior-weighted logistic regression on every pair i < j (cosines by one GEMM).
     static func fitCalibrator(unit: [Float], count n: Int, dimension d: Int, labels: [Int], prior: Double) throws(TrainingError) -> LinearCalibration {
-        var gram = [Float](repeating: 0, count: n * n)
-        unit.withUnsafeBufferPointer { u in
-            gram.withUnsafeMutableBufferPointer { g in
-                gemm(.none, .transposed, m: n, n: n, k: d, a: u.baseAddress!, lda: d, b: u.baseAddress!, ldb: d, c: g.baseAddress!, ldc: n)
-            }
-        }
+        let gram = gramMatrix(unit, count: n, dimension: d)
         var targets: [Double] = [], nontargets: [Double] = []
         for i in 0..<n {
             for j in (i + 1)..<n {
@@ -158,16 +153,21 @@ public final class MagNetOTrainer {
     }
 
     func pairs(rows: [Int]) -> MagNetOPairs {
-        let n = rows.count, d = inputs.embeddingSize
-        var cos = [Float](repeating: 0, count: n * n)
-        for a in 0..<n {
-            for b in (a + 1)..<n {
-                var s: Float = 0
-                for k in 0..<d { s += unit[rows[a] * d + k] * unit[rows[b] * d + k] }
-                cos[a * n + b] = s; cos[b * n + a] = s
+        let d = inputs.embeddingSize
+        var batch = [Float](repeating: 0, count: rows.count * d)
+        for (k, r) in rows.enumerated() { for c in 0..<d { batch[k * d + c] = unit[r * d + c] } }
+        return MagNetOPairs(cosine: Self.gramMatrix(batch, count: rows.count, dimension: d), labels: rows.map { labels[$0] })
+    }
+
+    /// Cosines of every pair of unit rows (n × n), one GEMM.
+    static func gramMatrix(_ rows: [Float], count n: Int, dimension d: Int) -> [Float] {
+        var gram = [Float](repeating: 0, count: n * n)
+        rows.withUnsafeBufferPointer { u in
+            gram.withUnsafeMutableBufferPointer { g in
+                gemm(.none, .transposed, m: n, n: n, k: d, a: u.baseAddress!, lda: d, b: u.baseAddress!, ldb: d, c: g.baseAddress!, ldc: n)
             }
         }
-        return MagNetOPairs(cosine: cos, labels: rows.map { labels[$0] })
+        return gram
     }
 
     /// The loss of one batch with the current parameters (no update).
