@@ -8,6 +8,9 @@ let portable = Context.environment["SPKV_PORTABLE"] == "1"
 let tuning: [SwiftSetting] = portable
     ? [] : [.unsafeFlags(["-target-cpu", "native"], .when(platforms: [.linux], configuration: .release))]
 let swiftSettings: [SwiftSetting] = [.swiftLanguageMode(.v6)] + tuning
+// The audio path's modules are optimised in debug builds too: unoptimised generic code (SIMD, FFT
+// loops) allocates on the heap, and the test suite measures that the audio path does not.
+let audioPathSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "spkv",
@@ -31,16 +34,16 @@ let package = Package(
                        pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // MARK: - Inference core (dependency direction: kernels <- features/models/scoring <- streaming <- facade <- CLI)
-        .target(name: "SVKernels", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVKernels", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVAudio", dependencies: ["CSndFile"], exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "SVFeatures", dependencies: ["SVKernels"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVFeatures", dependencies: ["SVKernels"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVScoring", dependencies: ["SVKernels"], exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "SVStreaming", dependencies: ["CALSA", "SVAudio"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVStreaming", dependencies: ["CALSA", "SVAudio"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SpeakerVerification",
                 dependencies: ["SVKernels", "SVAudio", "SVFeatures", "SVModels", "SVScoring", "SVStreaming"],
                 exclude: ["README.md"],
-                swiftSettings: swiftSettings),
+                swiftSettings: audioPathSettings),
         .executableTarget(name: "spkv",
                           dependencies: ["SpeakerVerification",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
@@ -59,10 +62,13 @@ let package = Package(
         // MARK: - Benchmarks (printed, never asserted)
         .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification", "SVKernels"],
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
-        .executableTarget(name: "spkv-live-bench", dependencies: ["SpeakerVerification", "SVStreaming", "SVKernels"],
+        .executableTarget(name: "spkv-live-bench", dependencies: ["SpeakerVerification", "SVStreaming", "SVKernels", "_SVAllocationProbe"],
                           path: "benchmarks/spkv-live-bench", swiftSettings: swiftSettings),
 
         // MARK: - Tests
+        // Counts heap allocations per thread by interposing malloc & co.: linked only into the test
+        // bundle and the live benchmark, never into the library or the CLI.
+        .target(name: "_SVAllocationProbe", path: "Sources/_SVAllocationProbe"),
         .target(name: "_SVTestSupport", dependencies: [], path: "Sources/_SVTestSupport",
                 resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
         .testTarget(name: "SVKernelsTests", dependencies: ["SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
@@ -72,8 +78,9 @@ let package = Package(
         .testTarget(name: "SVModelsTests", dependencies: ["SVModels", "SVAudio", "SVFeatures", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVScoringTests", dependencies: ["SVScoring", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SpeakerVerificationTests", dependencies: ["SpeakerVerification", "SVKernels", "_SVTestSupport"],
+        .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVKernels", "_SVTestSupport", "_SVAllocationProbe"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SpeakerVerificationTests", dependencies: ["SpeakerVerification", "SVKernels", "_SVTestSupport", "_SVAllocationProbe"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVAutogradTests", dependencies: ["SVAutograd", "SVKernels", "SVModels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),

@@ -7,6 +7,16 @@ public enum FeatureStage: Sendable {
     case logMel
     /// after it (what the encoder consumes)
     case normalized
+    /// the mel filterbank's output before log compression (what streaming extraction stores per frame)
+    case melPower
+}
+
+/// Samples `samples[i]` = stream sample `offset + i` of a stream `total` samples long so far (the
+/// whole utterance in batch extraction: offset 0, total = count).
+struct SampleSpan {
+    var samples: UnsafeBufferPointer<Float>
+    var offset: Int
+    var total: Int
 }
 
 /// Features of one utterance, mel-major: `values[mel · frames + t]`.
@@ -122,32 +132,72 @@ public final class FeatureExtractor: @unchecked Sendable {
         }
         if let bad = samples.firstIndex(where: { !$0.isFinite }) { throw .nonFiniteSample(index: bad) }
 
-        let m = fft.m, bins = c.bins
-        workspace.reserve(fftVectors: 4 * m, frameLength: c.winLength, spectrumValues: frames * bins)
-        let re = workspace.fft, im = re + m, tmpRe = re + 2 * m, tmpIm = re + 3 * m
+        let bins = c.bins
+        workspace.reserve(fftVectors: 4 * fft.m, frameLength: c.winLength, spectrumValues: frames * bins)
         var rng = SplitMix64(seed: workspace.ditherSeed)
         workspace.spectrum.withUnsafeMutableBufferPointer { spectrum in
-            workspace.frame.withUnsafeMutableBufferPointer { frame in
-                for first in stride(from: 0, to: frames, by: RealFFT.lanes) {
-                    let lanes = min(RealFFT.lanes, frames - first)
-                    re.update(repeating: .zero, count: 2 * m)
-                    for lane in 0..<lanes {
-                        prepareFrame(first + lane, samples, frame, &rng)
-                        scatter(frame, lane: lane, re: re, im: im)
-                    }
-                    fft.complexForward(re: re, im: im, tmpRe: tmpRe, tmpIm: tmpIm)
-                    fft.spectrum(re: re, im: im, power: c.power, validLanes: lanes,
-                                 out: spectrum.baseAddress! + first * bins, stride: bins)
-                }
-            }
+            spectra(frames: 0..<frames, samples: SampleSpan(samples: samples, offset: 0, total: samples.count),
+                    workspace: workspace, rng: &rng, into: spectrum.baseAddress!)
             // (n_mels, frames) = fbank (n_mels, bins) · spectrumᵀ (bins, frames)
             gemm(.none, .transposed, m: c.nMels, n: frames, k: bins, a: fbank.pointer, lda: bins,
                  b: spectrum.baseAddress!, ldb: bins, c: output.baseAddress!, ldc: frames)
         }
         let values = UnsafeMutableBufferPointer(rebasing: output[0..<(c.nMels * frames)])
+        guard stage != .melPower else { return frames }
         compress(values)
         if stage == .normalized { normalize(values, frames: frames) }
         return frames
+    }
+
+    /// Mel energies of frames laid out (frames, n_mels) row-major: the transpose of the `.melPower`
+    /// stage, computed frame by frame for streaming. `workspace` must have been reserved for
+    /// `frames.count` spectra (`reserveStreaming`).
+    func melPowerRows(frames: Range<Int>, samples: SampleSpan, workspace: FeatureWorkspace, rng: inout SplitMix64,
+                      into rows: UnsafeMutablePointer<Float>) {
+        let bins = config.bins
+        workspace.spectrum.withUnsafeMutableBufferPointer { spectrum in
+            spectra(frames: frames, samples: samples, workspace: workspace, rng: &rng, into: spectrum.baseAddress!)
+            // (frames, n_mels) = spectrum (frames, bins) · fbankᵀ (bins, n_mels)
+            gemm(.none, .transposed, m: frames.count, n: config.nMels, k: bins, a: spectrum.baseAddress!, lda: bins,
+                 b: fbank.pointer, ldb: bins, c: rows, ldc: config.nMels)
+        }
+    }
+
+    func reserveStreaming(_ workspace: FeatureWorkspace, frames: Int) {
+        workspace.reserve(fftVectors: 4 * fft.m, frameLength: config.winLength, spectrumValues: frames * config.bins)
+    }
+
+    /// Power (or magnitude) spectra of `frames`, `bins` values per frame, RealFFT.lanes frames per FFT.
+    private func spectra(frames: Range<Int>, samples: SampleSpan, workspace: FeatureWorkspace, rng: inout SplitMix64,
+                         into spectrum: UnsafeMutablePointer<Float>) {
+        let m = fft.m, bins = config.bins
+        let re = workspace.fft, im = re + m, tmpRe = re + 2 * m, tmpIm = re + 3 * m
+        workspace.frame.withUnsafeMutableBufferPointer { frame in
+            for first in stride(from: frames.lowerBound, to: frames.upperBound, by: RealFFT.lanes) {
+                let lanes = min(RealFFT.lanes, frames.upperBound - first)
+                re.update(repeating: .zero, count: 2 * m)
+                for lane in 0..<lanes {
+                    prepareFrame(first + lane, samples, frame, &rng)
+                    scatter(frame, lane: lane, re: re, im: im)
+                }
+                fft.complexForward(re: re, im: im, tmpRe: tmpRe, tmpIm: tmpIm)
+                fft.spectrum(re: re, im: im, power: config.power, validLanes: lanes,
+                             out: spectrum + (first - frames.lowerBound) * bins, stride: bins)
+            }
+        }
+    }
+
+    /// Log compression and normalisation over `frames` frames of mel energies laid out (n_mels, frames):
+    /// the last steps of `.normalized` extraction, for windows taken from a stream.
+    public func finishWindow(_ values: UnsafeMutableBufferPointer<Float>, frames: Int) {
+        precondition(values.count == config.nMels * frames, "finishWindow: \(values.count) values for \(frames) frames")
+        compress(values)
+        normalize(values, frames: frames)
+    }
+
+    /// First sample of frame t (negative inside the left padding of centred framing).
+    func frameStart(_ t: Int) -> Int {
+        config.center ? t * config.hopLength - config.nFFT / 2 + config.windowOffset : t * config.hopLength
     }
 
     // MARK: - Per-frame time-domain processing (float32, in the reference's order)
@@ -155,12 +205,12 @@ public final class FeatureExtractor: @unchecked Sendable {
     /// The windowed frame t (win_length values) in `frame`. Float arithmetic on purpose: the
     /// references do these steps in float32 and their rounding is part of what we match.
     @inline(__always)
-    private func prepareFrame(_ t: Int, _ x: UnsafeBufferPointer<Float>, _ frame: UnsafeMutableBufferPointer<Float>,
+    private func prepareFrame(_ t: Int, _ span: SampleSpan, _ frame: UnsafeMutableBufferPointer<Float>,
                               _ rng: inout SplitMix64) {
-        let c = config, n = x.count, win = c.winLength
-        let start = c.center ? t * c.hopLength - c.nFFT / 2 + c.windowOffset : t * c.hopLength
+        let c = config, n = span.total, win = c.winLength, x = span.samples, offset = span.offset
+        let start = frameStart(t)
         if start >= 0 && start + win <= n {
-            for j in 0..<win { frame[j] = x[start + j] }
+            for j in 0..<win { frame[j] = x[start - offset + j] }
         } else {
             for j in 0..<win {
                 var s = start + j
@@ -168,7 +218,7 @@ public final class FeatureExtractor: @unchecked Sendable {
                     guard c.padMode == .reflect else { frame[j] = 0; continue }
                     s = s < 0 ? -s : 2 * (n - 1) - s
                 }
-                frame[j] = x[s]
+                frame[j] = x[s - offset]
             }
         }
         if c.waveformScale != 1 {
@@ -216,7 +266,7 @@ public final class FeatureExtractor: @unchecked Sendable {
 
     // MARK: - Log compression and normalisation
 
-    private func compress(_ v: UnsafeMutableBufferPointer<Float>) {
+    func compress(_ v: UnsafeMutableBufferPointer<Float>) {
         let floor = config.logFloor
         switch config.log {
         case .lnAdd:
@@ -237,7 +287,7 @@ public final class FeatureExtractor: @unchecked Sendable {
         }
     }
 
-    private func normalize(_ v: UnsafeMutableBufferPointer<Float>, frames: Int) {
+    func normalize(_ v: UnsafeMutableBufferPointer<Float>, frames: Int) {
         guard config.normalization != .none else { return }
         let count = Double(frames)
         for m in 0..<config.nMels {

@@ -23,30 +23,77 @@ public struct EnergyVAD: Sendable, Equatable {
 
     public init(sampleRate: Int) { self.sampleRate = sampleRate }
 
+    /// Samples per analysis frame and per hop.
+    public var frameSamples: Int { max(1, Int(frameSeconds * Double(sampleRate))) }
+    public var hopSamples: Int { max(1, Int(hopSeconds * Double(sampleRate))) }
+
+    /// Log energy (dB) of `frameSamples` samples starting at `start`.
+    public func frameEnergy(_ start: UnsafePointer<Float>) -> Double {
+        let frame = frameSamples
+        var sum = 0.0
+        for i in 0..<frame { sum += Double(start[i]) * Double(start[i]) }
+        return 10 * log10(max(sum / Double(frame), 1e-20))
+    }
+
     /// One decision per hop: true where the frame starting there is speech.
     public func speechFrames(_ samples: [Float]) -> [Bool] {
-        let frame = max(1, Int(frameSeconds * Double(sampleRate))), hop = max(1, Int(hopSeconds * Double(sampleRate)))
+        let frame = frameSamples, hop = hopSamples
         guard samples.count >= frame else { return [] }
         let count = 1 + (samples.count - frame) / hop
         var energies = [Double](repeating: 0, count: count)
-        for f in 0..<count {
-            var sum = 0.0
-            for i in (f * hop)..<(f * hop + frame) { sum += Double(samples[i]) * Double(samples[i]) }
-            energies[f] = 10 * log10(max(sum / Double(frame), 1e-20))
+        samples.withUnsafeBufferPointer { x in
+            for f in 0..<count { energies[f] = frameEnergy(x.baseAddress! + f * hop) }
         }
-        let sorted = energies.sorted()
-        let floor = sorted[min(count - 1, Int(floorPercentile * Double(count)))]
-        let peak = sorted[count - 1]
+        var scratch = energies
+        var speech = [Bool](repeating: false, count: count)
+        energies.withUnsafeBufferPointer { e in
+            scratch.withUnsafeMutableBufferPointer { s in
+                speech.withUnsafeMutableBufferPointer { _ = classify(energies: e, scratch: s, speech: $0) }
+            }
+        }
+        return speech
+    }
+
+    /// Speech decisions for frame energies (dB): the floor is their `floorPercentile` quantile.
+    /// Writes `speech` (same count) and returns how many frames are speech. Does not allocate:
+    /// `scratch` (same count) is overwritten.
+    public func classify(energies: UnsafeBufferPointer<Double>, scratch: UnsafeMutableBufferPointer<Double>,
+                         speech: UnsafeMutableBufferPointer<Bool>) -> Int {
+        let count = energies.count
+        guard count > 0 else { return 0 }
+        precondition(scratch.count >= count && speech.count >= count, "EnergyVAD.classify: buffers too small")
+        var peak = -Double.infinity
+        for f in 0..<count { scratch[f] = energies[f]; peak = max(peak, energies[f]) }
+        let floor = Self.select(min(count - 1, Int(floorPercentile * Double(count))),
+                                in: UnsafeMutableBufferPointer(rebasing: scratch[0..<count]))
         let threshold = max(floor + marginDecibels, peak - dynamicRangeDecibels, absoluteFloorDecibels)
-        var speech = energies.map { $0 > threshold }
+        for f in 0..<count { speech[f] = energies[f] > threshold }
         // Hangover: fill gaps shorter than the hangover between two speech frames.
         let maxGap = Int(hangoverSeconds / hopSeconds)
         var lastSpeech: Int?
+        var total = 0
         for f in 0..<count where speech[f] {
             if let last = lastSpeech, f - last - 1 <= maxGap { for g in (last + 1)..<f { speech[g] = true } }
             lastSpeech = f
         }
-        return speech
+        for f in 0..<count where speech[f] { total += 1 }
+        return total
+    }
+
+    /// The k-th smallest value (0-based) by quickselect, reordering `values`; no allocation.
+    static func select(_ k: Int, in values: UnsafeMutableBufferPointer<Double>) -> Double {
+        var low = 0, high = values.count - 1
+        while low < high {
+            let pivot = values[(low + high) / 2]
+            var i = low, j = high
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j { values.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { high = j } else if k >= i { low = i } else { break }
+        }
+        return values[k]
     }
 
     /// Seconds of speech in `samples` (speech frames × hop).

@@ -59,6 +59,29 @@ public final class Embedder {
         return out
     }
 
+    /// Embeds encoder input computed elsewhere (normalised features, (n_mels, frames) row-major, e.g.
+    /// a `StreamingFeatureExtractor` window) into `output` (`embeddingSize` values), scaled by the
+    /// MagNetO magnitude as `embed(samples:)` does. Without a magnitude network this does not
+    /// allocate once the workspace has grown to `frames`.
+    public func embed(features: UnsafeBufferPointer<Float>, frames: Int, into output: UnsafeMutableBufferPointer<Float>,
+                      source: String = "<stream>") throws(EmbeddingError) {
+        precondition(output.count >= model.embeddingSize && features.count >= model.features.nMels * frames,
+                     "Embedder.embed(features:): buffers too small")
+        do {
+            try model.encoder.embed(features: features.baseAddress!, frames: frames, workspace: encoderWorkspace,
+                                    output: output.baseAddress!)
+        } catch { throw .encoder(source: source, error) }
+        lastMagnitude = nil
+        guard let network = model.magnitudeNetwork else { return }
+        let a = network.magnitude(model.encoder.pooledStatistics(encoderWorkspace))
+        // Same arithmetic as Cosine.normalized followed by × a in embed(samples:).
+        var squares = 0.0
+        for i in 0..<model.embeddingSize { squares += Double(output[i]) * Double(output[i]) }
+        let norm = squares.squareRoot()
+        for i in 0..<model.embeddingSize { output[i] = (norm > 0 ? Float(Double(output[i]) / norm) : output[i]) * a }
+        lastMagnitude = a
+    }
+
     /// The encoder's embedding and the pooled statistics it was computed from (after the pooling
     /// batch norm): what MagNetO training reads. Never scaled by a magnitude.
     public func embeddingAndPooledStatistics(samples: [Float], source: String = "<memory>") throws(EmbeddingError)

@@ -112,25 +112,32 @@ struct Verify: ParsableCommand {
             var settings = LiveSettings()
             settings.threshold = threshold; settings.prior = prior
             settings.windowSeconds = liveOptions.window; settings.refreshSeconds = liveOptions.refresh
-            let verifier = try LiveVerifier(model: model, profile: profile, profilePath: enrollment, settings: settings)
+            let verifier = try LiveVerifier(model: model, profile: profile, profilePath: enrollment, settings: settings,
+                                            expectedSeconds: liveOptions.duration ?? 60)
             let session = try LiveSession(options: liveOptions, sampleRate: model.features.sampleRate)
-            var computeTimes: [Double] = []
-            let verdict = try session.run { chunk in
-                for u in verifier.push(chunk) {
-                    computeTimes.append(u.computeMilliseconds)
-                    printUpdate(u)
-                }
-            } finish: { verifier.finish() }
+            // Scoring runs on the verifier's worker thread; it alone touches these two.
+            nonisolated(unsafe) var computeTimes: [Double] = [], delays: [Double] = []
+            computeTimes.reserveCapacity(4096); delays.reserveCapacity(4096)
+            verifier.startWorker { u in
+                computeTimes.append(u.computeMilliseconds)
+                delays.append(u.delayMilliseconds)
+                printUpdate(u)
+            }
+            let verdict = try session.run { chunk in verifier.ingest(chunk) } finish: {
+                verifier.stopWorker()
+                return verifier.finish()
+            }
             let stats = computeTimes.isEmpty ? nil : SampleStatistics(computeTimes)
             if let r = verdict.result { accepted = r.accepted }
             if json {
                 var object: [String: Any] = ["verdict": verdict.result.map { $0.accepted ? "accept" : "reject" } ?? "none",
                                              "seconds": verdict.seconds, "speech_seconds": verdict.speechSeconds,
                                              "speaker": profile.name, "threshold": verifier.threshold,
-                                             "dropped_samples": session.droppedSamples, "device_overruns": session.deviceOverruns,
-                                             "refreshes": computeTimes.count]
+                                             "dropped_samples": session.droppedSamples, "device_overruns": session.deviceOverruns, "disconnections": session.disconnections,
+                                             "refreshes": computeTimes.count, "skipped_refreshes": verifier.skippedRefreshes]
                 if let r = verdict.result { object["score"] = r.score; object["cosine"] = r.cosine }
                 if let s = stats { object["refresh_compute_ms_p50"] = s.median; object["refresh_compute_ms_p99"] = s.p99 }
+                if !delays.isEmpty { object["decision_delay_ms_p99"] = SampleStatistics(delays).p99 }
                 if let reason = verdict.reason { object["reason"] = reason }
                 emit(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
@@ -143,10 +150,11 @@ struct Verify: ParsableCommand {
                     emit("decision:  none (\(verdict.reason ?? "no result"))")
                 }
                 if let s = stats {
-                    emit(String(format: "refresh:   %d windows, compute p50 %.1f ms, p99 %.1f ms (interval %.0f ms)",
-                                 computeTimes.count, s.median, s.p99, liveOptions.refresh * 1000))
+                    emit(String(format: "refresh:   %d windows (%d skipped), compute p50 %.1f ms, p99 %.1f ms, decision delay p99 %.1f ms (interval %.0f ms)",
+                                 computeTimes.count, verifier.skippedRefreshes, s.median, s.p99, SampleStatistics(delays).p99,
+                                 liveOptions.refresh * 1000))
                 }
-                emit("capture:   \(session.droppedSamples) samples dropped, \(session.deviceOverruns) device overruns")
+                emit("capture:   \(session.droppedSamples) samples dropped, \(session.deviceOverruns) device overruns, \(session.disconnections) disconnections")
             }
             guard verdict.result != nil else { throw ReportedFailure(verdict.reason ?? "no verdict") }
         }
@@ -157,7 +165,7 @@ struct Verify: ParsableCommand {
         let decision = u.accepted.map { $0 ? "accept" : "reject" } ?? "listening"
         if json {
             var object: [String: Any] = ["time": u.time, "speech_seconds": u.speechSeconds, "decision": decision,
-                                         "compute_ms": u.computeMilliseconds]
+                                         "compute_ms": u.computeMilliseconds, "delay_ms": u.delayMilliseconds]
             if let s = u.score { object["score"] = s }
             if let s = u.smoothedScore { object["smoothed_score"] = s }
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) { emit(String(decoding: data, as: UTF8.self)) }

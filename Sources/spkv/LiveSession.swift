@@ -16,11 +16,14 @@ struct LiveOptions: ParsableArguments {
     @Flag(help: "Read at real-time pace (for plugin devices such as 'file' or 'null', which do not pace).") var pace = false
     @Option(name: .customLong("capture-rate"), help: "Ask the device for this rate (Hz) instead of the model's; the audio is resampled to the model's rate.")
     var captureRate: Int?
+    @Option(help: "Seconds to keep trying to reopen a capture device that vanished (unplugged) before giving up; 0 gives up at once.")
+    var reconnect = 10.0
 
     func check() throws {
         if let duration { guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be positive") } }
         guard window >= 0.5, window.isFinite else { throw ValidationError("--window must be at least 0.5 s") }
         guard refresh >= 0.01, refresh <= window else { throw ValidationError("--refresh must be between 0.01 s and --window") }
+        guard reconnect >= 0, reconnect.isFinite else { throw ValidationError("--reconnect must be 0 or more seconds") }
         if let captureRate { guard (4_000...384_000).contains(captureRate) else { throw ValidationError("--capture-rate must be 4000–384000 Hz") } }
     }
 }
@@ -35,9 +38,11 @@ final class LiveSession {
     /// The rate the device delivers.
     let deviceRate: Int
     private let interrupted = InterruptFlag()
+    private let reconnectSeconds: Double
 
     var droppedSamples: Int { stream.droppedSamples }
     var deviceOverruns: Int { stream.deviceOverruns }
+    var disconnections: Int { stream.disconnections }
 
     init(options: LiveOptions, sampleRate: Int) throws {
         var text: String?
@@ -47,7 +52,9 @@ final class LiveSession {
         }
         let configuration = text
         let device = options.device, requested = options.captureRate ?? sampleRate
-        stream = try CaptureStream(ringCapacity: 4 * max(requested, sampleRate), pacedByClock: options.pace) { () throws(CaptureError) in
+        let policy = options.reconnect > 0 ? ReconnectPolicy(timeoutSeconds: options.reconnect) : nil
+        stream = try CaptureStream(ringCapacity: 4 * max(requested, sampleRate), pacedByClock: options.pace,
+                                   reconnect: policy) { () throws(CaptureError) in
             try ALSACapture(device: device, configuration: configuration, sampleRate: requested)
         }
         deviceRate = stream.format?.sampleRate ?? sampleRate
@@ -58,6 +65,7 @@ final class LiveSession {
             FileHandle.standardError.write(Data("capture: '\(device)' delivers \(deviceRate) Hz, resampled to \(sampleRate) Hz\n".utf8))
         }
         self.sampleRate = sampleRate
+        reconnectSeconds = options.reconnect
         limit = options.duration.map { Int(($0 * Double(sampleRate)).rounded()) }
     }
 
@@ -73,6 +81,7 @@ final class LiveSession {
         var converted: [Float] = []
         converted.reserveCapacity(resampler?.maxOutputCount(forInputCount: chunk.count) ?? 0)
         var consumed = 0
+        var lost = 0, back = 0
         // Hands at most what the duration still allows to `consume`.
         func deliver(_ samples: UnsafeBufferPointer<Float>) {
             let n = limit.map { min(samples.count, $0 - consumed) } ?? samples.count
@@ -85,6 +94,12 @@ final class LiveSession {
             // Without resampling never read past the duration, so the last chunk ends exactly on it.
             let want = (resampler == nil ? limit.map { min(chunk.count, $0 - consumed) } : nil) ?? chunk.count
             let n = chunk.withUnsafeMutableBufferPointer { stream.ring.read(into: UnsafeMutableBufferPointer(rebasing: $0[0..<want])) }
+            if stream.disconnections != lost || stream.reconnections != back {
+                lost = stream.disconnections; back = stream.reconnections
+                FileHandle.standardError.write(Data((lost > back
+                    ? "capture: the device vanished; trying to reopen it for up to \(reconnectSeconds) s\n"
+                    : "capture: the device is back (audio in between is lost)\n").utf8))
+            }
             if n == 0 {
                 if let failure = stream.failure { stream.stop(); throw ReportedFailure(failure) }
                 usleep(2_000)

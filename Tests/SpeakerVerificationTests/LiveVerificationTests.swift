@@ -1,5 +1,7 @@
 import Foundation
 import Testing
+import Synchronization
+import _SVAllocationProbe
 import _SVTestSupport
 @testable import SpeakerVerification
 
@@ -49,5 +51,85 @@ import _SVTestSupport
         #expect(verdict.result == nil && verdict.reason?.contains("too little speech") == true)
         // Without a threshold an uncalibrated model is refused up front.
         #expect(throws: VerificationError.noThreshold) { try LiveVerifier(model: model, profile: profile, profilePath: "p", settings: LiveSettings()) }
+    }
+
+    /// Collects worker updates (called on the worker thread).
+    final class Collector: @unchecked Sendable {
+        private let lock = NSLock()
+        private var items: [LiveUpdate] = []
+        func add(_ u: LiveUpdate) { lock.withLock { items.append(u) } }
+        var updates: [LiveUpdate] { lock.withLock { items } }
+    }
+
+    static func setUp() throws -> (SpeakerModel, SpeakerProfile, [Float], LiveSettings) {
+        let model = try VerificationBackEndTests.model()
+        let speech = VerificationBackEndTests.speech
+        let profile = try Enrollment.enroll(name: "a", paths: [speech[0]], model: model, minimumSpeechSeconds: 1)
+        var settings = LiveSettings()
+        settings.threshold = 0.1
+        return (model, profile, try AudioFile.readMono(path: speech[1], sampleRate: 16_000).samples, settings)
+    }
+
+    @Test func theWorkerThreadGivesTheSameUpdatesAsInlineScoring() throws {
+        let (model, profile, samples, settings) = try Self.setUp()
+        let inline = try LiveVerifier(model: model, profile: profile, profilePath: "p", settings: settings)
+        let expected = samples.withUnsafeBufferPointer { inline.push($0) }
+        let live = try LiveVerifier(model: model, profile: profile, profilePath: "p", settings: settings)
+        let collector = Collector()
+        live.startWorker { collector.add($0) }
+        // Feed a refresh interval at a time and let the worker finish each, as a real-time source would.
+        for start in stride(from: 0, to: samples.count, by: 4_000) {
+            samples[start..<min(start + 4_000, samples.count)].withUnsafeBufferPointer { live.ingest($0) }
+            let want = min(samples.count, start + 4_000) / 4_000
+            let deadline = Date().addingTimeInterval(30)
+            while collector.updates.count < want && Date() < deadline { usleep(500) }
+        }
+        live.stopWorker()
+        let got = collector.updates
+        #expect(live.skippedRefreshes == 0 && got.count == expected.count && got.count == samples.count / 4_000)
+        for (a, b) in zip(got, expected) {
+            #expect(a.time == b.time && a.speechSeconds == b.speechSeconds && a.score == b.score
+                    && a.smoothedScore == b.smoothedScore && a.accepted == b.accepted)
+        }
+        #expect(got.contains { $0.score != nil })
+        #expect(live.finish().result?.score == inline.finish().result?.score)
+    }
+
+    @Test func aWorkerThatFallsBehindSkipsStaleRefreshesButScoresTheLatest() throws {
+        let (model, profile, samples, settings) = try Self.setUp()
+        let live = try LiveVerifier(model: model, profile: profile, profilePath: "p", settings: settings)
+        let collector = Collector()
+        live.startWorker { collector.add($0) }
+        samples.withUnsafeBufferPointer { live.ingest($0) }   // all at once: faster than any worker
+        live.stopWorker()
+        let got = collector.updates, total = samples.count / 4_000
+        #expect(live.skippedRefreshes > 0 && got.count + live.skippedRefreshes == total)
+        #expect(got.last?.time == Double(total) * 0.25, "the newest window is scored at stop")
+        #expect(zip(got, got.dropFirst()).allSatisfy { $0.time < $1.time })
+    }
+
+    /// The audio side (recording, streaming features, VAD, hand-over) makes no heap allocation in
+    /// steady state, with the worker scoring on its own thread.
+    @Test func theAudioSideDoesNotAllocateInSteadyState() throws {
+        let (model, profile, samples, settings) = try Self.setUp()
+        let live = try LiveVerifier(model: model, profile: profile, profilePath: "p", settings: settings, expectedSeconds: 30)
+        let collector = Collector()
+        live.startWorker { collector.add($0) }
+        var allocations: [UInt] = []
+        allocations.reserveCapacity(samples.count / 160 + 1)
+        samples.withUnsafeBufferPointer { all in
+            var start = 0
+            while start < all.count {
+                let chunk = UnsafeBufferPointer(rebasing: all[start..<min(start + 160, all.count)])
+                let before = spkv_thread_allocations()
+                live.ingest(chunk)
+                allocations.append(spkv_thread_allocations() - before)
+                start += 160
+            }
+        }
+        live.stopWorker()
+        // Warm-up: the first second (the first refreshes); then nothing.
+        #expect(allocations.dropFirst(100).allSatisfy { $0 == 0 }, "allocations \(allocations.dropFirst(100).prefix(30)) chunks that allocated: \(allocations.enumerated().filter { $0.offset >= 100 && $0.element > 0 }.map(\.offset))")
+        #expect(collector.updates.count + live.skippedRefreshes == samples.count / 4_000)
     }
 }

@@ -8,9 +8,14 @@
 //
 // Reports per refresh: compute time (embedding + scoring of the window), end-to-end delay (from the
 // moment the window's last sample was due from the device to the decision), real-time factor of the
-// compute, process CPU use, peak RSS. A random-weight model of the given width is used unless --model.
+// compute, process CPU use, peak RSS, refreshes the worker skipped, and heap allocations per thread
+// after the first 3 s (capture thread: per period, alsa-lib's plugin code included; audio side:
+// draining + streaming features + VAD + hand-over; scoring worker: per refresh).
+// A random-weight model of the given width is used unless --model.
 
 import Foundation
+import Synchronization
+import _SVAllocationProbe
 import SVKernels
 import SVStreaming
 import SpeakerVerification
@@ -66,26 +71,48 @@ let profile = try Enrollment.enroll(name: "bench", recordings: [("bench", Array(
                                     model: model, minimumSpeechSeconds: 0)
 var settings = LiveSettings()
 settings.windowSeconds = window; settings.refreshSeconds = refresh; settings.threshold = 0.5; settings.minimumSpeechSeconds = 0
-let verifier = try LiveVerifier(model: model, profile: profile, profilePath: "bench", settings: settings)
+let verifier = try LiveVerifier(model: model, profile: profile, profilePath: "bench", settings: settings, expectedSeconds: seconds)
+
+/// Allocations a thread made from `warm` on: the counter's value at the warm-up mark and now.
+final class AllocationMeter: @unchecked Sendable {
+    let atWarm = Atomic<Int>(-1), now = Atomic<Int>(0), events = Atomic<Int>(0)
+    func record(warm: Bool) {
+        let count = Int(spkv_thread_allocations())
+        if warm && atWarm.load(ordering: .relaxed) < 0 { atWarm.store(count, ordering: .relaxed) }
+        now.store(count, ordering: .relaxed)
+        if atWarm.load(ordering: .relaxed) >= 0 { events.add(1, ordering: .relaxed) }
+    }
+    var afterWarmUp: Int { max(0, now.load(ordering: .relaxed) - max(0, atWarm.load(ordering: .relaxed))) }
+    var eventsAfterWarmUp: Int { max(1, events.load(ordering: .relaxed) - 1) }
+}
+let warmSamples = min(total / 2, 3 * rate)
+let captureMeter = AllocationMeter(), workerMeter = AllocationMeter(), audioMeter = AllocationMeter()
 
 var usage0 = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage0)
-let stream = try CaptureStream(ringCapacity: 4 * rate, pacedByClock: true) { () throws(CaptureError) in
+let stream = try CaptureStream(ringCapacity: 4 * rate, pacedByClock: true, onPeriod: {
+    captureMeter.record(warm: audioMeter.atWarm.load(ordering: .relaxed) >= 0)
+}) { () throws(CaptureError) in
     try ALSACapture(device: "bench", configuration: configuration, sampleRate: rate)
 }
 let start = DispatchTime.now().uptimeNanoseconds
-var compute: [Double] = [], delays: [Double] = []
+nonisolated(unsafe) var compute: [Double] = [], delays: [Double] = []
+compute.reserveCapacity(Int(seconds / refresh) + 8); delays.reserveCapacity(Int(seconds / refresh) + 8)
+verifier.startWorker { u in
+    compute.append(u.computeMilliseconds)
+    let now = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    delays.append(now - u.time * 1000)
+    workerMeter.record(warm: u.time * Double(rate) >= Double(warmSamples))
+}
 var chunk = [Float](repeating: 0, count: rate / 100)
 var consumed = 0
 while consumed < total {
     let n = chunk.withUnsafeMutableBufferPointer { stream.ring.read(into: UnsafeMutableBufferPointer(rebasing: $0[0..<min($0.count, total - consumed)])) }
     if n == 0 { usleep(1_000); continue }
     consumed += n
-    for u in chunk.withUnsafeBufferPointer({ verifier.push(UnsafeBufferPointer(rebasing: $0[0..<n])) }) {
-        compute.append(u.computeMilliseconds)
-        let now = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        delays.append(now - u.time * 1000)
-    }
+    chunk.withUnsafeBufferPointer { verifier.ingest(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+    audioMeter.record(warm: consumed >= warmSamples)
 }
+verifier.stopWorker()
 let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 stream.stop()
 var usage1 = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage1)
@@ -93,8 +120,11 @@ func secs(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
 let cpu = secs(usage1.ru_utime) - secs(usage0.ru_utime) + secs(usage1.ru_stime) - secs(usage0.ru_stime)
 let c = SampleStatistics(compute), d = SampleStatistics(delays)
 print("model: C=\(model.config.blockChannels) (\(model.config.parameterCount) parameters), \(threads) BLAS thread(s), window \(window) s, refresh \(refresh) s")
-print(String(format: "replayed %.1f s in %.1f s (paced); %d refreshes; %d samples dropped, %d device overruns", seconds, wall, compute.count, stream.droppedSamples, stream.deviceOverruns))
+print(String(format: "replayed %.1f s in %.1f s (paced); %d refreshes scored, %d skipped; %d samples dropped, %d device overruns", seconds, wall, compute.count, verifier.skippedRefreshes, stream.droppedSamples, stream.deviceOverruns))
 print(String(format: "refresh compute   median %7.2f ms  p99 %7.2f ms  max %7.2f ms  (%.1f %% of the refresh interval at p99)", c.median, c.p99, c.max, c.p99 / (refresh * 10)))
 print(String(format: "end-to-end delay  median %7.2f ms  p99 %7.2f ms  (window's last sample due → decision)", d.median, d.p99))
+print(String(format: "heap allocations after %.0f s: capture thread %d (%.3f per period, alsa-lib included), audio side %d, scoring worker %.1f per refresh (OpenBLAS sgemm calls allocate)",
+             Double(warmSamples) / Double(rate), captureMeter.afterWarmUp, Double(captureMeter.afterWarmUp) / Double(captureMeter.eventsAfterWarmUp),
+             audioMeter.afterWarmUp, Double(workerMeter.afterWarmUp) / Double(workerMeter.eventsAfterWarmUp)))
 print(String(format: "real-time factor of compute %.3f; process CPU %.1f %% of one core; peak RSS %.1f MiB",
              compute.reduce(0, +) / 1000 / seconds, 100 * cpu / wall, Double(peakResidentBytes() ?? 0) / 1_048_576))

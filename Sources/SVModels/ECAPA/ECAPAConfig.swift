@@ -113,6 +113,8 @@ public struct ECAPAConfig: Codable, Equatable, Sendable {
 
     /// Widest "same" padding of any convolution: inputs need more frames than this.
     public var maxPadding: Int {
-        (0..<4).map { dilations[$0] * (kernelSizes[$0] - 1) / 2 }.max() ?? 0
+        var widest = 0   // a loop, not map/max: this runs on every embed and must not allocate
+        for k in 0..<4 { widest = max(widest, dilations[k] * (kernelSizes[k] - 1) / 2) }
+        return widest
     }
 }
