@@ -50,3 +50,13 @@ public func peakResidentBytes() -> Int? {
     }
     return nil
 }
+
+/// CPU time (user + system) the process has used so far.
+public enum ProcessCPU {
+    public static func seconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return s(usage.ru_utime) + s(usage.ru_stime)
+    }
+}

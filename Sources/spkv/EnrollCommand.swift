@@ -123,11 +123,16 @@ struct Verify: ParsableCommand {
                 delays.append(u.delayMilliseconds)
                 printUpdate(u)
             }
+            let cpuBefore = ProcessCPU.seconds(), wallClock = Stopwatch()
             let verdict = try session.run { chunk in verifier.ingest(chunk) } finish: {
                 verifier.stopWorker()
                 return verifier.finish()
             }
             let stats = computeTimes.isEmpty ? nil : SampleStatistics(computeTimes)
+            // Real-time factor of the scoring (compute per second of audio heard; skipped windows cost nothing)
+            // and the whole process's CPU use over the session.
+            let rtf = verdict.seconds > 0 ? computeTimes.reduce(0, +) / 1000 / verdict.seconds : 0
+            let cpuShare = (ProcessCPU.seconds() - cpuBefore) / max(wallClock.milliseconds / 1000, 1e-9)
             if let r = verdict.result { accepted = r.accepted }
             if json {
                 var object: [String: Any] = ["verdict": verdict.result.map { $0.accepted ? "accept" : "reject" } ?? "none",
@@ -138,6 +143,7 @@ struct Verify: ParsableCommand {
                 if let r = verdict.result { object["score"] = r.score; object["cosine"] = r.cosine }
                 if let s = stats { object["refresh_compute_ms_p50"] = s.median; object["refresh_compute_ms_p99"] = s.p99 }
                 if !delays.isEmpty { object["decision_delay_ms_p99"] = SampleStatistics(delays).p99 }
+                object["real_time_factor"] = rtf; object["cpu_share"] = cpuShare
                 if let reason = verdict.reason { object["reason"] = reason }
                 emit(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
@@ -154,6 +160,7 @@ struct Verify: ParsableCommand {
                                  computeTimes.count, verifier.skippedRefreshes, s.median, s.p99, SampleStatistics(delays).p99,
                                  liveOptions.refresh * 1000))
                 }
+                emit(String(format: "load:      real-time factor %.3f, process CPU %.1f %% of one core", rtf, 100 * cpuShare))
                 emit("capture:   \(session.droppedSamples) samples dropped, \(session.deviceOverruns) device overruns, \(session.disconnections) disconnections")
             }
             guard verdict.result != nil else { throw ReportedFailure(verdict.reason ?? "no verdict") }

@@ -52,7 +52,8 @@ import _SVTestSupport
         let times = updates.map { $0["time"] as? Double ?? 0 }
         #expect(times.allSatisfy { t in abs(t * 4 - (t * 4).rounded()) < 1e-9 } && zip(times, times.dropFirst()).allSatisfy { $0 < $1 })
         #expect(times.last == 3.0, "the last window is always scored")
-        #expect(verdict["refresh_compute_ms_p99"] as? Double != nil)
+        #expect(verdict["refresh_compute_ms_p99"] as? Double != nil && verdict["decision_delay_ms_p99"] as? Double != nil)
+        #expect((verdict["real_time_factor"] as? Double ?? 0) > 0 && (verdict["cpu_share"] as? Double ?? 0) > 0)
     }
 
     @Test func aMissingDeviceOrFileIsAnErrorWithExitCodeOne() throws {

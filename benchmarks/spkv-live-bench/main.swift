@@ -88,7 +88,7 @@ final class AllocationMeter: @unchecked Sendable {
 let warmSamples = min(total / 2, 3 * rate)
 let captureMeter = AllocationMeter(), workerMeter = AllocationMeter(), audioMeter = AllocationMeter()
 
-var usage0 = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage0)
+let cpu0 = ProcessCPU.seconds()
 let stream = try CaptureStream(ringCapacity: 4 * rate, pacedByClock: true, onPeriod: {
     captureMeter.record(warm: audioMeter.atWarm.load(ordering: .relaxed) >= 0)
 }) { () throws(CaptureError) in
@@ -115,9 +115,7 @@ while consumed < total {
 verifier.stopWorker()
 let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 stream.stop()
-var usage1 = rusage(); getrusage(RUSAGE_SELF.rawValue, &usage1)
-func secs(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-let cpu = secs(usage1.ru_utime) - secs(usage0.ru_utime) + secs(usage1.ru_stime) - secs(usage0.ru_stime)
+let cpu = ProcessCPU.seconds() - cpu0
 let c = SampleStatistics(compute), d = SampleStatistics(delays)
 print("model: C=\(model.config.blockChannels) (\(model.config.parameterCount) parameters), \(threads) BLAS thread(s), window \(window) s, refresh \(refresh) s")
 print(String(format: "replayed %.1f s in %.1f s (paced); %d refreshes scored, %d skipped; %d samples dropped, %d device overruns", seconds, wall, compute.count, verifier.skippedRefreshes, stream.droppedSamples, stream.deviceOverruns))
