@@ -34,7 +34,9 @@ let package = Package(
                        pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
         // MARK: - Inference core (dependency direction: kernels <- features/models/scoring <- streaming <- facade <- CLI)
-        .target(name: "SVKernels", dependencies: ["COpenBLAS"], exclude: ["README.md"], swiftSettings: audioPathSettings),
+        // int8 convolution kernels (AVX-512 VNNI + portable), optimised in every configuration.
+        .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: [.unsafeFlags(["-O2"])]),
+        .target(name: "SVKernels", dependencies: ["COpenBLAS", "CInt8Kernels"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVAudio", dependencies: ["CSndFile"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVFeatures", dependencies: ["SVKernels"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures"], exclude: ["README.md"], swiftSettings: swiftSettings),

@@ -1,0 +1,38 @@
+#ifndef SPKV_INT8_H
+#define SPKV_INT8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Int8 convolution kernels (u8 activations x s8 weights -> s32), for the quantized ECAPA-TDNN.
+///
+/// Activations are quantised per tensor: q = clamp(round_half_even(x * inv_scale), -128, 127),
+/// stored as q + 128 (unsigned, zero point 128) in "VNNI panels": the im2col matrix K x T
+/// (K = channels * kernel, row c*kernel + j = channel c shifted by j*dilation - pad) is stored as
+/// K4/4 groups of Tp columns of 4 consecutive K values (K4 = K rounded up to 4, Tp = T rounded up
+/// to 16; padding holds the zero point). Weights are int8, rows of K4 bytes (zero padded), with
+/// compensation[m] = 128 * sum_k w[m][k] so that sum (q + 128) w - compensation = sum q w exactly.
+/// The output is y[m][t] = fma((float)(acc - compensation[m]), scale[m], bias[m]).
+
+/// Rounds up to the panel sizes.
+static inline int spkv_q8_k4(int k) { return (k + 3) & ~3; }
+static inline int spkv_q8_tp(int frames) { return (frames + 15) & ~15; }
+
+/// Bytes of the packed panel for K = channels*kernel rows and `frames` columns.
+size_t spkv_q8_packed_bytes(int k, int frames);
+
+/// Quantises x (channels x frames, row-major) into im2col VNNI panels for a `kernel`-tap "same"
+/// convolution with `dilation`; edges are mirrored (reflect != 0, PyTorch reflect) or zero.
+void spkv_q8_pack(const float *x, int channels, int frames, int kernel, int dilation, int reflect,
+                  float inv_scale, uint8_t *packed);
+
+/// y (m x frames, row stride ldy) = dequantised W (m x K4 int8) . packed panels (+ bias, may be NULL).
+void spkv_q8_gemm(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
+                  int frames, const float *scale, const float *bias, float *y, int ldy);
+
+/// Which implementation spkv_q8_gemm and spkv_q8_pack use: 0 portable C, 1 AVX-512 VNNI.
+int spkv_q8_kernel(void);
+/// Forces one (tests compare both); returns the previous choice. An unsupported choice is ignored.
+int spkv_q8_set_kernel(int kernel);
+
+#endif

@@ -1,0 +1,170 @@
+// Int8 "same" convolution as packed-panel GEMM: AVX-512 VNNI (vpdpbusd) with a portable fallback.
+// Both produce bit-identical results (integer accumulation, one fused multiply-add per output);
+// see spkv_int8.h for the data layout and Tests/SVKernelsTests for the naive Swift twin.
+#include "spkv_int8.h"
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+#define ZERO_POINT 128
+
+size_t spkv_q8_packed_bytes(int k, int frames) {
+    return (size_t)spkv_q8_k4(k) * (size_t)spkv_q8_tp(frames);
+}
+
+static inline uint8_t quantise(float x, float inv_scale) {
+    float r = nearbyintf(x * inv_scale);   // round half to even (default rounding mode)
+    if (r > 127.0f) r = 127.0f;
+    if (r < -128.0f) r = -128.0f;
+    return (uint8_t)((int)r + ZERO_POINT);
+}
+
+static inline int mirror(int i, int frames) {
+    if (i < 0) i = -i;
+    if (i >= frames) i = 2 * (frames - 1) - i;
+    return i;
+}
+
+void spkv_q8_pack(const float *x, int channels, int frames, int kernel, int dilation, int reflect,
+                  float inv_scale, uint8_t *packed) {
+    const int k = channels * kernel, tp = spkv_q8_tp(frames), pad = dilation * (kernel - 1) / 2;
+    memset(packed, ZERO_POINT, spkv_q8_packed_bytes(k, frames));
+    const uint8_t zero = ZERO_POINT;
+    for (int c = 0; c < channels; c++) {
+        const float *src = x + (size_t)c * frames;
+        for (int j = 0; j < kernel; j++) {
+            const int row = c * kernel + j, shift = j * dilation - pad;
+            uint8_t *dst = packed + (size_t)(row >> 2) * tp * 4 + (row & 3);
+            // Interior columns read src[t + shift]; the edges are mirrored or zero.
+            int lo = shift < 0 ? -shift : 0, hi = frames - (shift > 0 ? shift : 0);
+            if (lo > frames) lo = frames;
+            if (hi < lo) hi = lo;
+            for (int t = 0; t < lo; t++)
+                dst[(size_t)t * 4] = reflect ? quantise(src[mirror(t + shift, frames)], inv_scale) : zero;
+            for (int t = lo; t < hi; t++) dst[(size_t)t * 4] = quantise(src[t + shift], inv_scale);
+            for (int t = hi; t < frames; t++)
+                dst[(size_t)t * 4] = reflect ? quantise(src[mirror(t + shift, frames)], inv_scale) : zero;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Portable kernel.
+
+static void gemm_portable(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
+                          int frames, const float *scale, const float *bias, float *y, int ldy) {
+    const int k4 = spkv_q8_k4(k), tp = spkv_q8_tp(frames);
+    for (int r = 0; r < m; r++) {
+        const int8_t *wr = w + (size_t)r * k4;
+        float *yr = y + (size_t)r * ldy;
+        for (int t = 0; t < frames; t++) {
+            int32_t acc = 0;
+            for (int g = 0; g < k4 / 4; g++) {
+                const uint8_t *b = packed + ((size_t)g * tp + t) * 4;
+                acc += (int32_t)b[0] * wr[4 * g] + (int32_t)b[1] * wr[4 * g + 1]
+                     + (int32_t)b[2] * wr[4 * g + 2] + (int32_t)b[3] * wr[4 * g + 3];
+            }
+            yr[t] = fmaf((float)(acc - compensation[r]), scale[r], bias ? bias[r] : 0.0f);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AVX-512 VNNI kernel: a tile of ROWS output rows x NV*16 columns kept in ROWS*NV zmm accumulators;
+// per group of 4 K values, NV panel loads and ROWS broadcast weights feed ROWS*NV vpdpbusd.
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
+#define MAX_ROWS 6
+#define MAX_NV 4
+
+VNNI static inline __attribute__((always_inline)) void
+tile(const int8_t *w, int k4, const int32_t *compensation, const uint8_t *packed, int tp, int col, int frames,
+     const float *scale, const float *bias, float *y, int ldy, const int ROWS, const int NV) {
+    __m512i acc[MAX_ROWS][MAX_NV];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_si512();
+    const uint8_t *panel = packed + (size_t)col * 4;
+    for (int g = 0; g < k4 / 4; g++) {
+        const uint8_t *bp = panel + (size_t)g * tp * 4;
+        __m512i b[MAX_NV];
+        for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_si512((const void *)(bp + 64 * v));
+        for (int r = 0; r < ROWS; r++) {
+            int32_t quad;
+            memcpy(&quad, w + (size_t)r * k4 + 4 * g, 4);
+            const __m512i a = _mm512_set1_epi32(quad);
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], b[v], a);
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        const __m512i comp = _mm512_set1_epi32(compensation[r]);
+        const __m512 s = _mm512_set1_ps(scale[r]), c = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+        for (int v = 0; v < NV; v++) {
+            const int t0 = col + 16 * v;
+            if (t0 >= frames) break;
+            const int left = frames - t0;
+            const __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], comp));
+            _mm512_mask_storeu_ps(y + (size_t)r * ldy + t0, mask, _mm512_fmadd_ps(f, s, c));
+        }
+    }
+}
+
+#define TILE(R, V) case (R) * 8 + (V): \
+    tile(w, k4, compensation, packed, tp, col, frames, scale, bias, y, ldy, R, V); break;
+
+VNNI static void tile_dispatch(int rows, int nv, const int8_t *w, int k4, const int32_t *compensation,
+                               const uint8_t *packed, int tp, int col, int frames, const float *scale,
+                               const float *bias, float *y, int ldy) {
+    switch (rows * 8 + nv) {
+        TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4)
+        TILE(2, 1) TILE(2, 2) TILE(2, 3) TILE(2, 4)
+        TILE(3, 1) TILE(3, 2) TILE(3, 3) TILE(3, 4)
+        TILE(4, 1) TILE(4, 2) TILE(4, 3) TILE(4, 4)
+        TILE(5, 1) TILE(5, 2) TILE(5, 3) TILE(5, 4)
+        TILE(6, 1) TILE(6, 2) TILE(6, 3) TILE(6, 4)
+        default: break;
+    }
+}
+
+VNNI static void gemm_vnni(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
+                           int frames, const float *scale, const float *bias, float *y, int ldy) {
+    const int k4 = spkv_q8_k4(k), tp = spkv_q8_tp(frames);
+    // Column blocks of 64 outer, row blocks inner: one panel block (K4 x 64 bytes) serves all rows.
+    for (int col = 0; col < frames; col += 16 * MAX_NV) {
+        const int nv = (frames - col + 15) / 16 < MAX_NV ? (frames - col + 15) / 16 : MAX_NV;
+        for (int r = 0; r < m; r += MAX_ROWS) {
+            const int rows = m - r < MAX_ROWS ? m - r : MAX_ROWS;
+            tile_dispatch(rows, nv, w + (size_t)r * k4, k4, compensation + r, packed, tp, col, frames,
+                          scale + r, bias ? bias + r : NULL, y + (size_t)r * ldy, ldy);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatch.
+
+static int chosen = -1;
+
+static int supported(int kernel) {
+    if (kernel == 0) return 1;
+    __builtin_cpu_init();
+    return kernel == 1 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512vnni");
+}
+
+int spkv_q8_kernel(void) {
+    if (chosen < 0) chosen = supported(1) ? 1 : 0;
+    return chosen;
+}
+
+int spkv_q8_set_kernel(int kernel) {
+    const int previous = spkv_q8_kernel();
+    if (kernel >= 0 && supported(kernel)) chosen = kernel;
+    return previous;
+}
+
+void spkv_q8_gemm(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
+                  int frames, const float *scale, const float *bias, float *y, int ldy) {
+    if (spkv_q8_kernel() == 1) gemm_vnni(w, compensation, m, k, packed, frames, scale, bias, y, ldy);
+    else gemm_portable(w, compensation, m, k, packed, frames, scale, bias, y, ldy);
+}
