@@ -15,6 +15,8 @@ public struct SpeakerModel: Sendable {
     public let encoder: ECAPAEncoder
     /// MagNetO's magnitude network, when the model was trained with one (`spkv-train magneto`).
     public let magnitudeNetwork: MagnitudeNetwork?
+    /// How the encoder's weights are stored and run (fp32, or int8 with static scales).
+    public let quantization: QuantizationScheme
     /// CRC-32 of the tensor data (hex): identifies the weights, e.g. in enrollment profiles.
     public let checksum: String
     public let formatVersion: Int
@@ -57,7 +59,11 @@ public struct SpeakerModel: Sendable {
             }
             expected.merge(magnitudes.tensorTable) { a, _ in a }
         }
+        let quantization = try QuantizationScheme.parse(metadata.quantization)
+        if quantization.kind == .int8Static { expected.merge(QuantizationScheme.int8TensorTable(config: config)) { a, _ in a } }
         do { try file.checkTensorTable(expected: expected) } catch { throw .tensors(error) }
+        let int8 = quantization.kind == .int8Static ? try QuantizationScheme.int8Layers(file: file, config: config) : [:]
+        self.quantization = quantization
         magnitudeNetwork = magnitudes
 
         func floats(_ name: String) -> [Float]? { try? file.tensors[name]?.floats().array }
@@ -65,7 +71,7 @@ public struct SpeakerModel: Sendable {
             frontEnd = try FeatureExtractor(config: features, melFilterbank: floats(Self.melFilterbankTensor) ?? [],
                                             window: floats(Self.windowTensor) ?? [])
         } catch { throw .features(error) }
-        do { encoder = try ECAPAEncoder(config: config) { floats($0) } } catch { throw .encoder(error) }
+        do { encoder = try ECAPAEncoder(config: config, tensor: { floats($0) }, int8: int8) } catch { throw .encoder(error) }
         self.metadata = metadata
         self.config = config
         checksum = file.checksum

@@ -46,6 +46,12 @@ public final class Embedder {
 
     public init(model: SpeakerModel) { self.model = model }
 
+    /// Sees every int8-capable convolution's input during the following embeds (calibration of
+    /// post-training quantisation); nil stops it.
+    public func observeEncoderInputs(_ observer: ((String, UnsafeBufferPointer<Float>) -> Void)?) {
+        encoderWorkspace.inputObserver = observer
+    }
+
     /// Embeds mono samples at the model's sample rate. For a MagNetO model the result is `a·x̂`: the
     /// unit-length embedding times the magnitude its network predicts (see `ScoringBackend`).
     public func embed(samples: [Float], source: String = "<memory>") throws(EmbeddingError) -> [Float] {

@@ -13,7 +13,7 @@ struct SPKV: ParsableCommand {
             """,
         version: SpeakerVerification.version,
         subcommands: [Embed.self, Enroll.self, Verify.self, Score.self, Eval.self, Calibrate.self,
-                      Info.self, Features.self, Import.self, Bench.self, Devices.self]
+                      Info.self, Features.self, Import.self, Quantize.self, Bench.self, Devices.self]
     )
 }
 

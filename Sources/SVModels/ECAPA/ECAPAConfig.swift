@@ -112,6 +112,9 @@ public struct ECAPAConfig: Codable, Equatable, Sendable {
     }
 
     /// Widest "same" padding of any convolution: inputs need more frames than this.
+    /// Tensor prefixes of the convolutions a quantised model runs in int8, in forward order.
+    public var int8Convolutions: [String] { names.int8Convolutions(res2netScale: res2netScale) }
+
     public var maxPadding: Int {
         var widest = 0   // a loop, not map/max: this runs on every embed and must not allocate
         for k in 0..<4 { widest = max(widest, dilations[k] * (kernelSizes[k] - 1) / 2) }

@@ -19,7 +19,9 @@ public final class ECAPAEncoder: Sendable {
     /// Builds the encoder from named fp32 tensors (the reference toolkit's names, see
     /// `ECAPAConfig.tensorTable`). `tensor(name)` returns the values in PyTorch's row-major layout,
     /// or nil when absent.
-    public init(config: ECAPAConfig, tensor: (String) -> [Float]?) throws(ECAPAError) {
+    /// `int8`: quantised weights by convolution prefix (`ECAPAConfig.int8Convolutions`); those layers
+    /// run the int8 kernels and their fp32 weights are never read.
+    public init(config: ECAPAConfig, tensor: (String) -> [Float]?, int8: [String: Int8LayerData] = [:]) throws(ECAPAError) {
         try config.validate()
         self.config = config
         let table = config.tensorTable, names = config.names
@@ -32,8 +34,17 @@ public final class ECAPAEncoder: Sendable {
         }
         func conv(_ p: String, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> ConvLayer {
             let shape = table["\(p).weight"]!
+            if let data = int8[p] {
+                guard data.weights.count == shape.reduce(1, *), data.weightScale.count == shape[0] else {
+                    throw .wrongTensorSize(name: "\(p).weight", expected: shape.reduce(1, *), actual: data.weights.count)
+                }
+                let q = Int8ConvWeights(outChannels: shape[0], inChannels: shape[1], kernel: kernel, dilation: dilation,
+                                        weights: data.weights, weightScale: data.weightScale, inputScale: data.inputScale)
+                return ConvLayer(inChannels: shape[1], outChannels: shape[0], kernel: kernel, dilation: dilation,
+                                 weight: AlignedBuffer(count: 0), bias: AlignedBuffer(try values("\(p).bias")), name: p, int8: q)
+            }
             return ConvLayer(inChannels: shape[1], outChannels: shape[0], kernel: kernel, dilation: dilation,
-                             weight: AlignedBuffer(try values("\(p).weight")), bias: AlignedBuffer(try values("\(p).bias")))
+                             weight: AlignedBuffer(try values("\(p).weight")), bias: AlignedBuffer(try values("\(p).bias")), name: p)
         }
         func norm(_ p: String) throws(ECAPAError) -> ChannelAffine {
             ChannelAffine(weight: try values("\(p).weight"), bias: try values("\(p).bias"),
@@ -80,6 +91,15 @@ public final class ECAPAEncoder: Sendable {
             bias.pointer[r] = Float(acc)
         }
         embedding = ConvLayer(inChannels: cols, outChannels: rows, kernel: 1, dilation: 1, weight: w, bias: bias)
+    }
+
+    /// Whether the TDNN convolutions run in int8.
+    public var isQuantized: Bool { first.conv.int8 != nil }
+
+    /// Every convolution `forward` runs, with the scratch it needs (the workspace reserves the largest).
+    var convolutions: [ConvLayer] {
+        [first.conv] + blocks.flatMap { [$0.tdnn1.conv] + $0.res2.map(\.conv) + [$0.tdnn2.conv] }
+            + [mfa.conv, attention, attentionOut]
     }
 
     /// Width of the pooled statistics: the attention-weighted mean and standard deviation of the MFA output.

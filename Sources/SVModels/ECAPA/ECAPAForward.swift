@@ -6,8 +6,15 @@ public final class ECAPAWorkspace: @unchecked Sendable {
     private(set) var capacityFrames = 0
     private var storage = AlignedBuffer(count: 0)
     private var offsets: [Int] = []
+    /// Called with each int8-capable convolution's input (tensor prefix, values) during `embed`:
+    /// how post-training quantisation measures activation ranges. Nil in normal use.
+    public var inputObserver: ((String, UnsafeBufferPointer<Float>) -> Void)?
 
     public init() {}
+
+    @inline(__always) func observe(_ layer: ConvLayer, _ x: UnsafePointer<Float>, frames: Int) {
+        inputObserver?(layer.name, UnsafeBufferPointer(start: x, count: layer.inChannels * frames))
+    }
 
     /// Bytes currently held (for memory reports).
     public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
@@ -21,8 +28,8 @@ public final class ECAPAWorkspace: @unchecked Sendable {
         guard frames > capacityFrames || offsets.isEmpty else { return }
         let cfg = encoder.config, c = cfg.blockChannels, t = max(frames, capacityFrames)
         let width = c / cfg.res2netScale, mfa = cfg.mfaChannels
-        let scratch = max(encoder.first.conv.scratchCount(frames: t),
-                          encoder.blocks[0].res2[0].conv.scratchCount(frames: t))
+        var scratch = 0
+        for conv in encoder.convolutions { scratch = max(scratch, conv.scratchCount(frames: t)) }
         let sizes: [Region: Int] = [
             .scratch: scratch, .block0: c * t, .concat: 3 * c * t, .tdnn1: c * t, .res2: c * t,
             .tdnn2: c * t, .chunk: width * t, .mfa: mfa * t,
@@ -48,6 +55,7 @@ extension ECAPAEncoder {
         let pad = config.padding, c = config.blockChannels
         let scratch = ws.region(.scratch), concat = ws.region(.concat)
 
+        ws.observe(first.conv, x, frames: t)
         first.forward(x, frames: t, padding: pad, into: ws.region(.block0), scratch: scratch)
         var input = UnsafePointer(ws.region(.block0))
         for (b, block) in blocks.enumerated() {
@@ -55,6 +63,7 @@ extension ECAPAEncoder {
             seRes2Net(block, input: input, frames: t, ws: ws, output: out)
             input = UnsafePointer(out)
         }
+        ws.observe(mfa.conv, concat, frames: t)
         mfa.forward(concat, frames: t, padding: pad, into: ws.region(.mfa), scratch: scratch)
         attentivePooling(ws.region(.mfa), frames: t, ws: ws, output: output)
     }
@@ -66,6 +75,7 @@ extension ECAPAEncoder {
         let scratch = ws.region(.scratch), t1 = ws.region(.tdnn1), r2 = ws.region(.res2)
         let chunk = ws.region(.chunk), t2 = ws.region(.tdnn2)
 
+        ws.observe(block.tdnn1.conv, input, frames: t)
         block.tdnn1.forward(input, frames: t, padding: pad, into: t1, scratch: scratch)
         // Res2Net: the pass-through chunk is copied; the others are convolved in order, each after
         // adding the previous convolved output (SpeechBrain: y1 = f(x1), yi = f(xi + y(i−1))).
@@ -77,12 +87,15 @@ extension ECAPAEncoder {
             let xi = t1 + i * chunkSize, yi = r2 + i * chunkSize
             if let prev = previous {
                 for j in 0..<chunkSize { chunk[j] = xi[j] + prev[j] }
+                ws.observe(layer.conv, chunk, frames: t)
                 layer.forward(chunk, frames: t, padding: pad, into: yi, scratch: scratch)
             } else {
+                ws.observe(layer.conv, xi, frames: t)
                 layer.forward(xi, frames: t, padding: pad, into: yi, scratch: scratch)
             }
             previous = yi
         }
+        ws.observe(block.tdnn2.conv, r2, frames: t)
         block.tdnn2.forward(r2, frames: t, padding: pad, into: t2, scratch: scratch)
         block.se.apply(t2, frames: t, vectors: ws.region(.vectors))
         for k in 0..<(c * t) { output[k] = t2[k] + input[k] }

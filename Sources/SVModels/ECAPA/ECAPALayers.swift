@@ -3,16 +3,26 @@ import SVKernels
 /// A convolution ready for `conv1dSame`: weight (out, in·kernel), bias (out).
 struct ConvLayer: Sendable {
     let inChannels: Int, outChannels: Int, kernel: Int, dilation: Int
+    /// fp32 weights (empty when the layer runs in int8).
     let weight: AlignedBuffer
     let bias: AlignedBuffer
+    /// Tensor prefix in the model file.
+    var name = ""
+    /// Quantised weights and input scale: the layer then runs the int8 kernel.
+    var int8: Int8ConvWeights? = nil
 
-    /// im2col scratch this layer needs for `frames` frames.
+    /// Scratch (in floats) this layer needs for `frames` frames: im2col, or the int8 input panels.
     func scratchCount(frames: Int) -> Int {
-        conv1dScratchCount(inChannels: inChannels, kernel: kernel, frames: frames)
+        if let int8 { return (int8.packedBytes(frames: frames) + 3) / 4 }
+        return conv1dScratchCount(inChannels: inChannels, kernel: kernel, frames: frames)
     }
 
     func forward(_ x: UnsafePointer<Float>, frames: Int, padding: PaddingMode,
                  into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        if let int8 {
+            int8.forward(x, frames: frames, padding: padding, bias: bias.pointer, into: y, packed: UnsafeMutableRawPointer(scratch))
+            return
+        }
         conv1dSame(x: x, inChannels: inChannels, frames: frames, weight: weight.pointer,
                    bias: bias.pointer, outChannels: outChannels, kernel: kernel, dilation: dilation,
                    padding: padding, y: y, scratch: scratch)

@@ -37,6 +37,17 @@ struct ECAPALayerNames {
         variant == .speechbrain ? Layer(conv: "asp.tdnn.conv.conv", norm: "asp.tdnn.norm.norm") : Layer(conv: "pool.linear1", norm: nil)
     }
     var attentionOut: String { variant == .speechbrain ? "asp.conv.conv" : "pool.linear2" }
+    /// The convolutions that run in int8 in a quantised model, in forward order: every TDNN layer
+    /// (first, per block tdnn1, Res2Net, tdnn2, MFA). SE, attention and the embedding stay fp32.
+    func int8Convolutions(res2netScale: Int) -> [String] {
+        var names = [first.conv]
+        for b in 1...3 {
+            names.append(tdnn1(b).conv)
+            for i in 0..<(res2netScale - 1) { names.append(res2(b, i).conv) }
+            names.append(tdnn2(b).conv)
+        }
+        return names + [mfa.conv]
+    }
     var poolNorm: String { variant == .speechbrain ? "asp_bn.norm" : "bn" }
     var embedding: String { variant == .speechbrain ? "fc.conv" : "linear" }
     /// WeSpeaker's SE block and final layer are `nn.Linear` (weights without the kernel axis).

@@ -1,0 +1,133 @@
+import Foundation
+import SVKernels
+
+/// The `spkv.quantization` metadata of a model file, and the tensors of the int8 scheme.
+///
+/// Scheme `int8-static`, version 1 (static post-training or quantisation-aware int8):
+/// - every TDNN convolution (`ECAPAConfig.int8Convolutions`: first layer, per block tdnn1, Res2Net
+///   convolutions, tdnn2, and MFA) stores `<prefix>.weight` as **I8** with the fp32 shape
+///   (out, in, kernel), `<prefix>.weight_scale` F32 (out): symmetric per output channel,
+///   w ≈ scale[m]·q, and `<prefix>.input_scale` F32 (1): the static per-tensor scale of its input,
+///   x ≈ scale·q with q = clamp(round_half_even(x/scale), −128, 127);
+/// - everything else (biases, batch norms, SE, attention, pooling, embedding layer, front end)
+///   stays fp32, as accuracy needs.
+/// The metadata object records the scheme, its version and how the scales were obtained:
+/// `{"scheme":"int8-static","version":1,"weights":"int8 symmetric per output channel",
+///   "activations":"int8 per tensor, static","calibration":{…}}`.
+public struct QuantizationScheme: Equatable, Sendable {
+    public enum Kind: String, Sendable { case none, int8Static = "int8-static" }
+    public static let int8Version = 1
+
+    public let kind: Kind
+    public let version: Int
+    /// How the activation scales were obtained (free-form JSON object text), for `spkv info`.
+    public let calibration: String?
+
+    public static let none = QuantizationScheme(kind: .none, version: 1, calibration: nil)
+
+    public init(kind: Kind, version: Int, calibration: String?) {
+        self.kind = kind; self.version = version; self.calibration = calibration
+    }
+
+    /// Parses `spkv.quantization`; an unknown scheme or a newer version is an error naming it.
+    public static func parse(_ json: String) throws(SpeakerModelError) -> QuantizationScheme {
+        let key = ModelMetadata.Key.quantization
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let scheme = object["scheme"] as? String else {
+            throw .invalidMetadata(key: key, reason: "expected an object with a \"scheme\"")
+        }
+        let version = object["version"] as? Int ?? 1
+        guard let kind = Kind(rawValue: scheme) else {
+            throw .invalidMetadata(key: key, reason: "unknown quantization scheme '\(scheme)' (this spkv runs 'none' and 'int8-static')")
+        }
+        if kind == .int8Static, version > int8Version {
+            throw .invalidMetadata(key: key, reason: "int8-static version \(version) is newer than this spkv reads (\(int8Version))")
+        }
+        let calibration = (object["calibration"]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+        return QuantizationScheme(kind: kind, version: version, calibration: calibration.map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    /// The metadata text for an int8 model calibrated as described by `calibration` (JSON object text).
+    public static func int8Metadata(calibration: String) -> String {
+        #"{"activations":"int8 per tensor, static","calibration":"# + calibration
+            + #","scheme":"int8-static","version":1,"weights":"int8 symmetric per output channel"}"#
+    }
+
+    public static func weightScaleName(_ prefix: String) -> String { "\(prefix).weight_scale" }
+    public static func inputScaleName(_ prefix: String) -> String { "\(prefix).input_scale" }
+
+    /// The extra tensors of the scheme, with shapes, for the tensor-table check.
+    static func int8TensorTable(config: ECAPAConfig) -> [String: [Int]] {
+        var table: [String: [Int]] = [:]
+        let shapes = config.tensorTable
+        for p in config.int8Convolutions {
+            table[weightScaleName(p)] = [shapes["\(p).weight"]![0]]
+            table[inputScaleName(p)] = [1]
+        }
+        return table
+    }
+
+    /// Reads the int8 layers of a file with this scheme.
+    static func int8Layers(file: ModelFile, config: ECAPAConfig) throws(SpeakerModelError) -> [String: Int8LayerData] {
+        var layers: [String: Int8LayerData] = [:]
+        for p in config.int8Convolutions {
+            let weights: [Int8], scales: [Float], input: [Float]
+            do {
+                weights = try file.tensor("\(p).weight").int8s()
+                scales = try file.tensor(weightScaleName(p)).floats().array
+                input = try file.tensor(inputScaleName(p)).floats().array
+            } catch { throw .tensors(error) }
+            guard scales.allSatisfy({ $0 > 0 && $0.isFinite }), let s = input.first, s > 0, s.isFinite else {
+                throw .invalidMetadata(key: ModelMetadata.Key.quantization,
+                                       reason: "layer \(p) has a scale that is not a positive finite number")
+            }
+            layers[p] = Int8LayerData(weights: weights, weightScale: scales, inputScale: s)
+        }
+        return layers
+    }
+}
+
+/// One int8 convolution as stored: weights (out, in·kernel), per-row scales, input scale.
+public struct Int8LayerData: Sendable {
+    public var weights: [Int8]
+    public var weightScale: [Float]
+    public var inputScale: Float
+
+    public init(weights: [Int8], weightScale: [Float], inputScale: Float) {
+        self.weights = weights; self.weightScale = weightScale; self.inputScale = inputScale
+    }
+}
+
+/// Post-training quantisation of a model file: int8 weights per output channel and the given
+/// static input scales (one per `ECAPAConfig.int8Convolutions` entry).
+public enum Int8Quantizer {
+    public static func quantize(file: ModelFile, inputScales: [String: Float], calibration: String) throws(SpeakerModelError) -> ModelFile {
+        let model = try SpeakerModel(file: file)
+        guard !model.encoder.isQuantized else {
+            throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "the model is already quantised")
+        }
+        var tensors = file.tensors
+        for p in model.config.int8Convolutions {
+            guard let s = inputScales[p], s > 0, s.isFinite else {
+                throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "no valid input scale for \(p)")
+            }
+            let fp32: Tensor
+            do { fp32 = try file.tensor("\(p).weight") } catch { throw .tensors(error) }
+            let shape = fp32.shape, rows = shape[0], k = shape.dropFirst().reduce(1, *)
+            let values: AlignedBuffer
+            do { values = try fp32.floats() } catch { throw .tensors(error) }
+            let q = Int8ConvWeights(outChannels: rows, inChannels: shape[1], kernel: k / shape[1], dilation: 1,
+                                    floatWeights: values.pointer, inputScale: s)
+            do {
+                tensors["\(p).weight"] = try Tensor(name: "\(p).weight", shape: shape, int8s: q.weights)
+                tensors[QuantizationScheme.weightScaleName(p)] = try Tensor(name: QuantizationScheme.weightScaleName(p), shape: [rows], floats: q.weightScale)
+                tensors[QuantizationScheme.inputScaleName(p)] = try Tensor(name: QuantizationScheme.inputScaleName(p), shape: [1], floats: [s])
+            } catch { throw .tensors(error) }
+        }
+        var metadata = file.metadata
+        metadata.quantization = QuantizationScheme.int8Metadata(calibration: calibration)
+        let out = ModelFile(metadata: metadata, tensors: Array(tensors.values))
+        _ = try SpeakerModel(file: out)   // never write a file that would not load
+        return out
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+
+/// How post-training quantisation turns observed activations into a layer's input scale.
+public enum ActivationCalibration: String, Sendable, CaseIterable {
+    /// The largest |x| seen: nothing is clipped, small values get coarse steps.
+    case max
+    /// The given percentile of |x|: the rare largest values are clipped.
+    case percentile
+    /// The clipping value that minimises the expected squared error (clipping + rounding noise)
+    /// over the observed distribution of |x|.
+    case mse
+}
+
+/// Post-training quantisation: runs calibration audio through the fp32 model, measures the input
+/// range of every int8 convolution, and writes the int8 model.
+public enum PostTrainingQuantization {
+    public struct Calibration: Sendable {
+        /// Input scale per convolution prefix.
+        public var inputScales: [String: Float]
+        public var method: ActivationCalibration
+        public var percentile: Double
+        public var files: Int
+        public var seconds: Double
+
+        /// The `calibration` object stored in the model's quantization metadata.
+        public var json: String {
+            let object: [String: Any] = ["method": method.rawValue, "percentile": method == .percentile ? percentile : NSNull(),
+                                         "files": files, "seconds": (seconds * 100).rounded() / 100]
+            return String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8),
+                          as: UTF8.self)
+        }
+    }
+
+    /// Histogram bins of |x| per layer (second pass).
+    static let bins = 2048
+
+    /// Measures the input scales of `model`'s int8 convolutions on `paths`.
+    public static func calibrate(model: SpeakerModel, paths: [String], method: ActivationCalibration = .mse,
+                                 percentile: Double = 99.99) throws(EmbeddingError) -> Calibration {
+        precondition(!paths.isEmpty, "calibrate: no audio")
+        let embedder = Embedder(model: model)
+        let layers = model.config.int8Convolutions
+        // Pass 1: the largest |x| per layer.
+        var peaks: [String: Float] = [:]
+        var seconds = 0.0
+        embedder.observeEncoderInputs { name, x in
+            var peak = peaks[name] ?? 0
+            for v in x { peak = Swift.max(peak, abs(v)) }
+            peaks[name] = peak
+        }
+        for path in paths {
+            _ = try embedder.embed(path: path)
+            seconds += embedder.lastTimings.audioSeconds
+        }
+        var scales: [String: Float] = [:]
+        if method == .max {
+            for p in layers { scales[p] = Swift.max(peaks[p] ?? 0, 1e-8) / 127 }
+        } else {
+            // Pass 2: histograms of |x| on [0, peak].
+            var histograms: [String: [Double]] = [:]
+            embedder.observeEncoderInputs { name, x in
+                let peak = Swift.max(peaks[name] ?? 0, 1e-8)
+                var h = histograms[name] ?? [Double](repeating: 0, count: bins)
+                let perBin = Float(bins) / peak
+                for v in x { h[Swift.min(bins - 1, Int(abs(v) * perBin))] += 1 }
+                histograms[name] = h
+            }
+            for path in paths { _ = try embedder.embed(path: path) }
+            for p in layers {
+                let peak = Swift.max(peaks[p] ?? 0, 1e-8)
+                let h = histograms[p] ?? [Double](repeating: 1, count: bins)
+                let clip = method == .percentile ? percentileClip(h, peak: peak, percentile: percentile) : mseClip(h, peak: peak)
+                scales[p] = clip / 127
+            }
+        }
+        embedder.observeEncoderInputs(nil)
+        return Calibration(inputScales: scales, method: method, percentile: percentile, files: paths.count, seconds: seconds)
+    }
+
+    /// The |x| below which `percentile` % of the observations lie (upper edge of that bin).
+    static func percentileClip(_ h: [Double], peak: Float, percentile: Double) -> Float {
+        let total = h.reduce(0, +), target = total * percentile / 100
+        var seen = 0.0
+        for (i, n) in h.enumerated() {
+            seen += n
+            if seen >= target { return peak * Float(i + 1) / Float(h.count) }
+        }
+        return peak
+    }
+
+    /// The clipping value c (a bin edge) minimising Σ n·err: (|x| − c)² above c, (c/127)²/12 below.
+    static func mseClip(_ h: [Double], peak: Float, minimumBin: Int = 16) -> Float {
+        let width = Double(peak) / Double(h.count)
+        var best = (error: Double.infinity, clip: Double(peak))
+        for edge in minimumBin...h.count {
+            let c = Double(edge) * width, step = c / 127
+            var error = 0.0, below = 0.0
+            for (i, n) in h.enumerated() where n > 0 {
+                let centre = (Double(i) + 0.5) * width
+                if centre > c { error += n * (centre - c) * (centre - c) } else { below += n }
+            }
+            error += below * step * step / 12
+            if error < best.error { best = (error, c) }
+        }
+        return Float(best.clip)
+    }
+
+    /// Calibrates and writes the int8 model file.
+    public static func quantize(modelPath: String, calibrationPaths: [String], method: ActivationCalibration,
+                                percentile: Double, outputPath: String) throws -> (file: ModelFile, calibration: Calibration) {
+        let file = try ModelFile.read(path: modelPath)
+        let model = try SpeakerModel(file: file)
+        let calibration = try calibrate(model: model, paths: calibrationPaths, method: method, percentile: percentile)
+        let quantized = try Int8Quantizer.quantize(file: file, inputScales: calibration.inputScales, calibration: calibration.json)
+        try quantized.write(path: outputPath)
+        return (quantized, calibration)
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Foundation
+import SpeakerVerification
+import SVKernels
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Post-training int8 quantisation of a model, calibrated on audio.",
+        discussion: """
+            Weights of every TDNN convolution (first layer, SE-Res2Net blocks, MFA) become int8 with one scale per \
+            output channel; their inputs get static per-tensor int8 scales measured on the calibration audio \
+            (--method mse: the clipping value with the least expected squared error; max: no clipping; \
+            percentile: clip at --percentile of |x|). SE, attention, pooling and the embedding layer stay fp32. \
+            The model file records the scheme (int8-static, version 1) and the calibration. AUDIO_LIST is a text \
+            file with one audio path per line (relative paths are relative to the list's folder; '#' starts a comment).
+            """)
+
+    @Argument(help: "fp32 model to quantise.") var model: String
+    @Option(help: "Calibration audio list (one path per line).") var calibration: String
+    @Option(help: "How activation scales are chosen: mse, max or percentile.") var method = "mse"
+    @Option(help: "Percentile of |x| for --method percentile.") var percentile = 99.99
+    @Option(name: .shortAndLong, help: "int8 model file to write.") var output: String
+
+    func validate() throws {
+        guard ActivationCalibration(rawValue: method) != nil else { throw ValidationError("--method must be mse, max or percentile") }
+        guard percentile > 50, percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100]") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let paths = try AudioList.read(path: calibration)
+            var clock = Stopwatch()
+            let (file, c) = try PostTrainingQuantization.quantize(
+                modelPath: model, calibrationPaths: paths, method: ActivationCalibration(rawValue: method)!,
+                percentile: percentile, outputPath: output)
+            let before = (try? FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? 0
+            let after = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
+            let q = try SpeakerModel(file: file)
+            print(String(format: "calibrated on %d files (%.1f s of audio), method %@, in %.1f s", c.files, c.seconds, method, clock.lap() / 1000))
+            for name in q.config.int8Convolutions {
+                print(String(format: "  %-48@ input scale %.6g (clips at %.4g)", name, c.inputScales[name]!, c.inputScales[name]! * 127))
+            }
+            print(String(format: "wrote %@: %.1f MiB (fp32 file %.1f MiB), int8 kernel %@", output,
+                         Double(after) / 1_048_576, Double(before) / 1_048_576, "\(Int8Kernel.current)"))
+        }
+    }
+}
+
+/// A list of audio files, one per line.
+enum AudioList {
+    static func read(path: String) throws -> [String] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ReportedFailure("\(path): cannot read the audio list") }
+        let folder = (path as NSString).deletingLastPathComponent
+        var paths: [String] = []
+        for raw in text.split(whereSeparator: \.isNewline) {
+            let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false)[0].trimmingCharacters(in: .whitespaces)
+            guard !line.isEmpty else { continue }
+            paths.append(line.hasPrefix("/") || folder.isEmpty ? line : (folder as NSString).appendingPathComponent(line))
+        }
+        guard !paths.isEmpty else { throw ReportedFailure("\(path): the audio list is empty") }
+        let missing = paths.filter { !FileManager.default.fileExists(atPath: $0) }
+        guard missing.isEmpty else {
+            throw ReportedFailure("\(path): \(missing.count) listed file(s) do not exist, e.g. \(missing.prefix(3).joined(separator: ", "))")
+        }
+        return paths
+    }
+}
