@@ -60,9 +60,15 @@ public struct SpeakerModel: Sendable {
             expected.merge(magnitudes.tensorTable) { a, _ in a }
         }
         let quantization = try QuantizationScheme.parse(metadata.quantization)
+        // Only the scheme's int8 weights may be integers: anything else means another scheme wrote the file.
+        let int8Weights = quantization.kind == .int8Static ? Set(config.int8Convolutions.map { "\($0).weight" }) : []
+        for name in file.tensorNames where !(file.tensors[name]!.dtype.isFloatingPoint || int8Weights.contains(name)) {
+            throw .tensors(.dtypeMismatch(tensor: name, dtype: file.tensors[name]!.dtype, requested: "F32"))
+        }
         if quantization.kind == .int8Static { expected.merge(QuantizationScheme.int8TensorTable(config: config)) { a, _ in a } }
         do { try file.checkTensorTable(expected: expected) } catch { throw .tensors(error) }
         let int8 = quantization.kind == .int8Static ? try QuantizationScheme.int8Layers(file: file, config: config) : [:]
+
         self.quantization = quantization
         magnitudeNetwork = magnitudes
 
