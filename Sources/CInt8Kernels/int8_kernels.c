@@ -13,10 +13,10 @@ size_t spkv_q8_packed_bytes(int k, int frames) {
 }
 
 static inline uint8_t quantise(float x, float inv_scale) {
-    float r = nearbyintf(x * inv_scale);   // round half to even (default rounding mode)
-    if (r > 127.0f) r = 127.0f;
-    if (r < -128.0f) r = -128.0f;
-    return (uint8_t)((int)r + ZERO_POINT);
+    float v = x * inv_scale;
+    v = v > -128.0f ? v : -128.0f;          // clamping before rounding equals clamping after it (integer
+    v = v < 127.0f ? v : 127.0f;            // bounds); a NaN ends at -128, as in the vector path
+    return (uint8_t)((int)nearbyintf(v) + ZERO_POINT);   // round half to even (default rounding mode)
 }
 
 static inline int mirror(int i, int frames) {
@@ -25,25 +25,94 @@ static inline int mirror(int i, int frames) {
     return i;
 }
 
-void spkv_q8_pack(const float *x, int channels, int frames, int kernel, int dilation, int reflect,
-                  float inv_scale, uint8_t *packed) {
-    const int k = channels * kernel, tp = spkv_q8_tp(frames), pad = dilation * (kernel - 1) / 2;
+/// One K row of the panel, columns [from, to): the scalar path (edges, and everything without AVX-512).
+static void pack_row_scalar(const float *x, int frames, int kernel, int dilation, int reflect, float inv_scale,
+                            int row, int from, int to, uint8_t *packed, int tp) {
+    const int c = row / kernel, j = row % kernel, shift = j * dilation - dilation * (kernel - 1) / 2;
+    const float *src = x + (size_t)c * frames;
+    uint8_t *dst = packed + (size_t)(row >> 2) * tp * 4 + (row & 3);
+    for (int t = from; t < to; t++) {
+        int i = t + shift;
+        if (i < 0 || i >= frames) {
+            if (!reflect) { dst[(size_t)t * 4] = ZERO_POINT; continue; }
+            i = mirror(i, frames);
+        }
+        dst[(size_t)t * 4] = quantise(src[i], inv_scale);
+    }
+}
+
+/// Columns [lo, hi) where row `row` reads inside the input (no padding).
+static void interior(int row, int frames, int kernel, int dilation, int *lo, int *hi) {
+    const int shift = (row % kernel) * dilation - dilation * (kernel - 1) / 2;
+    *lo = shift < 0 ? -shift : 0;
+    *hi = frames - (shift > 0 ? shift : 0);
+    if (*lo > frames) *lo = frames;
+    if (*hi < *lo) *hi = *lo;
+}
+
+static void pack_portable(const float *x, int channels, int frames, int kernel, int dilation, int reflect,
+                          float inv_scale, uint8_t *packed) {
+    const int k = channels * kernel, tp = spkv_q8_tp(frames);
     memset(packed, ZERO_POINT, spkv_q8_packed_bytes(k, frames));
-    const uint8_t zero = ZERO_POINT;
-    for (int c = 0; c < channels; c++) {
-        const float *src = x + (size_t)c * frames;
-        for (int j = 0; j < kernel; j++) {
-            const int row = c * kernel + j, shift = j * dilation - pad;
-            uint8_t *dst = packed + (size_t)(row >> 2) * tp * 4 + (row & 3);
-            // Interior columns read src[t + shift]; the edges are mirrored or zero.
-            int lo = shift < 0 ? -shift : 0, hi = frames - (shift > 0 ? shift : 0);
-            if (lo > frames) lo = frames;
-            if (hi < lo) hi = lo;
-            for (int t = 0; t < lo; t++)
-                dst[(size_t)t * 4] = reflect ? quantise(src[mirror(t + shift, frames)], inv_scale) : zero;
-            for (int t = lo; t < hi; t++) dst[(size_t)t * 4] = quantise(src[t + shift], inv_scale);
-            for (int t = hi; t < frames; t++)
-                dst[(size_t)t * 4] = reflect ? quantise(src[mirror(t + shift, frames)], inv_scale) : zero;
+    for (int row = 0; row < k; row++)
+        pack_row_scalar(x, frames, kernel, dilation, reflect, inv_scale, row, 0, frames, packed, tp);
+}
+
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
+
+/// 16 floats -> 16 quantised bytes (q + 128): clamp in float (the same as clamping after rounding,
+/// the bounds being integers), round half to even (MXCSR default), narrow.
+VNNI static inline __m128i quantise16(const float *src, __m512 inv, __m512 low, __m512 high) {
+    __m512 v = _mm512_mul_ps(_mm512_loadu_ps(src), inv);
+    v = _mm512_min_ps(_mm512_max_ps(v, low), high);
+    return _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)), _mm_set1_epi8((char)0x80));
+}
+
+/// Each group of 4 K rows, 16 columns at a time: four rows quantised and interleaved into the
+/// 64 bytes [t][4] of the panel; columns where a row of the group reads padding use the scalar path.
+VNNI static void pack_avx512(const float *x, int channels, int frames, int kernel, int dilation, int reflect,
+                             float inv_scale, uint8_t *packed) {
+    const int k = channels * kernel, k4 = spkv_q8_k4(k), tp = spkv_q8_tp(frames);
+    const __m512 inv = _mm512_set1_ps(inv_scale), low = _mm512_set1_ps(-128.0f), high = _mm512_set1_ps(127.0f);
+    const __m128i zero_point = _mm_set1_epi8((char)ZERO_POINT);
+    for (int g = 0; g < k4 / 4; g++) {
+        uint8_t *panel = packed + (size_t)g * tp * 4;
+        const float *src[4];
+        int lo = 0, hi = frames;
+        for (int r = 0; r < 4; r++) {
+            const int row = 4 * g + r;
+            if (row >= k) { src[r] = NULL; continue; }
+            int rlo, rhi;
+            interior(row, frames, kernel, dilation, &rlo, &rhi);
+            if (rlo > lo) lo = rlo;
+            if (rhi < hi) hi = rhi;
+            const int shift = (row % kernel) * dilation - dilation * (kernel - 1) / 2;
+            src[r] = x + (size_t)(row / kernel) * frames + shift;   // src[r][t] is row r at column t
+        }
+        if (hi < lo) hi = lo;
+        int t = lo;
+        for (; t + 16 <= hi; t += 16) {
+            __m128i q[4];
+            for (int r = 0; r < 4; r++) q[r] = src[r] ? quantise16(src[r] + t, inv, low, high) : zero_point;
+            const __m128i a0 = _mm_unpacklo_epi8(q[0], q[1]), a1 = _mm_unpackhi_epi8(q[0], q[1]);
+            const __m128i b0 = _mm_unpacklo_epi8(q[2], q[3]), b1 = _mm_unpackhi_epi8(q[2], q[3]);
+            uint8_t *dst = panel + (size_t)t * 4;
+            _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
+            _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(a0, b0));
+            _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(a1, b1));
+            _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(a1, b1));
+        }
+        // Edges and the remainder, row by row; the panel's padding columns hold the zero point.
+        for (int r = 0; r < 4; r++) {
+            const int row = 4 * g + r;
+            uint8_t *dst = panel + r;
+            if (row >= k) {
+                for (int c = 0; c < tp; c++) dst[(size_t)c * 4] = ZERO_POINT;
+                continue;
+            }
+            pack_row_scalar(x, frames, kernel, dilation, reflect, inv_scale, row, 0, lo, packed, tp);
+            pack_row_scalar(x, frames, kernel, dilation, reflect, inv_scale, row, t, frames, packed, tp);
+            for (int c = frames; c < tp; c++) dst[(size_t)c * 4] = ZERO_POINT;
         }
     }
 }
@@ -73,7 +142,6 @@ static void gemm_portable(const int8_t *w, const int32_t *compensation, int m, i
 // AVX-512 VNNI kernel: a tile of ROWS output rows x NV*16 columns kept in ROWS*NV zmm accumulators;
 // per group of 4 K values, NV panel loads and ROWS broadcast weights feed ROWS*NV vpdpbusd.
 
-#define VNNI __attribute__((target("avx512f,avx512bw,avx512vnni,fma")))
 #define MAX_ROWS 6
 #define MAX_NV 4
 
@@ -161,6 +229,12 @@ int spkv_q8_set_kernel(int kernel) {
     const int previous = spkv_q8_kernel();
     if (kernel >= 0 && supported(kernel)) chosen = kernel;
     return previous;
+}
+
+void spkv_q8_pack(const float *x, int channels, int frames, int kernel, int dilation, int reflect,
+                  float inv_scale, uint8_t *packed) {
+    if (spkv_q8_kernel() == 1) pack_avx512(x, channels, frames, kernel, dilation, reflect, inv_scale, packed);
+    else pack_portable(x, channels, frames, kernel, dilation, reflect, inv_scale, packed);
 }
 
 void spkv_q8_gemm(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,

@@ -95,6 +95,12 @@ public final class Int8ConvWeights: @unchecked Sendable {
     /// Bytes of packed input scratch `forward` needs for `frames` frames.
     public func packedBytes(frames: Int) -> Int { spkv_q8_packed_bytes(Int32(k), Int32(frames)) }
 
+    /// Only the input quantisation and packing of `forward` (for benchmarks).
+    public func packOnly(_ x: UnsafePointer<Float>, frames: Int, padding: PaddingMode, packed: UnsafeMutableRawPointer) {
+        spkv_q8_pack(x, Int32(inChannels), Int32(frames), Int32(kernel), Int32(dilation), padding == .reflect ? 1 : 0,
+                     1 / inputScale, packed.assumingMemoryBound(to: UInt8.self))
+    }
+
     /// y (out, frames) = dequantised int8 convolution of x (in, frames), "same" padding (`padding`),
     /// plus `bias` (out, or nil). `packed` holds `packedBytes(frames:)` bytes of scratch.
     public func forward(_ x: UnsafePointer<Float>, frames: Int, padding: PaddingMode, bias: UnsafePointer<Float>?,

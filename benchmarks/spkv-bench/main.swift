@@ -47,6 +47,8 @@ struct Options {
     var threads = 1
     var modelPath: String? = nil
     var gemm = true
+    /// Also time the int8 convolutions at the encoder's shapes.
+    var int8 = false
     var json = false
     /// Only time GEMM at these (M, N, K) shapes.
     var gemmShapes: [(m: Int, n: Int, k: Int)] = []
@@ -61,6 +63,7 @@ struct Options {
           --repeats    timed runs per length (after --warmup untimed runs)
           --threads    OpenBLAS threads
           --no-gemm    skip the GEMM-at-model-shapes section
+          --int8       also time the int8 convolutions (quantise + pack + int8 GEMM) at the encoder's shapes
           --json       print one JSON object instead of tables
           --gemm-shapes  only time GEMM (C[M×N] += A[M×K]·B[K×N], row-major) at these shapes
         """
@@ -96,6 +99,7 @@ struct Options {
             case "--threads": o.threads = int(arg, min: 1)
             case "--model": o.modelPath = value(arg)
             case "--no-gemm": o.gemm = false
+            case "--int8": o.int8 = true
             case "--gemm-shapes":
                 for item in value(arg).split(separator: ",") {
                     let d = item.split(separator: "x").compactMap { Int($0) }
@@ -322,6 +326,46 @@ func measureGEMMShapes(_ config: ECAPAConfig, frames: Int) -> [GEMMRow] {
     }
 }
 
+/// The int8 convolution (input quantise + pack, then the int8 GEMM) at the encoder's int8 shapes for
+/// `frames` frames, with the packing alone timed too: (layer, in, out, kernel, calls, pack ms, total ms).
+func measureInt8Convolutions(_ c: ECAPAConfig, frames t: Int) -> [(layer: String, m: Int, k: Int, calls: Int, pack: Double, total: Double)] {
+    let ch = c.blockChannels, w = ch / c.res2netScale
+    let convs: [(String, Int, Int, Int, Int, Int)] = [   // name, in, out, kernel, dilation, calls
+        ("first conv k\(c.kernelSizes[0])", c.inputSize, ch, c.kernelSizes[0], 1, 1),
+        ("1×1 conv C×C (tdnn1, tdnn2)", ch, ch, 1, 1, 6),
+        ("Res2Net k\(c.kernelSizes[1])", w, w, c.kernelSizes[1], 2, 3 * (c.res2netScale - 1)),
+        ("MFA 1×1", 3 * ch, c.mfaChannels, 1, 1, 1),
+    ]
+    return convs.map { name, cin, cout, kernel, dilation, calls in
+        var rng = SplitMix64(seed: UInt64(cin * 7 + cout))
+        let weights = AlignedBuffer(count: cout * cin * kernel), x = AlignedBuffer(count: cin * t), y = AlignedBuffer(count: cout * t)
+        let bias = AlignedBuffer(count: cout)
+        for i in 0..<weights.count { weights.pointer[i] = rng.nextFloat() - 0.5 }
+        for i in 0..<x.count { x.pointer[i] = rng.nextFloat() * 4 - 2 }
+        let q = Int8ConvWeights(outChannels: cout, inChannels: cin, kernel: kernel, dilation: dilation,
+                                floatWeights: weights.pointer, inputScale: 2 / 127)
+        let packed = UnsafeMutableRawPointer.allocate(byteCount: q.packedBytes(frames: t), alignment: 64)
+        defer { packed.deallocate() }
+        var tick = 0
+        func median(_ body: () -> Void) -> Double {
+            for _ in 0..<3 { body() }
+            var times: [Double] = []
+            for _ in 0..<15 { times.append(milliseconds { for _ in 0..<5 { body() } } / 5) }
+            return SampleStatistics(times).median
+        }
+        let total = median {
+            x.pointer[tick % x.count] += 1e-3; tick += 1
+            q.forward(x.pointer, frames: t, padding: .reflect, bias: bias.pointer, into: y.pointer, packed: packed)
+        }
+        let pack = median {
+            x.pointer[tick % x.count] += 1e-3; tick += 1
+            q.packOnly(x.pointer, frames: t, padding: .reflect, packed: packed)
+        }
+        if y.pointer[0].isNaN { print("") }
+        return (name, cout, cin * kernel, calls, pack, total)
+    }
+}
+
 // MARK: - Printing
 
 func mib(_ bytes: Int?) -> String { bytes.map { String(format: "%.1f", Double($0) / 1_048_576) } ?? "n/a" }
@@ -354,6 +398,19 @@ func printTables(_ report: Report) {
         for g in m.gemm {
             print(padded(g.layer, 34) + String(format: " | %5d | %4d | %5d | %5d | %13.4f | %7.1f | %8.3f",
                          g.m, g.n, g.k, g.callsPerForward, g.milliseconds.median, g.gflops, g.millisecondsPerForward))
+        }
+        if options.int8 {
+            let config = m.config
+            print("int8 convolution alone (quantise+pack, then VNNI/portable int8 GEMM: \(Int8Kernel.current)) at the encoder's int8 shapes for 5 s:")
+            print("layer                              |     M |     K | calls | pack ms | total ms/call | GOP/s | ms per forward")
+            var sum8 = 0.0
+            for r in measureInt8Convolutions(config, frames: 501) {
+                let gops = 2.0 * Double(r.m * r.k * 501) / (r.total / 1000) / 1e9
+                sum8 += r.total * Double(r.calls)
+                print(padded(r.layer, 34) + String(format: " | %5d | %5d | %5d | %7.3f | %13.3f | %5.0f | %8.3f",
+                                                   r.m, r.k, r.calls, r.pack, r.total, gops, r.total * Double(r.calls)))
+            }
+            print(String(format: "sum of int8 convolutions alone: %.2f ms per forward", sum8))
         }
         let sum = m.gemm.reduce(0) { $0 + $1.millisecondsPerForward }
         if let five = m.stages.first(where: { $0.seconds == 5 }) {
