@@ -41,7 +41,6 @@ FRAMES, MELS = 501, 80
 
 def ort_child(args):
     """Times one ONNX model in this (fresh) process; prints JSON with the times and the peak RSS."""
-    import resource
     import time
     import onnxruntime as ort
     so = ort.SessionOptions()
@@ -60,8 +59,10 @@ def ort_child(args):
         sess.run(None, {"features": x})
         times.append((time.perf_counter() - t0) * 1e3)
     out = sess.run(None, {"features": np.load(args.features).astype(np.float32)})[0].ravel().tolist()
-    print(json.dumps(dict(times=times, peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-                          embedding=out)))
+    # VmHWM of this process image (ru_maxrss would carry the parent's peak across exec).
+    with open("/proc/self/status") as f:
+        hwm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
+    print(json.dumps(dict(times=times, peak_rss_bytes=hwm, embedding=out)))
 
 
 def run(cmd):

@@ -1,3 +1,4 @@
+import Foundation
 import SVKernels
 import SVModels
 
@@ -61,6 +62,20 @@ public final class ECAPATrainingModel {
     public let attentionOut: ConvLayer
     public let poolNorm: BatchNormLayer
     public let embedding: ConvLayer
+    /// Quantisation-aware training: the learned log input step θ (step e^θ) of each int8 convolution
+    /// (`ECAPAConfig.int8Convolutions`, parameter `<prefix>.input_log_scale`); empty for fp32 training.
+    public private(set) var inputLogScales: [String: Variable] = [:]
+
+    /// The current QAT input steps by convolution prefix.
+    public var inputScales: [String: Float] { inputLogScales.mapValues { expf($0.value.values[0]) } }
+
+    /// Sets the QAT input steps (calibration).
+    public func setInputScales(_ steps: [String: Float]) {
+        for (p, step) in steps {
+            precondition(step > 0 && step.isFinite, "setInputScales: the step of \(p) must be positive")
+            inputLogScales[p]?.value.values = [logf(step)]
+        }
+    }
 
     /// Random PyTorch-default initialisation from `seed`.
     /// The SpeechBrain variant only (the one spkv trains); the caller validates user configs.
@@ -101,9 +116,27 @@ public final class ECAPATrainingModel {
     }
     private var normLayers: [BatchNormLayer] { tdnnLayers.map { $0.norm } + [poolNorm] }
 
-    /// Trainable tensors, in a fixed order.
+    /// Trainable tensors, in a fixed order (the QAT input scales last).
     public var parameters: [Variable] {
         convLayers.flatMap { [$0.weight, $0.bias] } + normLayers.flatMap { $0.parameters }
+            + (inputLogScales.isEmpty ? [] : config.int8Convolutions.map { inputLogScales[$0]! })
+    }
+
+    /// Turns on fake quantisation of the int8 convolutions (their weights per output channel, their
+    /// inputs with a learned per-tensor step) with these initial steps; call before building an optimiser.
+    public func enableFakeQuantization(inputScales steps: [String: Float]) {
+        var scales: [String: Variable] = [:]
+        for p in config.int8Convolutions {
+            let step = steps[p] ?? 1
+            precondition(step > 0 && step.isFinite, "enableFakeQuantization: the step of \(p) must be positive")
+            scales[p] = .parameter(Tensor(shape: [1], values: [logf(step)]), name: "\(p).input_log_scale")
+        }
+        inputLogScales = scales
+    }
+
+    /// The encoder tensors alone (no QAT steps): what an fp32 model file holds.
+    public var encoderTensors: [String: Variable] {
+        namedTensors.filter { !$0.key.hasSuffix(".input_log_scale") }
     }
     /// Running statistics.
     public var buffers: [Variable] { normLayers.flatMap { $0.buffers } }
@@ -129,29 +162,38 @@ public final class ECAPATrainingModel {
         precondition(x.shape.count == 3 && x.shape[1] == config.inputSize,
                      "ECAPA forward: features (N, \(config.inputSize), T) expected, got \(x.shape)")
         let pad = config.padding
-        var h = first(g, x, padding: pad)
+        var h = tdnn(g, first, x)
         var outputs: [Variable] = []
         for block in blocks {
             h = seRes2Net(g, block, h)
             outputs.append(h)
         }
-        let m = mfa(g, g.concat(outputs, axis: 1), padding: pad)
+        let m = tdnn(g, mfa, g.concat(outputs, axis: 1))
         let pooled = g.batchNorm(attentiveStatisticsPooling(g, m), poolNorm)   // (N, 2C′, 1)
         let e = embedding(g, pooled, padding: pad)                               // (N, E, 1)
         return g.reshape(e, [x.shape[0], config.embeddingSize])
     }
 
+    /// A TDNN layer of the int8 set: fake-quantised input and weights under QAT, else plain.
+    func tdnn(_ g: Graph, _ layer: TDNNLayer, _ x: Variable) -> Variable {
+        let prefix = String(layer.conv.weight.name.dropLast(".weight".count))
+        guard let step = inputLogScales[prefix] else { return layer(g, x, padding: config.padding) }
+        let y = g.conv1d(g.fakeQuantizeActivation(x, logScale: step), weight: g.fakeQuantizeWeightRows(layer.conv.weight),
+                         bias: layer.conv.bias, dilation: layer.conv.dilation, padding: config.padding)
+        return g.batchNorm(g.relu(y), layer.norm)
+    }
+
     func seRes2Net(_ g: Graph, _ block: SERes2NetLayer, _ x: Variable) -> Variable {
         let pad = config.padding
-        let t1 = block.tdnn1(g, x, padding: pad)
+        let t1 = tdnn(g, block.tdnn1, x)
         // Res2Net (SpeechBrain): y0 = x0, y1 = f1(x1), yi = fi(xi + y(i−1)).
         let chunks = g.chunk(t1, config.res2netScale, axis: 1)
         var ys = [chunks[0]]
         for i in 1..<chunks.count {
             let input = i == 1 ? chunks[1] : g.add(chunks[i], ys[i - 1])
-            ys.append(block.res2[i - 1](g, input, padding: pad))
+            ys.append(tdnn(g, block.res2[i - 1], input))
         }
-        let t2 = block.tdnn2(g, g.concat(ys, axis: 1), padding: pad)
+        let t2 = tdnn(g, block.tdnn2, g.concat(ys, axis: 1))
         // Squeeze-excitation: time mean → 1×1 conv → ReLU → 1×1 conv → sigmoid, gating channels.
         let s = g.sigmoid(block.seExpand(g, g.relu(block.seReduce(g, g.meanLast(t2), padding: pad)), padding: pad))
         return g.add(g.mul(t2, s), x)

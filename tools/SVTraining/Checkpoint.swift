@@ -195,6 +195,7 @@ public struct TrainingCheckpoint {
     public func makeModel() throws(TrainingError) -> ECAPATrainingModel {
         let model = ECAPATrainingModel(config: config.model, seed: config.seed)
         let prefix = inferencePrefix
+        if config.qat.enabled { model.enableFakeQuantization(inputScales: [:]) }
         do { try model.load { tensors[prefix + $0] } } catch { throw .checkpoint(path: "", reason: error.description) }
         return model
     }

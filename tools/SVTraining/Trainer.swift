@@ -4,6 +4,7 @@ import SVCorpus
 import SVFeatures
 import SVKernels
 import SVScoring
+import SpeakerVerification
 
 /// A training run in a run folder: config.json, log.csv, checkpoint-epochNNN.safetensors and
 /// checkpoint-last. Everything random derives from (seed, epoch, index), and a checkpoint holds all
@@ -70,7 +71,11 @@ public final class Trainer {
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
         }
-        if let checkpoint { try restore(checkpoint) }
+        if let checkpoint { try restore(checkpoint, stage: !resume) }
+        // A QAT run that does not continue a QAT checkpoint starts its steps from calibration.
+        if config.qat.enabled && !(checkpoint?.tensors.keys.contains { $0.hasSuffix(".input_log_scale") } ?? false) {
+            try calibrateQuantizationSteps()
+        }
         do { try Data((config.json + "\n").utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/config.json"), options: .atomic) } catch {
             throw .run("cannot write \(runDirectory)/config.json: \(error.localizedDescription)")
         }
@@ -85,9 +90,12 @@ public final class Trainer {
         var a = ck.config, b = config
         for c in [\TrainingConfig.epochs, \TrainingConfig.threads] { a[keyPath: c] = 0; b[keyPath: c] = 0 }
         a.corpus = ""; b.corpus = ""; a.ssps = SSPSConfig(); b.ssps = SSPSConfig(); a.initFrom = ""; b.initFrom = ""
+        a.qat = QATConfig(); b.qat = QATConfig()
+        // A QAT stage may fine-tune with its own learning-rate schedule.
+        if config.qat.enabled { a.learningRate = 0; b.learningRate = 0; a.lrDecay = 0; b.lrDecay = 0; a.lrStepEpochs = 0; b.lrStepEpochs = 0 }
         guard a == b else {
             throw .checkpoint(path: path, reason: "init_from: its config differs from this run's beyond epochs, threads, corpus, "
-                              + "ssps.* and init_from (base \(ck.config.compactJSON))")
+                              + "ssps.*, qat.* (and for QAT the lr schedule) and init_from (base \(ck.config.compactJSON))")
         }
         guard ck.epoch < config.epochs else {
             throw .config(key: "epochs", reason: "\(config.epochs) leaves nothing to train after the base checkpoint's epoch \(ck.epoch)")
@@ -100,14 +108,18 @@ public final class Trainer {
             + (classifier.map { [("classifier.weight", $0)] } ?? []) + (stepper.dino?.namedState ?? [])
     }
 
-    private func restore(_ ck: TrainingCheckpoint) throws(TrainingError) {
-        for (name, v) in stateVariables {
+    /// `stage`: the checkpoint is a base run's (`init_from`): the QAT steps it cannot hold are set
+    /// afterwards by calibration, with fresh Adam moments.
+    private func restore(_ ck: TrainingCheckpoint, stage: Bool = false) throws(TrainingError) {
+        let fresh: Set<String> = stage && config.qat.enabled && !ck.tensors.keys.contains(where: { $0.hasSuffix(".input_log_scale") })
+            ? Set(model.inputLogScales.values.map { "model.\($0.name)" }) : []
+        for (name, v) in stateVariables where !fresh.contains(name) {
             guard let values = ck.tensors[name], values.count == v.count else {
                 throw .checkpoint(path: runDirectory, reason: "tensor \(name) is missing or has the wrong size")
             }
             v.value.values = values
         }
-        for (k, p) in optimizer.parameters.enumerated() {
+        for (k, p) in optimizer.parameters.enumerated() where !fresh.contains("model.\(p.name)") {
             let key = p === classifier ? "classifier.weight" : "model.\(p.name)"
             guard let m = ck.tensors["adam.m.\(key)"], let v = ck.tensors["adam.v.\(key)"], m.count == p.count, v.count == p.count else {
                 throw .checkpoint(path: runDirectory, reason: "Adam moments of \(key) are missing or have the wrong size")
@@ -130,6 +142,21 @@ public final class Trainer {
         epochsDone = ck.epoch
         globalStep = ck.globalStep
         log = ck.log
+    }
+
+    /// Initial QAT steps: post-training calibration (MSE clipping) of the current weights, exported
+    /// to the inference core, on evenly spaced training utterances.
+    func calibrateQuantizationSteps() throws(TrainingError) {
+        let count = min(config.qat.calibrationUtterances, corpus.train.count)
+        let paths = (0..<count).map { corpus.wavPath(corpus.train[$0 * corpus.train.count / count].path) }
+        do {
+            let file = try ModelExport.modelFile(model, features: config.featureConfig,
+                                                 provenance: TrainingProvenance(method: config.methodName), producer: "spkv-train")
+            let calibration = try PostTrainingQuantization.calibrate(model: try SpeakerModel(file: file), paths: paths, method: .mse)
+            model.setInputScales(calibration.inputScales)
+        } catch {
+            throw .run("QAT calibration of the input steps failed: \(error)")
+        }
     }
 
     public func checkpoint() -> TrainingCheckpoint {

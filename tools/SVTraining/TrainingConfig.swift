@@ -74,11 +74,13 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var initFrom: String = ""
     /// DINO (`method: dino`): head, temperatures, schedules (`dino.*`), and the crop lengths.
     public var dino = DINOConfig()
+    /// Quantisation-aware training (`qat.*`): fake-quantised int8 convolutions; export writes an int8 model.
+    public var qat = QATConfig()
     public var dinoGlobalSeconds: Double = 4
     public var dinoLocalSeconds: Double = 2
 
     enum CodingKeys: String, CodingKey {
-        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps, dino
+        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps, dino, qat
         case dinoGlobalSeconds = "dino_global_seconds", dinoLocalSeconds = "dino_local_seconds"
         case initFrom = "init_from"
         case validation = "validate"
@@ -93,7 +95,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                                                        seChannels: 64, attentionChannels: 64, embeddingSize: 192)
 
     /// The method as provenance names it: `simclr-ssps` for an SSPS stage.
-    public var methodName: String { ssps.enabled ? "\(method.rawValue)-ssps" : method.rawValue }
+    public var methodName: String { (ssps.enabled ? "\(method.rawValue)-ssps" : method.rawValue) + (qat.enabled ? "-qat" : "") }
 
     public var featureConfig: FeatureConfig { FeatureConfig.preset(named: features)! }
     public var referenceSamples: Int { Int((ssps.referenceSeconds * Double(featureConfig.sampleRate)).rounded()) }
@@ -236,6 +238,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             }
             try dino.check()
         }
+        if qat.enabled {
+            guard !method.isDINO else {
+                throw .config(key: "qat.enabled", reason: "quantisation-aware training is implemented for supervised and SimCLR (got \(method.rawValue))")
+            }
+            guard qat.calibrationUtterances >= 1 else { throw .config(key: "qat.calibration_utterances", reason: "must be at least 1") }
+        }
         if ssps.enabled {
             guard method == .simclr || method == .dino else {
                 throw .config(key: "ssps.enabled", reason: "SSPS is implemented for methods simclr and dino (got \(method.rawValue))")
@@ -257,4 +265,21 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return String(decoding: (try? e.encode(self)) ?? Data(), as: UTF8.self)
     }
+}
+
+/// Quantisation-aware training: the TDNN convolutions run fake-quantised exactly as the int8 core
+/// runs them (per-channel int8 weights, per-tensor int8 inputs whose steps are learned, LSQ), so the
+/// exported int8 model is the trained one. Usually a fine-tuning stage (`init_from` an fp32 run):
+/// the steps start from post-training calibration (MSE clipping) on `calibration_utterances`
+/// training utterances.
+public struct QATConfig: Codable, Equatable, Sendable {
+    public var enabled = false
+    public var calibrationUtterances = 64
+
+    enum CodingKeys: String, CodingKey {
+        case enabled
+        case calibrationUtterances = "calibration_utterances"
+    }
+
+    public init() {}
 }

@@ -18,7 +18,7 @@ extension ModelExport {
         do {
             return try modelFile(model, features: ck.config.featureConfig,
                                  provenance: TrainingProvenance(method: ck.config.methodName, details: details),
-                                 producer: producer)
+                                 producer: producer, quantized: ck.config.qat.enabled)
         } catch {
             throw .checkpoint(path: checkpointPath, reason: "cannot make a model file: \(error)")
         }

@@ -34,6 +34,8 @@ public final class TrainingStep {
             memory = nil
         }
         model = ECAPATrainingModel(config: config.model, seed: config.seed)
+        // The QAT steps are parameters: they exist before the optimiser (values set by the trainer).
+        if config.qat.enabled { model.enableFakeQuantization(inputScales: [:]) }
         if config.method == .supervised {
             var rng = SplitMix64(seed: config.seed ^ 0xC1A5_51F1_E500_0001)
             let k = speakerCount, e = config.model.embeddingSize
