@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 
@@ -36,43 +35,23 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 FIXTURES = os.path.join(REPO, "Sources/_SVTestSupport/Fixtures/speech")
-FRAMES, MELS = 501, 80
+sys.path.insert(0, HERE)
+from ort_common import FRAMES, cosine, ort_session, run, time_ort  # noqa: E402
 
 
 def ort_child(args):
     """Times one ONNX model in this (fresh) process; prints JSON with the times and the peak RSS."""
-    import time
-    import onnxruntime as ort
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(args.ort_child, so, providers=["CPUExecutionProvider"])
+    sess = ort_session(args.ort_child)
     x = np.load(args.features).astype(np.float32)
-    for _ in range(args.warmup):
-        sess.run(None, {"features": x})
-    times = []
-    for i in range(args.runs):
-        x[0, i % FRAMES, i % MELS] += 1e-6          # a different input every run
-        t0 = time.perf_counter()
-        sess.run(None, {"features": x})
-        times.append((time.perf_counter() - t0) * 1e3)
-    out = sess.run(None, {"features": np.load(args.features).astype(np.float32)})[0].ravel().tolist()
+    times = time_ort(sess, x, args.runs, args.warmup)
+    out = sess.run(None, {"features": x})[0].ravel().tolist()
     # VmHWM of this process image (ru_maxrss would carry the parent's peak across exec).
     with open("/proc/self/status") as f:
         hwm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
     print(json.dumps(dict(times=times, peak_rss_bytes=hwm, embedding=out)))
 
 
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
-    return r.stdout
-
-
-def time_ort(model, features, runs, warmup):
+def time_ort_child(model, features, runs, warmup):
     out = run([sys.executable, __file__, "--ort-child", model, "--features", features, "--runs", str(runs),
                "--warmup", str(warmup)])
     return json.loads(out)
@@ -111,8 +90,7 @@ def main():
                                           quantize_static)
     from onnxruntime.quantization.shape_inference import quant_pre_process
     from safetensors.torch import save_file
-    sys.path.insert(0, HERE)
-    from compare_onnxruntime import SPEECH, SEED, build_speechbrain, cosine, export_onnx, loadavg, parse_spec
+    from compare_onnxruntime import SPEECH, SEED, build_speechbrain, export_onnx, loadavg, parse_spec
 
     torch.set_num_threads(1)
     work = args.workdir or tempfile.mkdtemp(prefix="spkv-int8-")
@@ -196,7 +174,7 @@ def main():
         for r in range(args.rounds):
             for label, path in engines[r % 4:] + engines[:r % 4]:
                 if label.startswith("ORT"):
-                    out = time_ort(path, feats, args.runs, args.warmup)
+                    out = time_ort_child(path, feats, args.runs, args.warmup)
                     medians[label].append(statistics.median(out["times"]))
                     peak[label] = max(peak.get(label, 0), out["peak_rss_bytes"])
                     emb[label] = np.array(out["embedding"], np.float32)

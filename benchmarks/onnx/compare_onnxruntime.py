@@ -25,10 +25,8 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import warnings
 
 import numpy as np
@@ -42,10 +40,11 @@ import soundfile as sf  # noqa: E402
 import torch  # noqa: E402
 from safetensors.torch import save_file  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ort_common import FRAMES, MELS, cosine, ort_session, run, time_ort  # noqa: E402
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 SPEECH = os.path.join(REPO, "Sources/_SVTestSupport/Fixtures/speech/speech_b_8s.wav")
-FRAMES = 501          # 5 s at 16 kHz, hop 160, centred frames
-MELS = 80
 SEED = 20261125
 
 
@@ -99,40 +98,6 @@ def export_onnx(model, path):
         torch.onnx.export(wrapper, (example,), path, **kwargs)
     onnx.checker.check_model(onnx.load(path))
     return wrapper
-
-
-def ort_session(path):
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = 1
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
-
-
-def cosine(a, b):
-    a, b = np.asarray(a, np.float64).ravel(), np.asarray(b, np.float64).ravel()
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-
-
-def run(cmd):
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"failed: {' '.join(cmd)}\n{r.stdout}{r.stderr}")
-    return r.stdout
-
-
-def time_ort(sess, feats, runs, warmup):
-    x = feats.copy()
-    for _ in range(warmup):
-        sess.run(None, {"features": x})
-    times = []
-    for i in range(runs):
-        x[0, i % FRAMES, i % MELS] += 1e-6      # a different input every run
-        t0 = time.perf_counter()
-        sess.run(None, {"features": x})
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
 
 
 def time_spkv(bench, model_path, runs, warmup):
