@@ -5,8 +5,9 @@ import SVModels
 extension ModelExport {
     /// The spkv model file for a training checkpoint, with provenance: method, resolved config,
     /// corpus path and id, epochs, global step and the last validation EER.
+    /// `quantized` (default): a QAT run exports its int8 model; false gives the fp32 model of its weights.
     public static func modelFile(checkpoint ck: TrainingCheckpoint, checkpointPath: String, averagedEpochs: ClosedRange<Int>? = nil,
-                                 producer: String = "spkv-train") throws(TrainingError) -> ModelFile {
+                                 producer: String = "spkv-train", quantized: Bool = true) throws(TrainingError) -> ModelFile {
         let model = try ck.makeModel()
         var details = ["config": ck.config.compactJSON,
                        "corpus": ck.config.corpus, "corpus_id": ck.corpusID, "epochs": "\(ck.epoch)",
@@ -18,7 +19,7 @@ extension ModelExport {
         do {
             return try modelFile(model, features: ck.config.featureConfig,
                                  provenance: TrainingProvenance(method: ck.config.methodName, details: details),
-                                 producer: producer, quantized: ck.config.qat.enabled)
+                                 producer: producer, quantized: quantized && ck.config.qat.enabled)
         } catch {
             throw .checkpoint(path: checkpointPath, reason: "cannot make a model file: \(error)")
         }
