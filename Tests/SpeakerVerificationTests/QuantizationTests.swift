@@ -103,3 +103,19 @@ import _SVTestSupport
         #expect(PostTrainingQuantization.percentileClip(flat, peak: 1, percentile: 100) == 1)
     }
 }
+
+extension QuantizationTests {
+    /// Every importer's architecture variant quantises and stays close to fp32 (WeSpeaker: zero padding,
+    /// a pass-through Res2Net chunk and an MFA without batch norm; sslsv: its own front end).
+    @Test(arguments: [("wespeaker", "wespeaker_c32"), ("sslsv", "sslsv_c32"), ("speechbrain", "speechbrain_c64")])
+    func everyImportedVariantQuantizes(_ toolkit: String, _ fixture: String) throws {
+        let source = try #require(SourceToolkit(rawValue: toolkit))
+        let file = try ModelImport.run(from: source, source: Fixtures.path("ecapa/\(fixture).safetensors"), output: nil).file
+        let fp32 = try SpeakerModel(file: file)
+        let calibration = try PostTrainingQuantization.calibrate(model: fp32, paths: Array(Self.speech.prefix(2)))
+        let int8 = try SpeakerModel(file: try Int8Quantizer.quantize(file: file, inputScales: calibration.inputScales, calibration: calibration.json))
+        #expect(int8.encoder.isQuantized && int8.config.int8Convolutions.count == fp32.config.int8Convolutions.count)
+        let a = try Embedder(model: fp32).embed(path: Self.speech[2]), b = try Embedder(model: int8).embed(path: Self.speech[2])
+        #expect(Self.cosine(a, b) > 0.99, "\(toolkit): cosine \(Self.cosine(a, b))")
+    }
+}
