@@ -20,8 +20,10 @@ import Testing
             #expect(name.contains("-magneto-") == backend.isMagNetO, "\(name): MagNetO in the name iff in the scoring back end")
             let training = (try? JSONSerialization.jsonObject(with: Data((model.metadata.training ?? "{}").utf8))) as? [String: Any] ?? [:]
             let method = training["method"] as? String
-            if name.contains("-simclr-ssps-") { #expect(method == "simclr-ssps", "\(name): method \(method ?? "none")") }
-            else if name.contains("-simclr-") { #expect(method == "simclr", "\(name): method \(method ?? "none")") }
+            let qat = name.contains("-qat-") ? "-qat" : ""
+            if name.contains("-simclr-ssps-") { #expect(method == "simclr-ssps" + qat, "\(name): method \(method ?? "none")") }
+            else if name.contains("-simclr-") { #expect(method == "simclr" + qat, "\(name): method \(method ?? "none")") }
+            #expect(name.contains("-int8-") == model.encoder.isQuantized, "\(name): int8 in the name iff the encoder is quantised")
             if name.contains("-synth-") { #expect(training["corpus_id"] != nil, "\(name): no corpus provenance") }
         }
     }
