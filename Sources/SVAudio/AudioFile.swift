@@ -89,7 +89,9 @@ public enum AudioFile {
         guard supportedSampleRates.contains(header.sampleRate) else {
             throw .unsupportedSampleRate(path: path, sampleRate: header.sampleRate)
         }
-        let known = handle.info.frames != sf_count_t.max
+        // MPEG (MP3) frame counts are estimates from the bit rate, not a header promise: no truncation check.
+        let estimated = handle.info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_MPEG)
+        let known = handle.info.frames != sf_count_t.max && !estimated
         var declared = known ? header.frames : nil
         if handle.info.format & Int32(SF_FORMAT_TYPEMASK) == Int32(SF_FORMAT_WAV),
            let riff = RIFFHeader.read(path: path)?.declaredFrames {

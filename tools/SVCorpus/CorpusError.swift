@@ -21,6 +21,8 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
     case badImportTree(path: String, reason: String)
     /// An audio file could not be read or written.
     case audio(path: String, message: String)
+    /// A game-data file (speech import) is missing, truncated or corrupt.
+    case gameData(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -59,6 +61,8 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
             return "cannot import '\(path)': \(reason); expected a VoxCeleb-style tree speaker/recording/utterance.wav."
         case .audio(let path, let message):
             return "audio error on '\(path)': \(message)"
+        case .gameData(let path, let reason):
+            return "game data '\(path)': \(reason)"
         }
     }
 }

@@ -7,7 +7,7 @@ struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Make a synthetic VoxCeleb-like corpus, or import a speaker/recording/utterance tree.",
-        subcommands: [Synth.self, Import.self])
+        subcommands: [Synth.self, Import.self, ImportGame.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -95,6 +95,39 @@ struct CorpusCommand: ParsableCommand {
             let speakers = Set(rows.map(\.speaker)).count
             let dev = Set(rows.filter { $0.split == .dev }.map(\.speaker)).count
             print("imported \(rows.count) utterances of \(speakers) speakers (\(dev) dev) into \(out)")
+        }
+    }
+
+    struct ImportGame: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import-game",
+            abstract: "Extract the speech of Debian's beneath-a-steel-sky and flight-of-the-amazon-queen packages as an unlabeled corpus.",
+            discussion: """
+                ROOT is / for installed packages, or a folder where both .deb files were unpacked with `dpkg -x` \
+                (the data lies under usr/share/scummvm/). Every speech clip is decoded (Steel Sky: RNC ProPack \
+                with both CRCs checked, 8-bit PCM; Amazon Queen: MP3), resampled from 11025 Hz to 16 kHz, and \
+                written as 16-bit WAV; clips shorter than --min-seconds are dropped. meta.tsv has one recording per \
+                clip and speaker '-' (unlabeled); its voice column keeps the clip kind and, where the container \
+                says so, a speaker hint (Joe). Prints clips, hours and sample rates per package.
+                """)
+
+        @Option(name: .long, help: "Root of the installed or dpkg -x extracted packages.") var root: String = "/"
+        @Option(name: .long, help: "Output folder.") var out: String
+        @Option(name: .customLong("min-seconds"), help: "Drop clips shorter than this.") var minSeconds: Double = 1
+        @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
+
+        func run() throws {
+            let start = Date()
+            let reports = try GameSpeechImport.run(root: root, output: out, minimumSeconds: minSeconds, force: force)
+            for r in reports {
+                let kinds = r.kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                print(String(format: "%@: %d clips read at %d Hz, %d kept (%.3f h at 16 kHz), %d shorter than %.1f s, %d not speech; %@",
+                             r.package, r.clipsRead, r.sourceRate, r.clipsKept, r.keptSeconds / 3600, r.droppedShort, minSeconds,
+                             r.droppedNotSpeech, kinds))
+            }
+            let total = reports.reduce(0) { $0 + $1.keptSeconds }
+            print(String(format: "wrote %d unlabeled clips, %.3f h, to %@ in %.0f s", reports.reduce(0) { $0 + $1.clipsKept }, total / 3600,
+                         out, Date().timeIntervalSince(start)))
         }
     }
 }
