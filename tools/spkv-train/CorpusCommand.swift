@@ -114,11 +114,12 @@ struct CorpusCommand: ParsableCommand {
         @Option(name: .long, help: "Root of the installed or dpkg -x extracted packages.") var root: String = "/"
         @Option(name: .long, help: "Output folder.") var out: String
         @Option(name: .customLong("min-seconds"), help: "Drop clips shorter than this.") var minSeconds: Double = 1
+        @Option(name: .customLong("max-clips"), help: "Read at most this many clips per package (a quick look).") var maxClips: Int?
         @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
 
         func run() throws {
             let start = Date()
-            let reports = try GameSpeechImport.run(root: root, output: out, minimumSeconds: minSeconds, force: force)
+            let reports = try GameSpeechImport.run(root: root, output: out, minimumSeconds: minSeconds, maxClips: maxClips, force: force)
             for r in reports {
                 let kinds = r.kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
                 print(String(format: "%@: %d clips read at %d Hz, %d kept (%.3f h at 16 kHz), %d shorter than %.1f s, %d not speech; %@",

@@ -28,7 +28,8 @@ public enum GameSpeechImport {
         "\(root)/usr/share/scummvm/\(package)"
     }
 
-    public static func run(root: String, output: String, minimumSeconds: Double = 1, force: Bool,
+    /// - Parameter maxClips: read at most this many clips per package (a quick look, and tests).
+    public static func run(root: String, output: String, minimumSeconds: Double = 1, maxClips: Int? = nil, force: Bool,
                            progress: (String, Int, Int) -> Void = { _, _, _ in }) throws(CorpusError) -> [PackageReport] {
         let sky = try SteelSkySpeech(folder: packageFolder("beneath-a-steel-sky", root: root))
         let queen = try AmazonQueenSpeech(folder: packageFolder("flight-of-the-amazon-queen", root: root))
@@ -37,7 +38,8 @@ public enum GameSpeechImport {
         }
         var description = CorpusDescription(kind: "import-game", options: nil, textSource: nil,
                                             tools: ["beneath-a-steel-sky": "dnr \(sky.entries.count) entries",
-                                                    "flight-of-the-amazon-queen": queen.version],
+                                                    "flight-of-the-amazon-queen": queen.version,
+                                                    "max_clips": maxClips.map { "\($0)" } ?? "all"],
                                             importRoot: URL(fileURLWithPath: root).standardizedFileURL.path,
                                             complete: false, utterances: 0, audioSeconds: 0)
         _ = try CorpusOutput.prepare(output, description: description, force: force)
@@ -49,7 +51,7 @@ public enum GameSpeechImport {
         }
         var rows: [CorpusUtterance] = []
         var skyReport = PackageReport(package: "beneath-a-steel-sky", sourceRate: SteelSkySpeech.sampleRate)
-        let clips = sky.speechEntries
+        let clips = Array(sky.speechEntries.prefix(maxClips ?? .max))
         for (k, entry) in clips.enumerated() {
             progress(skyReport.package, k, clips.count)
             skyReport.clipsRead += 1
@@ -66,7 +68,7 @@ public enum GameSpeechImport {
             skyReport.kinds[kind, default: 0] += 1
         }
         var queenReport = PackageReport(package: "flight-of-the-amazon-queen", sourceRate: 11_025)
-        let sounds = queen.soundEntries
+        let sounds = Array(queen.soundEntries.prefix(maxClips ?? .max))
         let temporary = "\(output)/.work/clip.\(queenExtension)"
         for (k, entry) in sounds.enumerated() {
             progress(queenReport.package, k, sounds.count)
