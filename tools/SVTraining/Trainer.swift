@@ -59,6 +59,10 @@ public final class Trainer {
         self.config = config
         self.runDirectory = runDirectory
         corpus = try TrainingCorpus(path: config.corpus)
+        if corpus.unlabeledCount > 0, [.supervised, .simclrOracle, .dinoOracle].contains(config.method) {
+            throw .config(key: "method", reason: "\(config.method.rawValue) needs speaker labels, but \(corpus.unlabeledCount) training "
+                          + "utterances are unlabeled (speaker '-'); use simclr or dino")
+        }
         guard corpus.train.count >= config.batchSize else {
             throw .config(key: "batch_size", reason: "\(config.batchSize) is larger than the \(corpus.train.count) training utterances")
         }
@@ -278,7 +282,7 @@ public final class Trainer {
         guard config.ssps.sampling == .kmeans else { stepper.clusters = nil; return nil }
         let clusters = PositiveSampler.clusters(memory: memory, config: config.ssps, datasetSize: corpus.train.count,
                                                 seed: config.seed, epoch: epoch, speakers: corpus.labels,
-                                                recordings: corpus.recordingLabels)
+                                                recordings: corpus.recordingLabels, labeled: corpus.labeled)
         stepper.clusters = clusters
         return clusters
     }
@@ -326,6 +330,8 @@ public final class Trainer {
 /// Pseudo-positive counts of an epoch (for the log's SSPS columns).
 struct SSPSDrawCounts {
     var anchors = 0, substituted = 0, sameSpeaker = 0, otherRecording = 0
+    /// Substituted pairs whose two utterances both have speaker labels (the same-speaker share's base).
+    var labeledPairs = 0
 
     mutating func add(anchors batch: [Int], picks: [Int?], memory: SSPSMemory, corpus: TrainingCorpus) {
         anchors += batch.count
@@ -333,14 +339,19 @@ struct SSPSDrawCounts {
             guard let slot else { continue }
             let u = batch[row], v = Int(memory.positiveIndices[slot])
             substituted += 1
-            if corpus.labels[u] == corpus.labels[v] { sameSpeaker += 1 }
+            if corpus.labeled[u] && corpus.labeled[v] {
+                labeledPairs += 1
+                if corpus.labels[u] == corpus.labels[v] { sameSpeaker += 1 }
+            }
             if corpus.train[u].recording != corpus.train[v].recording { otherRecording += 1 }
         }
     }
 
     func stats(nmiSpeaker: Double?, nmiRecording: Double?) -> SSPSEpochStats {
         let n = Double(max(substituted, 1))
-        return SSPSEpochStats(coverage: Double(substituted) / Double(max(anchors, 1)), sameSpeaker: Double(sameSpeaker) / n,
+        // Same-speaker share among labeled pairs (NaN when no pair has labels: unlabeled data).
+        let sameShare = labeledPairs > 0 ? Double(sameSpeaker) / Double(labeledPairs) : .nan
+        return SSPSEpochStats(coverage: Double(substituted) / Double(max(anchors, 1)), sameSpeaker: sameShare,
                               otherRecording: Double(otherRecording) / n, nmiSpeaker: nmiSpeaker, nmiRecording: nmiRecording)
     }
 }

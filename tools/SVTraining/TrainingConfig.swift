@@ -76,11 +76,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var dino = DINOConfig()
     /// Quantisation-aware training (`qat.*`): fake-quantised int8 convolutions; export writes an int8 model.
     public var qat = QATConfig()
+    /// Band-limit a share of the training crops (`band_limit.*`), so wide-band synthetic speech also
+    /// looks like the 11025 Hz game speech it is mixed with.
+    public var bandLimit = BandLimitConfig()
     public var dinoGlobalSeconds: Double = 4
     public var dinoLocalSeconds: Double = 2
 
     enum CodingKeys: String, CodingKey {
         case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps, dino, qat
+        case bandLimit = "band_limit"
         case dinoGlobalSeconds = "dino_global_seconds", dinoLocalSeconds = "dino_local_seconds"
         case initFrom = "init_from"
         case validation = "validate"
@@ -238,6 +242,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             }
             try dino.check()
         }
+        guard bandLimit.probability >= 0, bandLimit.probability <= 1 else {
+            throw .config(key: "band_limit.probability", reason: "must be in [0, 1]")
+        }
+        guard bandLimit.cutoffHz > 100, bandLimit.cutoffHz < Double(featureConfig.sampleRate) / 2 else {
+            throw .config(key: "band_limit.cutoff_hz", reason: "must lie between 100 Hz and the Nyquist frequency")
+        }
         if qat.enabled {
             guard !method.isDINO else {
                 throw .config(key: "qat.enabled", reason: "quantisation-aware training is implemented for supervised and SimCLR (got \(method.rawValue))")
@@ -279,6 +289,20 @@ public struct QATConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case enabled
         case calibrationUtterances = "calibration_utterances"
+    }
+
+    public init() {}
+}
+
+/// Low-pass filtering of training crops with probability `probability` (each crop decides with its
+/// own seeded draw). The default cutoff is the game speech's Nyquist frequency (11025 / 2 Hz).
+public struct BandLimitConfig: Codable, Equatable, Sendable {
+    public var probability = 0.0
+    public var cutoffHz = 5_512.5
+
+    enum CodingKeys: String, CodingKey {
+        case probability
+        case cutoffHz = "cutoff_hz"
     }
 
     public init() {}

@@ -8,8 +8,13 @@ import SVFeatures
 public struct TrainingCorpus: Sendable {
     public let path: String
     public let train: [CorpusUtterance]
-    /// Speaker index (0..<speakers.count, sorted by name) per training utterance.
+    /// Speaker index (0..<speakers.count, sorted by name) per training utterance. An unlabeled
+    /// utterance (speaker `-`, e.g. game speech) is its own pseudo-speaker: methods that need labels
+    /// refuse such corpora, and diagnostics count only labeled utterances.
     public let labels: [Int]
+    /// Whether each training utterance has a speaker label.
+    public let labeled: [Bool]
+    public var unlabeledCount: Int { labeled.filter { !$0 }.count }
     public let speakers: [String]
     /// Training utterance indices per speaker.
     public let bySpeaker: [[Int]]
@@ -30,9 +35,11 @@ public struct TrainingCorpus: Sendable {
         }
         train = all.filter { $0.split == .train }
         guard !train.isEmpty else { throw .corpus(path: path, reason: "meta.tsv has no training utterances") }
-        speakers = Array(Set(train.map(\.speaker))).sorted()
+        labeled = train.map { $0.speaker != GameSpeechImport.unlabeledSpeaker }
+        let keys = train.map { $0.speaker != GameSpeechImport.unlabeledSpeaker ? $0.speaker : "-/\($0.id)" }
+        speakers = Array(Set(keys)).sorted()
         let index = Dictionary(uniqueKeysWithValues: speakers.enumerated().map { ($1, $0) })
-        labels = train.map { index[$0.speaker]! }
+        labels = keys.map { index[$0]! }
         var by = [[Int]](repeating: [], count: speakers.count)
         for (i, l) in labels.enumerated() { by[l].append(i) }
         bySpeaker = by
@@ -95,9 +102,13 @@ public struct BatchPlanner: Sendable {
     public let config: TrainingConfig
     public let corpus: TrainingCorpus
     public let augmenter: Augmenter?
+    /// The low-pass of `band_limit` (nil when its probability is 0).
+    let bandLimiter: LowPassFilter?
 
     public init(config: TrainingConfig, corpus: TrainingCorpus, augmenter: Augmenter?) {
         self.config = config; self.corpus = corpus; self.augmenter = augmenter
+        bandLimiter = config.bandLimit.probability > 0
+            ? LowPassFilter(cutoff: config.bandLimit.cutoffHz, sampleRate: config.featureConfig.sampleRate) : nil
     }
 
     public var stepsPerEpoch: Int { corpus.train.count / config.batchSize }
@@ -193,6 +204,10 @@ public struct BatchPlanner: Sendable {
                 if let augmenter {
                     var a = CorpusRandom(seed: config.seed, "augment", epoch, slot, v)
                     x = augmenter.augment(x, using: &a).samples
+                }
+                if let bandLimiter {
+                    var b = CorpusRandom(seed: config.seed, "band-limit", epoch, slot, v)
+                    if b.uniform(0, 1) < config.bandLimit.probability { x = bandLimiter.apply(x) }
                 }
                 let f: FeatureMatrix
                 do { f = try extractor.extract(x) } catch { throw .run("features of wav/\(corpus.train[src].path): \(error)") }

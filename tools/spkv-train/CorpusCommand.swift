@@ -7,7 +7,7 @@ struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Make a synthetic VoxCeleb-like corpus, or import a speaker/recording/utterance tree.",
-        subcommands: [Synth.self, Import.self, ImportGame.self])
+        subcommands: [Synth.self, Import.self, ImportGame.self, Merge.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -129,6 +129,30 @@ struct CorpusCommand: ParsableCommand {
             let total = reports.reduce(0) { $0 + $1.keptSeconds }
             print(String(format: "wrote %d unlabeled clips, %.3f h, to %@ in %.0f s", reports.reduce(0) { $0 + $1.clipsKept }, total / 3600,
                          out, Date().timeIntervalSince(start)))
+        }
+    }
+
+    struct Merge: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Combine corpora into one training corpus (e.g. unlabeled game speech + a synthetic corpus with its dev set).",
+            discussion: """
+                Each CORPUS is a corpus folder, optionally NAME=FOLDER (default name: the folder's name). Nothing \
+                is copied: wav/NAME links to each corpus's audio; ids, speakers, recordings and paths get NAME/ as \
+                prefix (unlabeled speakers stay '-'); the dev lists and trial files are the sources' own with \
+                rewritten paths, so a merged run is evaluated exactly as its sources.
+                """)
+
+        @Argument(help: "Corpora to merge (two or more): FOLDER or NAME=FOLDER.") var corpora: [String]
+        @Option(name: .long, help: "Output folder.") var out: String
+        @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
+
+        func run() throws {
+            let rows = try CorpusMerge.run(sources: corpora.map(CorpusMerge.Source.init), output: out, force: force)
+            let train = rows.filter { $0.split == .train }
+            let unlabeled = train.filter { $0.speaker == GameSpeechImport.unlabeledSpeaker }.count
+            print(String(format: "merged %d corpora into %@: %d training utterances (%d unlabeled), %d dev, %.2f h of training audio",
+                         corpora.count, out, train.count, unlabeled, rows.count - train.count,
+                         train.reduce(0) { $0 + $1.duration } / 3600))
         }
     }
 }

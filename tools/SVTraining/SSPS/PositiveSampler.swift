@@ -18,7 +18,7 @@ public struct SSPSEpochClusters: Sendable {
 public enum PositiveSampler {
     /// k-means on the filled rows of Q̂ (K clamped to their count), the neighbour table, and NMI when labels are given.
     public static func clusters(memory: SSPSMemory, config: SSPSConfig, datasetSize: Int, seed: UInt64, epoch: Int,
-                                speakers: [Int]? = nil, recordings: [Int]? = nil) -> SSPSEpochClusters {
+                                speakers: [Int]? = nil, recordings: [Int]? = nil, labeled: [Bool]? = nil) -> SSPSEpochClusters {
         let d = memory.dimension
         let rows = memory.referenceIndices.indices.filter { memory.referenceIndices[$0] >= 0 }
         var assignments = [Int32](repeating: -1, count: datasetSize)
@@ -38,7 +38,13 @@ public enum PositiveSampler {
         var result = SSPSEpochClusters(assignments: assignments, neighbours: table, clusterCount: k)
         let clusterOfRow = fit.assignments.map(Int.init)
         let indexOfRow = rows.map { Int(memory.referenceIndices[$0]) }
-        if let speakers { result.nmiSpeaker = ClusterMetrics.normalizedMutualInformation(clusterOfRow, indexOfRow.map { speakers[$0] }) }
+        if let speakers {
+            // Against speakers only where the speaker is known (unlabeled rows have no class).
+            let known = indexOfRow.indices.filter { labeled?[indexOfRow[$0]] ?? true }
+            if !known.isEmpty {
+                result.nmiSpeaker = ClusterMetrics.normalizedMutualInformation(known.map { clusterOfRow[$0] }, known.map { speakers[indexOfRow[$0]] })
+            }
+        }
         if let recordings { result.nmiRecording = ClusterMetrics.normalizedMutualInformation(clusterOfRow, indexOfRow.map { recordings[$0] }) }
         return result
     }
