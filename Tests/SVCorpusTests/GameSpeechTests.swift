@@ -112,3 +112,21 @@ import _SVTestSupport
         }
     }
 }
+
+/// The low-pass that band-limits wide-band training audio like 11025 Hz speech.
+@Suite struct LowPassFilterTests {
+    static func gain(_ filter: LowPassFilter, hz: Double) -> Double {
+        let x = (0..<8_000).map { Float(sin(2 * Double.pi * hz * Double($0) / 16_000)) }
+        let y = filter.apply(x)
+        func rms(_ v: ArraySlice<Float>) -> Double { (v.reduce(0) { $0 + Double($1) * Double($1) } / Double(v.count)).squareRoot() }
+        return rms(y[1_000..<7_000]) / rms(x[1_000..<7_000])
+    }
+
+    @Test func passesSpeechBandAndStopsAboveTheCutoff() {
+        let f = LowPassFilter(cutoff: 5_512.5, sampleRate: 16_000)
+        #expect(abs(f.taps.reduce(0, +) - 1) < 1e-5)
+        for hz in [200.0, 1_000, 3_000, 4_800] { #expect(abs(Self.gain(f, hz: hz) - 1) < 0.01, "\(hz) Hz: \(Self.gain(f, hz: hz))") }
+        for hz in [6_200.0, 7_000, 7_800] { #expect(20 * log10(Self.gain(f, hz: hz)) < -60, "\(hz) Hz: \(20 * log10(Self.gain(f, hz: hz))) dB") }
+        #expect(f.apply([]).isEmpty && f.apply([1]).count == 1)
+    }
+}

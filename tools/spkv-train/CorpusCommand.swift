@@ -143,11 +143,13 @@ struct CorpusCommand: ParsableCommand {
                 """)
 
         @Argument(help: "Corpora to merge (two or more): FOLDER or NAME=FOLDER.") var corpora: [String]
+        @Option(name: .customLong("dev-only"), help: "Take only this corpus's dev set (repeatable): train on the others, evaluate on it.")
+        var devOnly: [String] = []
         @Option(name: .long, help: "Output folder.") var out: String
         @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
 
         func run() throws {
-            let rows = try CorpusMerge.run(sources: corpora.map(CorpusMerge.Source.init), output: out, force: force)
+            let rows = try CorpusMerge.run(sources: CorpusMerge.sources(corpora, devOnly: devOnly), output: out, force: force)
             let train = rows.filter { $0.split == .train }
             let unlabeled = train.filter { $0.speaker == GameSpeechImport.unlabeledSpeaker }.count
             print(String(format: "merged %d corpora into %@: %d training utterances (%d unlabeled), %d dev, %.2f h of training audio",

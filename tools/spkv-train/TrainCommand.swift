@@ -17,7 +17,7 @@ struct TrainCommand: ParsableCommand {
         (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO)}, \
         dino_global_seconds, dino_local_seconds, dino.{hidden, bottleneck, prototypes, student_temperature, \
         teacher_temperature, center_momentum, momentum, warmup_epochs, schedule_epochs, final_lr, clip_grad, \
-        freeze_last_layer}, qat.{enabled, calibration_utterances}.
+        freeze_last_layer}, qat.{enabled, calibration_utterances}, band_limit.{probability, cutoff_hz}.
         The run folder gets config.json, log.csv, checkpoint-epochNNN.safetensors (atomic, every epoch) and \
         checkpoint-last. --resume continues exactly from checkpoint-last; only epochs and threads may change.
         SSPS (SimCLR or DINO): train a base run, then a second run with --set init_from=BASE_RUN --set ssps.enabled=true \
@@ -27,6 +27,9 @@ struct TrainCommand: ParsableCommand {
         (SGD, momentum 0.9; lr and weight_decay default to SimCLR's values); validation and export use the \
         EMA teacher encoder. With dino.schedule_epochs 0 the LR and EMA schedules span `epochs`, so set it when \
         a run is to be resumed with more epochs.
+        Unlabeled corpora (speaker '-', from `corpus import-game`, merged with a labeled dev set by `corpus merge`) \
+        train with simclr or dino; band_limit.probability low-passes that share of the crops at cutoff_hz \
+        (default 5512.5 Hz, the game speech's Nyquist frequency) so wide-band synthetic speech looks like it.
         QAT (supervised or SimCLR): --set init_from=FP32_RUN --set qat.enabled=true --set lr=1e-5 and one or two more \
         epochs: the TDNN convolutions train fake-quantised as the int8 core runs them (per-channel int8 weights, \
         learned per-tensor input steps starting from MSE calibration on qat.calibration_utterances training \
