@@ -52,6 +52,8 @@ public final class CaptureStream: @unchecked Sendable {
     private let stopRequested = Atomic<Bool>(false)
     private let lock = NSLock()
     private var error: CaptureError?
+    /// Set only when the first open fails (what the initialiser throws); later failures go to `error`.
+    private var openError: CaptureError?
     private var opened: (sampleRate: Int, periodFrames: Int)?
     private let openedSignal = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
@@ -86,7 +88,7 @@ public final class CaptureStream: @unchecked Sendable {
         thread.name = "spkv-capture"
         thread.start()
         openedSignal.wait()
-        if let e = failure { finished.wait(); throw e }
+        if let e = lock.withLock({ openError }) { finished.wait(); throw e }
     }
 
     private func fail(_ e: CaptureError) { lock.withLock { error = e } }
@@ -96,7 +98,7 @@ public final class CaptureStream: @unchecked Sendable {
         defer { running.store(false, ordering: .releasing); finished.signal() }
         var device: any CaptureDevice
         do { device = try open() } catch {
-            fail(error)
+            lock.withLock { openError = error; self.error = error }
             openedSignal.signal()
             return
         }
