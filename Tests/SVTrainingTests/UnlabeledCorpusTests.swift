@@ -24,6 +24,14 @@ import _SVTestSupport
         return path
     }
 
+    /// The unlabeled corpus merged with the tiny labeled one (its dev set included) in `dir/merged`.
+    static func merged(_ dir: TemporaryDirectory) throws -> TrainingCorpus {
+        let game = try unlabeled(dir)
+        _ = try CorpusMerge.run(sources: [CorpusMerge.Source("game=\(game)"), CorpusMerge.Source("synth=\(TinyCorpusFixture.shared.path)")],
+                                output: dir.path("merged"), force: false)
+        return try TrainingCorpus(path: dir.path("merged"))
+    }
+
     @Test func mergeKeepsSourcesApartAndTheLabeledDevSet() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -62,9 +70,7 @@ import _SVTestSupport
     @Test func methodsThatNeedLabelsAreRefusedAndSimCLRTrainsWithBandLimitedCrops() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let game = try Self.unlabeled(dir)
-        _ = try CorpusMerge.run(sources: [CorpusMerge.Source("game=\(game)"), CorpusMerge.Source("synth=\(TinyCorpusFixture.shared.path)")],
-                                output: dir.path("merged"), force: false)
+        _ = try Self.merged(dir)
         for method in ["supervised", "simclr-oracle"] {
             var config = try TinyCorpusFixture.shared.config(method)
             config.corpus = dir.path("merged")
@@ -83,10 +89,7 @@ import _SVTestSupport
     @Test func theSameSpeakerShareCountsOnlyLabeledPairs() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let game = try Self.unlabeled(dir)
-        _ = try CorpusMerge.run(sources: [CorpusMerge.Source("game=\(game)"), CorpusMerge.Source("synth=\(TinyCorpusFixture.shared.path)")],
-                                output: dir.path("merged"), force: false)
-        let corpus = try TrainingCorpus(path: dir.path("merged"))
+        let corpus = try Self.merged(dir)
         let memory = SSPSMemory(referenceCapacity: 4, positiveCapacity: 4, dimension: 2, positiveDimension: 2)
         let unlabeled = corpus.labeled.indices.filter { !corpus.labeled[$0] }, labeled = corpus.labeled.indices.filter { corpus.labeled[$0] }
         let sameSpeaker = labeled.first { corpus.labels[$0] == corpus.labels[labeled[0]] && $0 != labeled[0] }!
