@@ -20,6 +20,7 @@ public enum Int8Kernel: Int32, Sendable, CustomStringConvertible {
 @inline(__always)
 public func quantizeInt8(_ x: Float, inverseScale: Float) -> Int8 {
     let r = (x * inverseScale).rounded(.toNearestOrEven)
+    guard !r.isNaN else { return -128 }   // as the C kernels (their clamps send NaN to −128)
     return Int8(max(-128, min(127, r)))
 }
 

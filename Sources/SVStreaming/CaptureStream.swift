@@ -14,6 +14,16 @@ public protocol CaptureDevice: AnyObject {
 
 extension ALSACapture: CaptureDevice {}
 
+/// Stands in for a device that was closed while capture tries to reopen it.
+private final class ReleasedDevice: CaptureDevice {
+    let sampleRate: Int, periodFrames: Int
+    let overruns = 0
+    init(sampleRate: Int, periodFrames: Int) { self.sampleRate = sampleRate; self.periodFrames = periodFrames }
+    func read(into output: UnsafeMutablePointer<Float>) throws(CaptureError) -> Int {
+        throw .deviceGone(device: "(released)", reason: "closed while reconnecting")
+    }
+}
+
 /// How long and how often a vanished device is reopened before capture gives up.
 public struct ReconnectPolicy: Sendable, Equatable {
     /// Give up after this many seconds without a working device.
@@ -122,6 +132,8 @@ public final class CaptureStream: @unchecked Sendable {
                 guard case .deviceGone = error, let reconnect else { fail(error); return }
                 lostDevice.add(1, ordering: .releasing)
                 overrunsBefore += device.overruns
+                // Release the vanished device (its PCM closes) before trying to open it again.
+                device = ReleasedDevice(sampleRate: rate, periodFrames: device.periodFrames)
                 guard let again = reopen(open, after: error, policy: reconnect, rate: rate) else { return }
                 device = again
                 reopened.add(1, ordering: .releasing)

@@ -21,6 +21,8 @@ public final class StreamingEnergyVAD {
 
     public init(vad: EnergyVAD, capacityFrames: Int) {
         precondition(capacityFrames > 0, "StreamingEnergyVAD: capacity must be positive")
+        // Frames overlap or touch: the pending buffer keeps frame − hop samples (no skipping between frames).
+        precondition(vad.hopSamples <= vad.frameSamples, "StreamingEnergyVAD: the hop must not exceed the frame")
         self.vad = vad
         self.capacityFrames = capacityFrames
         energies = .allocate(capacity: capacityFrames)

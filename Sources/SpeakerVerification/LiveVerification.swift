@@ -143,7 +143,7 @@ public final class LiveVerifier: @unchecked Sendable {
 
     /// Audio side with a worker running: appends samples, hands each refresh to the worker.
     public func ingest(_ samples: UnsafeBufferPointer<Float>) {
-        precondition(onUpdate != nil, "LiveVerifier.ingest: startWorker first")
+        precondition(onUpdate != nil && !lock.withLock({ stopping }), "LiveVerifier.ingest: startWorker first (and not after stopWorker)")
         ingest(samples) { _ in }
     }
 
@@ -244,10 +244,14 @@ public final class LiveVerifier: @unchecked Sendable {
         }
     }
 
-    /// Lets the worker score what is pending, then stops it (no-op without a worker).
+    /// Lets the worker score what is pending, then stops it (no-op without a worker, or once stopped).
     public func stopWorker() {
         guard onUpdate != nil else { return }
-        lock.withLock { stopping = true }
+        let first = lock.withLock { () -> Bool in
+            defer { stopping = true }
+            return !stopping
+        }
+        guard first else { return }
         wake.signal()
         workerDone.wait()
     }

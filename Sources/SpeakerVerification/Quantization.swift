@@ -45,7 +45,7 @@ public enum PostTrainingQuantization {
         var seconds = 0.0
         embedder.observeEncoderInputs { name, x in
             var peak = peaks[name] ?? 0
-            for v in x { peak = Swift.max(peak, abs(v)) }
+            for v in x where v.isFinite { peak = Swift.max(peak, abs(v)) }   // non-finite values cannot be quantised; skipped
             peaks[name] = peak
         }
         for path in paths {
@@ -62,7 +62,7 @@ public enum PostTrainingQuantization {
                 let peak = Swift.max(peaks[name] ?? 0, 1e-8)
                 var h = histograms[name] ?? [Double](repeating: 0, count: bins)
                 let perBin = Float(bins) / peak
-                for v in x { h[Swift.min(bins - 1, Int(abs(v) * perBin))] += 1 }
+                for v in x where v.isFinite { h[Swift.min(bins - 1, Int(abs(v) * perBin))] += 1 }
                 histograms[name] = h
             }
             for path in paths { _ = try embedder.embed(path: path) }

@@ -25,6 +25,20 @@ import Testing
         #expect(Swift.abs(q.values[0] - 0.9252635194) < 1e-6)
     }
 
+    /// A parameter added by a later stage (offset = the shared step count then) steps like a fresh
+    /// Adam's first step, lr·g/(|g| + ε'), not with the base's bias correction.
+    @Test func aParameterWithAStepOffsetStartsItsOwnBiasCorrection() {
+        let old = Variable.parameter(Tensor(shape: [1], values: [0])), new = Variable.parameter(Tensor(shape: [1], values: [0]))
+        let adam = Adam(parameters: [old, new], learningRate: 0.01)
+        adam.stepCount = 500
+        adam.stepOffsets[1] = 500
+        old.grad = [2]; new.grad = [2]
+        adam.step()
+        #expect(abs(new.value.values[0] - -0.01) < 1e-6, "fresh: \(new.value.values[0])")
+        // Without the offset the same first gradient moves lr·0.2/(√0.004/√(1−0.999^501)) ≈ 0.0199: twice as far.
+        #expect(abs(old.value.values[0] - -0.01986) < 2e-4, "inherited clock: \(old.value.values[0])")
+    }
+
     @Test func sgdMomentumDecaysOnlyMatrices() {
         // torch.optim.SGD(lr=0.1, momentum=0.9, weight_decay=0.01) on a 2-D W and (no decay) a 1-D b,
         // both 2.0 with gradient 1.0 on each of two steps:

@@ -6,6 +6,9 @@ import _SVTestSupport
 import SVKernels
 @testable import SVStreaming
 
+/// Replay devices alive right now (the reconnect test checks the vanished one was released).
+private let liveDevices = Atomic<Int>(0)
+
 /// A replay source that vanishes after `periodsBeforeGone` periods, as an unplugged USB microphone
 /// does (alsa-lib reports -ENODEV); used where a real device cannot be made to vanish on demand.
 private final class VanishingDevice: CaptureDevice {
@@ -20,7 +23,10 @@ private final class VanishingDevice: CaptureDevice {
         self.sampleRate = sampleRate
         self.periodsBeforeGone = periodsBeforeGone
         self.firstValue = firstValue
+        liveDevices.add(1, ordering: .relaxed)
     }
+
+    deinit { liveDevices.subtract(1, ordering: .relaxed) }
 
     func read(into output: UnsafeMutablePointer<Float>) throws(CaptureError) -> Int {
         if let limit = periodsBeforeGone, periods == limit { throw .deviceGone(device: "usbmic", reason: "No such device") }
@@ -42,9 +48,12 @@ private final class OpenScript: Sendable {
 }
 
 @Suite struct CaptureReconnectTests {
+    /// Reopening fails, as for an unplugged microphone; records how many devices were alive meanwhile.
     private static let missing: @Sendable () throws(CaptureError) -> any CaptureDevice = { () throws(CaptureError) in
+        aliveDuringReopen.store(max(aliveDuringReopen.load(ordering: .relaxed), liveDevices.load(ordering: .relaxed)), ordering: .relaxed)
         throw CaptureError.open(device: "usbmic", reason: "No such file or directory")
     }
+    private static let aliveDuringReopen = Atomic<Int>(0)
 
     @Test func aVanishedDeviceIsReopenedAndCaptureGoesOn() throws {
         let script = OpenScript([
@@ -60,6 +69,7 @@ private final class OpenScript: Sendable {
         stream.stop()
         #expect(stream.failure == nil && stream.disconnections == 1 && stream.reconnections == 1)
         #expect(script.attempts.load(ordering: .relaxed) == 4)
+        #expect(Self.aliveDuringReopen.load(ordering: .relaxed) == 0, "the vanished device was released before reopening")
         var got = [Float](repeating: 0, count: 10 * 160)
         #expect(got.withUnsafeMutableBufferPointer { stream.ring.read(into: $0) } == 10 * 160)
         // The first device's five periods, then the reopened device's audio from its start.

@@ -85,6 +85,7 @@ import _SVTestSupport
             while collector.updates.count < want && Date() < deadline { usleep(500) }
         }
         live.stopWorker()
+        live.stopWorker()   // a second stop is a no-op, not a hang
         let got = collector.updates
         #expect(live.skippedRefreshes == 0 && got.count == expected.count && got.count == samples.count / 4_000)
         for (a, b) in zip(got, expected) {

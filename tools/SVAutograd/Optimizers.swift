@@ -23,6 +23,10 @@ public final class Adam {
     public var firstMoments: [[Float]]
     public var secondMoments: [[Float]]
     public var stepCount = 0
+    /// Per parameter, the shared step count at which its moments started (0 for all but parameters
+    /// added by a later training stage, e.g. QAT steps): its bias correction uses t − offset, as a
+    /// fresh Adam would.
+    public var stepOffsets: [Int]
 
     public init(parameters: [Variable], learningRate: Float = 1e-3, beta1: Float = 0.9, beta2: Float = 0.999,
                 epsilon: Float = 1e-8, weightDecay: Float = 0, weightDecayScope: WeightDecayScope = .all) {
@@ -31,14 +35,16 @@ public final class Adam {
         self.weightDecay = weightDecay; self.weightDecayScope = weightDecayScope
         firstMoments = parameters.map { [Float](repeating: 0, count: $0.count) }
         secondMoments = firstMoments
+        stepOffsets = [Int](repeating: 0, count: parameters.count)
     }
 
     public func step() {
         stepCount += 1
-        let bc1 = 1 - Foundation.pow(beta1, Float(stepCount)), bc2Sqrt = (1 - Foundation.pow(beta2, Float(stepCount))).squareRoot()
-        let stepSize = learningRate / bc1
         for (k, p) in parameters.enumerated() {
             guard let grad = p.grad else { continue }
+            let t = Float(max(1, stepCount - stepOffsets[k]))
+            let bc1 = 1 - Foundation.pow(beta1, t), bc2Sqrt = (1 - Foundation.pow(beta2, t)).squareRoot()
+            let stepSize = learningRate / bc1
             let wd = weightDecayScope.applies(to: p) ? weightDecay : 0
             var m = firstMoments[k], v = secondMoments[k]
             p.value.values.withUnsafeMutableBufferPointer { w in

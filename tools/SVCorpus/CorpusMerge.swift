@@ -89,7 +89,7 @@ public enum CorpusMerge {
         }
         try CorpusManifest.writeAtomically(CorpusManifest.tsv(rows), to: "\(output)/meta.tsv")
         try CorpusManifest.writeAtomically(CorpusManifest.list(rows, split: .train), to: "\(output)/train.txt")
-        if !devUtterances.isEmpty || !crossTrials.isEmpty {
+        if !devUtterances.isEmpty || !trials.isEmpty || !crossTrials.isEmpty {
             do { try fm.createDirectory(atPath: "\(output)/dev", withIntermediateDirectories: true) } catch {
                 throw .unwritableOutput(path: "\(output)/dev", reason: error.localizedDescription)
             }

@@ -123,8 +123,11 @@ public final class Trainer {
             }
             v.value.values = values
         }
-        for (k, p) in optimizer.parameters.enumerated() where !fresh.contains("model.\(p.name)") {
+        for (k, p) in optimizer.parameters.enumerated() {
             let key = p === classifier ? "classifier.weight" : "model.\(p.name)"
+            // Parameters new in this stage start their own Adam clock at the base's step count.
+            if fresh.contains(key) { optimizer.stepOffsets[k] = ck.adamStep; continue }
+            if let t0 = ck.tensors["adam.t0.\(key)"]?.first { optimizer.stepOffsets[k] = Int(t0) }
             guard let m = ck.tensors["adam.m.\(key)"], let v = ck.tensors["adam.v.\(key)"], m.count == p.count, v.count == p.count else {
                 throw .checkpoint(path: runDirectory, reason: "Adam moments of \(key) are missing or have the wrong size")
             }
@@ -170,6 +173,7 @@ public final class Trainer {
             let key = p === classifier ? "classifier.weight" : "model.\(p.name)"
             tensors["adam.m.\(key)"] = (p.shape, optimizer.firstMoments[k])
             tensors["adam.v.\(key)"] = (p.shape, optimizer.secondMoments[k])
+            if optimizer.stepOffsets[k] != 0 { tensors["adam.t0.\(key)"] = ([1], [Float(optimizer.stepOffsets[k])]) }
         }
         if let memory = stepper.memory { tensors.merge(memory.tensors) { a, _ in a } }
         if let dino = stepper.dino {
