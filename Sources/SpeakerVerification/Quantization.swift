@@ -105,6 +105,14 @@ public enum PostTrainingQuantization {
         return Float(best.clip)
     }
 
+    /// Cosine between the fp32 and the int8 model's embeddings of each file (how close PTQ stayed).
+    public static func agreement(fp32: SpeakerModel, int8: SpeakerModel, paths: [String]) throws(EmbeddingError) -> [Double] {
+        let a = Embedder(model: fp32), b = Embedder(model: int8)
+        var cosines: [Double] = []
+        for path in paths { cosines.append(Double(Cosine.similarity(try a.embed(path: path), try b.embed(path: path)))) }
+        return cosines
+    }
+
     /// Calibrates and writes the int8 model file.
     public static func quantize(modelPath: String, calibrationPaths: [String], method: ActivationCalibration,
                                 percentile: Double, outputPath: String) throws -> (file: ModelFile, calibration: Calibration) {

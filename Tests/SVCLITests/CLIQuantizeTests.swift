@@ -15,6 +15,9 @@ struct CLIQuantizeTests {
         try "# calibration audio\n\(CLIFixtures.speech("speech_a_3s"))\n\nb.wav\n".write(toFile: dir.path("calib.txt"), atomically: true, encoding: .utf8)
         let q = try spkv("quantize", model.path, "--calibration", dir.path("calib.txt"), "-o", dir.path("q.safetensors"))
         #expect(q.status == 0 && q.stdout.contains("calibrated on 2 files") && q.stdout.contains("mfa.conv.conv"), "\(q)")
+        let agreement = try #require(q.stdoutLines.first { $0.hasPrefix("int8 vs fp32 embeddings") }, "\(q)")
+        let mean = Double(agreement.components(separatedBy: "cosine mean ")[1].prefix(7)) ?? 0
+        #expect(mean > 0.99 && mean <= 1, "\(agreement)")
 
         let info = try spkv("info", dir.path("q.safetensors"))
         #expect(info.status == 0 && info.stdout.contains("int8-static"), "\(info)")
