@@ -38,7 +38,9 @@ struct Quantize: ParsableCommand {
             let q = try SpeakerModel(file: file)
             print(String(format: "calibrated on %d files (%.1f s of audio), method %@, in %.1f s", c.files, c.seconds, method, clock.lap() / 1000))
             for name in q.config.int8Convolutions {
-                print(String(format: "  %-48@ input scale %.6g (clips at %.4g)", name, c.inputScales[name]!, c.inputScales[name]! * 127))
+                // String(format:) does not pad %@ on Linux: pad by hand.
+                let column = name.count >= 48 ? name : name + String(repeating: " ", count: 48 - name.count)
+                print("  " + column + String(format: " input scale %.6g (clips at %.4g)", c.inputScales[name]!, c.inputScales[name]! * 127))
             }
             print(String(format: "wrote %@: %.1f MiB (fp32 file %.1f MiB), int8 kernel %@", output,
                          Double(after) / 1_048_576, Double(before) / 1_048_576, "\(Int8Kernel.current)"))
