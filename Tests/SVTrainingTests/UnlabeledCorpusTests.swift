@@ -103,4 +103,24 @@ import _SVTestSupport
         let differs = corpus.train[labeled[0]].recording != corpus.train[sameSpeaker].recording
         #expect(stats.sameSpeaker == 1 && stats.coverage == 1 && stats.otherRecording == (differs ? 1 : 0.5))
     }
+
+    @Test func sspsRunsOnAPartlyUnlabeledCorpusWithLabeledOnlyDiagnostics() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let corpus = try Self.merged(dir)
+        var base = try TinyCorpusFixture.shared.config("simclr")
+        base.corpus = dir.path("merged")
+        _ = try Trainer(config: base, runDirectory: dir.path("base"), resume: false).run()
+        var stage = try TinyCorpusFixture.shared.config("simclr", ["epochs=2", "ssps.enabled=true", "ssps.clusters=4",
+                                                                  "ssps.positive_queue=8", "ssps.reference_seconds=1",
+                                                                  "init_from=\(dir.path("base"))"])
+        stage.corpus = dir.path("merged")
+        let log = try Trainer(config: stage, runDirectory: dir.path("ssps"), resume: false).run()
+        let stats = try #require(log.last?.ssps)
+        #expect(stats.coverage >= 0 && stats.coverage <= 1 && stats.otherRecording >= 0 && stats.otherRecording <= 1)
+        // Same-speaker share and NMI are over labeled utterances only: a number in [0, 1] or NaN, never counting '-'.
+        #expect(stats.sameSpeaker.isNaN || (0...1).contains(stats.sameSpeaker))
+        #expect(stats.nmiSpeaker.map { (0...1.0001).contains($0) } ?? true)
+        #expect(corpus.unlabeledCount == 12)
+    }
 }
