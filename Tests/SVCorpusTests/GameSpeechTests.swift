@@ -130,3 +130,34 @@ import _SVTestSupport
         #expect(f.apply([]).isEmpty && f.apply([1]).count == 1)
     }
 }
+
+extension GameSpeechTests {
+    /// Damaged package files: each is a clear error naming the file, never a crash or silent garbage.
+    @Test func corruptPackageFilesAreClearErrors() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let sky = GameSpeechImport.packageFolder("beneath-a-steel-sky", root: Self.root)
+        let queen = GameSpeechImport.packageFolder("flight-of-the-amazon-queen", root: Self.root)
+        let fm = FileManager.default
+        // sky.dnr cut short: its entry count promises more than it holds.
+        let cut = dir.path("sky-cut")
+        try fm.createDirectory(atPath: cut, withIntermediateDirectories: true)
+        try fm.contents(atPath: "\(sky)/sky.dnr")!.prefix(1_000).write(to: URL(fileURLWithPath: "\(cut)/sky.dnr"))
+        try fm.createSymbolicLink(atPath: "\(cut)/sky.dsk", withDestinationPath: "\(sky)/sky.dsk")
+        #expect { try SteelSkySpeech(folder: cut) } throws: { "\($0)".contains("sky.dnr") && "\($0)".contains("announces 5097 entries") }
+        // sky.dsk cut short: the first speech file lies outside it.
+        let short = dir.path("sky-short")
+        try fm.createDirectory(atPath: short, withIntermediateDirectories: true)
+        try fm.copyItem(atPath: "\(sky)/sky.dnr", toPath: "\(short)/sky.dnr")
+        try Data(repeating: 0, count: 4_096).write(to: URL(fileURLWithPath: "\(short)/sky.dsk"))
+        let truncated = try SteelSkySpeech(folder: short)
+        #expect { try truncated.samples(of: truncated.speechEntries[0]) } throws: { "\($0)".contains("sky.dsk") && "\($0)".contains("outside") }
+        // queen.1c without its table, or with a table cut short.
+        let q = dir.path("queen")
+        try fm.createDirectory(atPath: q, withIntermediateDirectories: true)
+        try Data("NOTQTBL".utf8).write(to: URL(fileURLWithPath: "\(q)/queen.1c"))
+        #expect { try AmazonQueenSpeech(folder: q) } throws: { "\($0)".contains("queen.1c") && "\($0)".contains("QTBL") }
+        try fm.contents(atPath: "\(queen)/queen.1c")!.prefix(5_000).write(to: URL(fileURLWithPath: "\(q)/queen.1c"))
+        #expect { try AmazonQueenSpeech(folder: q) } throws: { "\($0)".contains("truncated") || "\($0)".contains("outside") }
+    }
+}
