@@ -88,12 +88,17 @@ import _SVTestSupport
         live.stopWorker()   // a second stop is a no-op, not a hang
         let got = collector.updates
         #expect(live.skippedRefreshes == 0 && got.count == expected.count && got.count == samples.count / 4_000)
+        // The same windows, scores and decisions. Scores agree to rounding, not bit for bit: with several
+        // OpenBLAS threads and other GEMMs running at the same time (the parallel test run), sgemm may
+        // split its sums differently from one call to the next.
+        func close(_ x: Double?, _ y: Double?) -> Bool { x == nil ? y == nil : y.map { abs($0 - x!) < 1e-5 } ?? false }
         for (a, b) in zip(got, expected) {
-            #expect(a.time == b.time && a.speechSeconds == b.speechSeconds && a.score == b.score
-                    && a.smoothedScore == b.smoothedScore && a.accepted == b.accepted)
+            #expect(a.time == b.time && a.speechSeconds == b.speechSeconds && close(a.score, b.score)
+                    && close(a.smoothedScore, b.smoothedScore), "\(a) vs \(b)")
+            if let s = b.smoothedScore, abs(s - settings.threshold!) > 1e-4 { #expect(a.accepted == b.accepted) }
         }
         #expect(got.contains { $0.score != nil })
-        #expect(live.finish().result?.score == inline.finish().result?.score)
+        #expect(close(live.finish().result?.score, inline.finish().result?.score))
     }
 
     @Test func aWorkerThatFallsBehindSkipsStaleRefreshesButScoresTheLatest() throws {

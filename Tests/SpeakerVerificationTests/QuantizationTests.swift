@@ -60,7 +60,9 @@ import _SVTestSupport
         let previous = Int8Kernel.use(.portable)
         defer { Int8Kernel.use(previous) }
         let portable = try Embedder(model: model).embed(path: Self.speech[1])
-        #expect(fast == portable)
+        // The int8 layers agree bit for bit (Int8Conv1dTests); the fp32 parts around them run on
+        // OpenBLAS, whose multi-threaded sums may split differently while other tests use it too.
+        #expect(zip(fast, portable).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($0)) }, "\(fast.prefix(4)) vs \(portable.prefix(4))")
     }
 
     @Test func badInt8FilesAreRefusedWithReasons() throws {
