@@ -211,7 +211,10 @@ VNNI static void gemm_vnni(const int8_t *w, const int32_t *compensation, int m, 
 // ---------------------------------------------------------------------------------------------
 // Dispatch.
 
-static int chosen = -1;
+static int best = -1;
+// A per-thread override (tests comparing the kernels), so threads running at the same time never
+// see each other's choice.
+static _Thread_local int forced = -1;
 
 static int supported(int kernel) {
     if (kernel == 0) return 1;
@@ -220,14 +223,16 @@ static int supported(int kernel) {
         && __builtin_cpu_supports("avx512vnni");
 }
 
-int spkv_q8_kernel(void) {
-    if (chosen < 0) chosen = supported(1) ? 1 : 0;
-    return chosen;
+int spkv_q8_best_kernel(void) {
+    if (best < 0) best = supported(1) ? 1 : 0;
+    return best;
 }
+
+int spkv_q8_kernel(void) { return forced >= 0 ? forced : spkv_q8_best_kernel(); }
 
 int spkv_q8_set_kernel(int kernel) {
     const int previous = spkv_q8_kernel();
-    if (kernel >= 0 && supported(kernel)) chosen = kernel;
+    if (kernel >= 0 && supported(kernel)) forced = kernel;
     return previous;
 }
 

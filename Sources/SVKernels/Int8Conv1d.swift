@@ -5,9 +5,13 @@ public enum Int8Kernel: Int32, Sendable, CustomStringConvertible {
     case portable = 0
     case avx512VNNI = 1
 
+    /// The kernel the calling thread uses.
     public static var current: Int8Kernel { Int8Kernel(rawValue: spkv_q8_kernel()) ?? .portable }
+    /// The best kernel this CPU runs (what every thread uses unless it forced another).
+    public static var best: Int8Kernel { Int8Kernel(rawValue: spkv_q8_best_kernel()) ?? .portable }
 
-    /// Forces a kernel (tests compare them); returns the previous one. Unsupported choices are ignored.
+    /// Forces a kernel on the calling thread (tests compare them); returns the previous one.
+    /// Unsupported choices are ignored.
     @discardableResult
     public static func use(_ kernel: Int8Kernel) -> Int8Kernel {
         Int8Kernel(rawValue: spkv_q8_set_kernel(kernel.rawValue)) ?? .portable

@@ -113,14 +113,16 @@ public enum PostTrainingQuantization {
         return cosines
     }
 
-    /// Calibrates and writes the int8 model file.
+    /// Calibrates and writes the int8 model file; returns both models (each file loaded once).
     public static func quantize(modelPath: String, calibrationPaths: [String], method: ActivationCalibration,
-                                percentile: Double, outputPath: String) throws -> (file: ModelFile, calibration: Calibration) {
+                                percentile: Double, outputPath: String) throws
+        -> (fp32: SpeakerModel, int8: SpeakerModel, calibration: Calibration) {
         let file = try ModelFile.read(path: modelPath)
         let model = try SpeakerModel(file: file)
         let calibration = try calibrate(model: model, paths: calibrationPaths, method: method, percentile: percentile)
-        let quantized = try Int8Quantizer.quantize(file: file, inputScales: calibration.inputScales, calibration: calibration.json)
-        try quantized.write(path: outputPath)
-        return (quantized, calibration)
+        let quantized = try Int8Quantizer.quantizeAndLoad(file: file, model: model, inputScales: calibration.inputScales,
+                                                          calibration: calibration.json)
+        try quantized.file.write(path: outputPath)
+        return (model, quantized.model, calibration)
     }
 }

@@ -30,12 +30,11 @@ struct Quantize: ParsableCommand {
         try reportingErrors {
             let paths = try AudioList.read(path: calibration)
             var clock = Stopwatch()
-            let (file, c) = try PostTrainingQuantization.quantize(
+            let (fp32, q, c) = try PostTrainingQuantization.quantize(
                 modelPath: model, calibrationPaths: paths, method: ActivationCalibration(rawValue: method)!,
                 percentile: percentile, outputPath: output)
             let before = (try? FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? 0
             let after = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
-            let q = try SpeakerModel(file: file)
             print(String(format: "calibrated on %d files (%.1f s of audio), method %@, in %.1f s", c.files, c.seconds, method, clock.lap() / 1000))
             for name in q.config.int8Convolutions {
                 // String(format:) does not pad %@ on Linux: pad by hand.
@@ -45,7 +44,7 @@ struct Quantize: ParsableCommand {
             print(String(format: "wrote %@: %.1f MiB (fp32 file %.1f MiB), int8 kernel %@", output,
                          Double(after) / 1_048_576, Double(before) / 1_048_576, "\(Int8Kernel.current)"))
             // How close the int8 model stays, on the calibration audio itself (held-out audio: spkv score/eval).
-            let cosines = try PostTrainingQuantization.agreement(fp32: try SpeakerModel.load(path: model), int8: q, paths: paths)
+            let cosines = try PostTrainingQuantization.agreement(fp32: fp32, int8: q, paths: paths)
             print(String(format: "int8 vs fp32 embeddings on the calibration audio: cosine mean %.5f, min %.5f",
                          cosines.reduce(0, +) / Double(cosines.count), cosines.min() ?? .nan))
         }

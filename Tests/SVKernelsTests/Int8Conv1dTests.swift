@@ -61,11 +61,18 @@ import Testing
         #expect(vectorised == expected, "\(fast) vs naive")
     }
 
-    @Test("the machine's kernel is the VNNI one where the CPU has it")
-    func dispatch() {
-        #expect(Int8Kernel.use(.avx512VNNI) == Int8Kernel.current)
-        // This project's machines (Zen 4) have AVX-512 VNNI; elsewhere the portable kernel is the answer.
-        #expect(Int8Kernel.current == .avx512VNNI || Int8Kernel.current == .portable)
+    @Test("the machine's kernel is the VNNI one exactly when the CPU reports AVX-512 VNNI")
+    func dispatch() throws {
+        let flags = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+            .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ").map(String.init)) } ?? []
+        let vnni = ["avx512f", "avx512bw", "avx512_vnni"].allSatisfy(flags.contains)
+        #expect(Int8Kernel.best == (vnni ? .avx512VNNI : .portable), "cpu flags say VNNI: \(vnni)")
+        #expect(Int8Kernel.current == Int8Kernel.best)
+        // Forcing the portable kernel works everywhere and can be undone.
+        let previous = Int8Kernel.use(.portable)
+        #expect(Int8Kernel.current == .portable)
+        Int8Kernel.use(previous)
+        #expect(Int8Kernel.current == previous)
     }
 
     @Test("int8 approximates the fp32 convolution within the quantisation error")

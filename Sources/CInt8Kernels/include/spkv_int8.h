@@ -30,9 +30,12 @@ void spkv_q8_pack(const float *x, int channels, int frames, int kernel, int dila
 void spkv_q8_gemm(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
                   int frames, const float *scale, const float *bias, float *y, int ldy);
 
-/// Which implementation spkv_q8_gemm and spkv_q8_pack use: 0 portable C, 1 AVX-512 VNNI.
+/// The best implementation this CPU runs: 0 portable C, 1 AVX-512 VNNI.
+int spkv_q8_best_kernel(void);
+/// Which implementation spkv_q8_gemm and spkv_q8_pack use on the calling thread.
 int spkv_q8_kernel(void);
-/// Forces one (tests compare both); returns the previous choice. An unsupported choice is ignored.
+/// Forces one on the calling thread (tests compare both); returns the previous choice. An
+/// unsupported choice is ignored.
 int spkv_q8_set_kernel(int kernel);
 
 #endif

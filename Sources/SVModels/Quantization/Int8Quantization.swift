@@ -102,7 +102,15 @@ public struct Int8LayerData: Sendable {
 /// static input scales (one per `ECAPAConfig.int8Convolutions` entry).
 public enum Int8Quantizer {
     public static func quantize(file: ModelFile, inputScales: [String: Float], calibration: String) throws(SpeakerModelError) -> ModelFile {
-        let model = try SpeakerModel(file: file)
+        try quantizeAndLoad(file: file, inputScales: inputScales, calibration: calibration).file
+    }
+
+    /// The int8 file and the model it loads as (the load is the check that the file is valid).
+    /// - Parameter model: `file` already loaded, when the caller has it (saves a second load).
+    public static func quantizeAndLoad(file: ModelFile, model loaded: SpeakerModel? = nil, inputScales: [String: Float],
+                                       calibration: String) throws(SpeakerModelError) -> (file: ModelFile, model: SpeakerModel) {
+        let model: SpeakerModel
+        if let loaded { model = loaded } else { model = try SpeakerModel(file: file) }
         guard !model.encoder.isQuantized else {
             throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "the model is already quantised")
         }
@@ -127,7 +135,6 @@ public enum Int8Quantizer {
         var metadata = file.metadata
         metadata.quantization = QuantizationScheme.int8Metadata(calibration: calibration)
         let out = ModelFile(metadata: metadata, tensors: Array(tensors.values))
-        _ = try SpeakerModel(file: out)   // never write a file that would not load
-        return out
+        return (out, try SpeakerModel(file: out))   // never hand out a file that would not load
     }
 }

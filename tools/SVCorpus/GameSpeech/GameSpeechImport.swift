@@ -79,7 +79,7 @@ public enum GameSpeechImport {
             do {
                 try queen.bytes(of: entry).write(to: URL(fileURLWithPath: temporary))
                 clip = try AudioFile.readMono(path: temporary, sampleRate: outputRate)
-                if let info = try? AudioFile.info(path: temporary) { queenReport.sourceRate = info.sampleRate }
+                queenReport.sourceRate = try AudioFile.info(path: temporary).sampleRate   // errors reported, not skipped
             } catch let error as AudioError {
                 throw .gameData(path: queen.path, reason: "\(entry.name): \(error.description)")
             } catch {
