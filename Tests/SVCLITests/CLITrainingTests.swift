@@ -149,6 +149,26 @@ import _SVTestSupport
         }
     }
 
+    @Test func sspsReportDescribesTheMemoryOfAnSSPSRunOnly() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try TinyCorpus.write(to: dir.path("corpus"), trainSpeakers: 4, devSpeakers: 2, utterances: 4)
+        try Data(Self.config.utf8).write(to: URL(fileURLWithPath: dir.path("c.json")))
+        let common = ["train", "--config", dir.path("c.json"), "--corpus", dir.path("corpus"), "--set", "method=simclr", "--quiet"]
+        let base = try spkv(common + ["--out", dir.path("base"), "--set", "epochs=1"], binary: "spkv-train")
+        #expect(base.status == 0, "\(base)")
+        let ssps = try spkv(common + ["--out", dir.path("ssps"), "--set", "epochs=2", "--set", "init_from=\(dir.path("base"))",
+                                      "--set", "ssps.enabled=true", "--set", "ssps.clusters=4"], binary: "spkv-train")
+        #expect(ssps.status == 0, "\(ssps)")
+        let report = try spkv(["ssps-report", dir.path("ssps")], binary: "spkv-train")
+        #expect(report.status == 0, "\(report)")
+        for line in ["epoch 2, clustering of epoch 3", "clusters         4 (", "anchors: coverage", "same speaker", "NMI speakers"] {
+            #expect(report.stdout.contains(line), "\(line): \(report)")
+        }
+        let refused = try spkv(["ssps-report", dir.path("base")], binary: "spkv-train")
+        #expect(refused.status == 1 && refused.stderr.contains("not from an SSPS run"), "\(refused)")
+    }
+
     @Test func magnetoTrainsOnAFrozenModelAndItsScoresAreLLRs() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
