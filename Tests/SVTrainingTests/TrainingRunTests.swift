@@ -169,6 +169,10 @@ final class TinyCorpusFixture: @unchecked Sendable {
         let training = model.metadata.training ?? ""
         #expect(training.contains("\"method\":\"supervised\"") && training.contains("validation_eer_percent"))
         #expect(training.contains("corpus_id") && training.contains("\"epochs\":\"2\""))
+        // What it heard: the tiny corpus's one source with its training utterance count.
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(training.utf8)) as? [String: Any])
+        let sources = try #require(try JSONSerialization.jsonObject(with: Data(((fields["corpus_sources"] as? String) ?? "").utf8)) as? [String: [String: Any]])
+        #expect(sources.keys.sorted() == ["tiny"] && sources["tiny"]?["utterances"] as? Int == trainer.corpus.train.count)
         let wav = fixture.path + "/wav/" + trainer.corpus.train[0].path
         let embedding = try Embedder(model: model).embed(path: wav)
         #expect(embedding.count == 8 && embedding.allSatisfy(\.isFinite))

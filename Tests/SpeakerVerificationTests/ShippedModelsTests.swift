@@ -25,6 +25,15 @@ import Testing
             else if name.contains("-simclr-") { #expect(method == "simclr" + qat, "\(name): method \(method ?? "none")") }
             #expect(name.contains("-int8-") == model.encoder.isQuantized, "\(name): int8 in the name iff the encoder is quantised")
             if name.contains("-synth-") { #expect(training["corpus_id"] != nil, "\(name): no corpus provenance") }
+            // Models named for real speech say which game packages they heard (export's corpus_sources).
+            let sources = (training["corpus_sources"] as? String) ?? ""
+            if name.contains("-real-") {
+                #expect(sources.contains("beneath-a-steel-sky") || sources.contains("flight-of-the-amazon-queen"),
+                        "\(name): no real-speech source in its provenance: '\(sources)'")
+            }
+            if name.contains("-synth-") && !sources.isEmpty {
+                #expect(["espeak-ng", "festival", "flite"].contains { sources.contains($0) }, "\(name): no synthetic source: '\(sources)'")
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ extension ModelExport {
             details["averaged_epochs"] = "\(averagedEpochs.lowerBound)-\(averagedEpochs.upperBound)"
         }
         if let eer = ck.lastValidationEER { details["validation_eer_percent"] = String(format: "%.4f", eer) }
+        if let sources = corpusSources(path: ck.config.corpus, id: ck.corpusID) { details["corpus_sources"] = sources }
         do {
             return try modelFile(model, features: ck.config.featureConfig,
                                  provenance: TrainingProvenance(method: ck.config.methodName, details: details),
@@ -26,6 +27,23 @@ extension ModelExport {
     }
 }
 
+
+extension ModelExport {
+    /// What the training utterances were, per source (manifest `engine`: a game package or a TTS
+    /// engine): `{"engine": {"utterances": n, "hours": h}}` as JSON, so a model file says what it has
+    /// heard. Nil when the corpus is not readable here or is not the one the run trained on.
+    static func corpusSources(path: String, id: String) -> String? {
+        guard let corpus = try? TrainingCorpus(path: path), corpus.id == id else { return nil }
+        var sources: [String: (utterances: Int, seconds: Double)] = [:]
+        for u in corpus.train {
+            sources[u.engine.isEmpty ? "unknown" : u.engine, default: (0, 0)].utterances += 1
+            sources[u.engine.isEmpty ? "unknown" : u.engine, default: (0, 0)].seconds += u.duration
+        }
+        let object = sources.mapValues { ["utterances": $0.utterances, "hours": ($0.seconds / 36).rounded() / 100] as [String: Any] }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
 
 extension TrainingCheckpoint {
     /// The checkpoint of `epoch` in the run folder `dir`.
