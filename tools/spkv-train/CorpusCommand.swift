@@ -7,7 +7,7 @@ struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Make a synthetic VoxCeleb-like corpus, or import a speaker/recording/utterance tree.",
-        subcommands: [Synth.self, Import.self, ImportGame.self, Merge.self])
+        subcommands: [Synth.self, Import.self, ImportGame.self, GameTrials.self, Merge.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -129,6 +129,34 @@ struct CorpusCommand: ParsableCommand {
             let total = reports.reduce(0) { $0 + $1.keptSeconds }
             print(String(format: "wrote %d unlabeled clips, %.3f h, to %@ in %.0f s", reports.reduce(0) { $0 + $1.clipsKept }, total / 3600,
                          out, Date().timeIntervalSince(start)))
+        }
+    }
+
+    struct GameTrials: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "game-trials",
+            abstract: "Real-speech trials from Amazon Queen clip names (weak labels): parts of one line, Joe vs Joe, Joe vs his dialogue partner.",
+            discussion: """
+                Targets: every pair of parts of one line of the other person in a dialogue, and as many pairs of \
+                Joe clips from different dialogues; non-targets: Joe against the other person of the same \
+                dialogue, as many as targets. Paths are the corpus's (relative to its wav/ folder), so the list \
+                feeds `spkv score --audio-root CORPUS/wav`. The corpus stays unlabeled for training; note that \
+                a model trained on it has heard these clips (without labels).
+                """)
+
+        @Option(name: .long, help: "A corpus folder with the game import (or a merge of it).") var corpus: String
+        @Option(name: .long, help: "Trial list to write.") var out: String
+        @Option(name: .long, help: "Seed of the Joe–Joe and non-target draws.") var seed: UInt64 = 2026
+
+        func run() throws {
+            let rows = try CorpusManifest.read(path: "\(corpus)/meta.tsv")
+            let trials = GameSpeechTrials.amazonQueen(rows, seed: seed)
+            guard !trials.isEmpty else {
+                throw CorpusError.gameData(path: corpus, reason: "no Amazon Queen dialogue clips in its meta.tsv (run `spkv-train corpus import-game` first)")
+            }
+            try CorpusManifest.writeAtomically(TrialListBuilder.text(trials), to: out)
+            let targets = trials.filter(\.target).count
+            print("wrote \(trials.count) trials to \(out): \(targets) targets, \(trials.count - targets) non-targets")
         }
     }
 
