@@ -159,7 +159,11 @@ final class TinyCorpusFixture: @unchecked Sendable {
     @Test func exportLoadsInTheInferenceCore() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let trainer = try Trainer(config: try fixture.config("supervised", ["epochs=2"]), runDirectory: dir.path("run"), resume: false)
+        // The corpus given with a detour is stored as a plain absolute path (export finds it from anywhere).
+        let name = (fixture.path as NSString).lastPathComponent
+        let detour = "\(fixture.path)/../\(name)"
+        let trainer = try Trainer(config: try fixture.config("supervised", ["epochs=2", "corpus=\(detour)"]), runDirectory: dir.path("run"), resume: false)
+        #expect(trainer.config.corpus == URL(fileURLWithPath: fixture.path).standardizedFileURL.path && trainer.config.corpus.hasPrefix("/"))
         try trainer.run()
         let ckPath = try TrainingCheckpoint.lastPath(runDirectory: dir.path("run"))
         let ck = try TrainingCheckpoint.read(path: ckPath)

@@ -56,6 +56,8 @@ public final class Trainer {
         }
         try config.check()
         guard !config.corpus.isEmpty else { throw .config(key: "corpus", reason: "no corpus folder given") }
+        // Absolute, so that export and ssps-report find the corpus from any working directory.
+        config.corpus = URL(fileURLWithPath: config.corpus).standardizedFileURL.path
         self.config = config
         self.runDirectory = runDirectory
         corpus = try TrainingCorpus(path: config.corpus)
