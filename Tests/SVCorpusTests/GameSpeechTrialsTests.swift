@@ -14,6 +14,9 @@ import Testing
         let j = try #require(GameSpeechTrials.dialogueClip(path: "fotaq/03SSSSJ1.wav"))
         #expect(j.dialogue == "03" && j.line == "03SSSS" && j.joe)
         #expect(try #require(GameSpeechTrials.dialogueClip(path: "fotaq/JOE00012.wav")).joe)
+        // Parts 10–15 (hex A–F) are left out; a name shorter than a dialogue name does not trap.
+        #expect(GameSpeechTrials.dialogueClip(path: "fotaq/02001FPA.wav") == nil)
+        #expect(GameSpeechTrials.dialogueClip(path: "fotaq/0200.wav") == nil)
         for other in ["fotaq/C18_012.wav", "fotaq/1000SSSS.wav", "fotaq/0200ZZP1.wav", "fotaq/020006PX.wav", "fotaq/MIK_0001.wav", "fotaq/020001P2.mp3", "bass/50007.wav"] {
             #expect(GameSpeechTrials.dialogueClip(path: other) == nil, "\(other)")
         }

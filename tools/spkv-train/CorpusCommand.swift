@@ -152,7 +152,7 @@ struct CorpusCommand: ParsableCommand {
             let rows = try CorpusManifest.read(path: "\(corpus)/meta.tsv")
             let trials = GameSpeechTrials.amazonQueen(rows, seed: seed)
             guard !trials.isEmpty else {
-                throw CorpusError.gameData(path: corpus, reason: "no Amazon Queen dialogue clips in its meta.tsv (run `spkv-train corpus import-game` first)")
+                throw CorpusError.gameData(path: corpus, reason: "its meta.tsv has no Amazon Queen line in several parts to pair (import the whole package with `spkv-train corpus import-game`)")
             }
             try CorpusManifest.writeAtomically(TrialListBuilder.text(trials), to: out)
             let targets = trials.filter(\.target).count

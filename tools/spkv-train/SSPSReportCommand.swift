@@ -34,7 +34,7 @@ struct SSPSReportCommand: ParsableCommand {
         guard ck.corpusID.isEmpty || ck.corpusID == data.id else {
             throw TrainingError.corpus(path: data.path, reason: "is not the corpus this run trained on (id \(data.id), checkpoint \(ck.corpusID))")
         }
-        guard memory.referenceIndices.allSatisfy({ $0 < data.train.count }) else {
+        guard (memory.referenceIndices + memory.positiveIndices).allSatisfy({ $0 < data.train.count }) else {
             throw TrainingError.corpus(path: data.path, reason: "has fewer training utterances than the checkpoint's queues index")
         }
         print("\(path): epoch \(ck.epoch), clustering of epoch \(ck.epoch + 1)")

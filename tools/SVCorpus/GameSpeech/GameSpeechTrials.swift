@@ -31,6 +31,8 @@ public enum GameSpeechTrials {
             return DialogueClip(path: path, dialogue: "JOE", line: String(decoding: stem, as: UTF8.self), joe: true)
         }
         let kind = AmazonQueenSpeech.classify(String(decoding: stem, as: UTF8.self))
+        // Dialogue names are 8 characters; the part is one hex digit (ScummVM formats it with %1x). Parts
+        // 10–15 (A–F: 6 clips of the longest lines) are left out; the published trial list was made without them.
         guard kind == .dialogueJoe || kind == .dialogueOther, digit(stem[7]) else { return nil }
         return DialogueClip(path: path, dialogue: String(decoding: stem[0..<2], as: UTF8.self),
                             line: String(decoding: stem[0..<6], as: UTF8.self), joe: stem[6] == 0x4A)

@@ -21,6 +21,9 @@ public struct SSPSClusterReport: Equatable, Sendable {
     public var sourcePurity: Double
     /// One pseudo-positive drawn for every stored utterance exactly as training draws them.
     public var draws: Int
+    /// Draws that returned the anchor's own stored embedding (possible with M = 0); left out of the
+    /// same-speaker, other-source and hint shares below, which would count them as agreements.
+    public var selfDraws: Int
     public var coverage: Double
     public var otherRecording: Double
     public var otherSource: Double
@@ -28,7 +31,7 @@ public struct SSPSClusterReport: Equatable, Sendable {
     public var sameSpeaker: Double?
     /// For a partial hint (the manifest's `speaker_hint`, e.g. the Amazon Queen protagonist's lines):
     /// the share of hinted anchors whose pseudo-positive carries the same hint, against the hint's
-    /// share among all stored utterances (what random pairing would give).
+    /// share among the Q′ slots positives are drawn from (what random pairing would give).
     public var hint: HintAgreement?
     public var nmiRecording: Double?
     public var nmiSpeaker: Double?
@@ -63,12 +66,13 @@ public struct SSPSClusterReport: Equatable, Sendable {
 
         let picks = PositiveSampler.drawFromClusters(anchors: stored, memory: memory, clusters: clusters,
                                                      seed: config.seed, epoch: epoch, step: 0)
-        var substituted = 0, otherRecording = 0, otherSource = 0, labeledPairs = 0, sameSpeaker = 0
+        var substituted = 0, selfDraws = 0, otherRecording = 0, otherSource = 0, labeledPairs = 0, sameSpeaker = 0
         var hintAnchors: [String: (anchors: Int, agree: Int)] = [:]
         for (u, slot) in zip(stored, picks) {
             guard let slot else { continue }
             let v = Int(memory.positiveIndices[slot])
             substituted += 1
+            guard v != u else { selfDraws += 1; continue }
             if corpus.train[u].recording != corpus.train[v].recording { otherRecording += 1 }
             if sources[u] != sources[v] { otherSource += 1 }
             if corpus.labeled[u] && corpus.labeled[v] {
@@ -80,10 +84,11 @@ public struct SSPSClusterReport: Equatable, Sendable {
                 if hints[v] == h { hintAnchors[h]!.agree += 1 }
             }
         }
-        let n = Double(max(substituted, 1))
-        let hint = hintAnchors.max { $0.value.anchors < $1.value.anchors }.map { h, c in
+        let n = Double(max(substituted - selfDraws, 1))
+        let slots = memory.positiveIndices.filter { $0 >= 0 }.map(Int.init)
+        let hint = hintAnchors.max { ($0.value.anchors, $1.key) < ($1.value.anchors, $0.key) }.map { h, c in
             HintAgreement(hint: h, anchors: c.anchors, agreement: Double(c.agree) / Double(max(c.anchors, 1)),
-                          baseRate: Double(stored.filter { hints[$0] == h }.count) / Double(max(stored.count, 1)))
+                          baseRate: Double(slots.filter { hints[$0] == h }.count) / Double(max(slots.count, 1)))
         }
         return SSPSClusterReport(
             clusters: clusters.clusterCount, nonEmpty: sizes.count,
@@ -91,7 +96,7 @@ public struct SSPSClusterReport: Equatable, Sendable {
             singletons: sizes.filter { $0 == 1 }.count,
             largestShare: Double(sizes.last ?? 0) / Double(max(stored.count, 1)),
             sourcePurity: Double(pure) / Double(max(stored.count, 1)),
-            draws: stored.count, coverage: Double(substituted) / Double(max(stored.count, 1)),
+            draws: stored.count, selfDraws: selfDraws, coverage: Double(substituted) / Double(max(stored.count, 1)),
             otherRecording: Double(otherRecording) / n, otherSource: Double(otherSource) / n,
             sameSpeaker: labeledPairs > 0 ? Double(sameSpeaker) / Double(labeledPairs) : nil,
             hint: hint, nmiRecording: clusters.nmiRecording, nmiSpeaker: clusters.nmiSpeaker)
@@ -119,6 +124,7 @@ public struct SSPSClusterReport: Equatable, Sendable {
             "source purity    \(pct(sourcePurity)) of rows are in a cluster whose most common source is their own",
             "pseudo-positives \(draws) anchors: coverage \(pct(coverage)), other recording \(pct(otherRecording)), other source \(pct(otherSource))",
         ]
+        if selfDraws > 0 { lines.append("self draws       \(selfDraws) anchors drew their own stored embedding (left out of the shares)") }
         if let sameSpeaker { lines.append("same speaker     \(pct(sameSpeaker)) of draws between labeled utterances") }
         if let hint {
             lines.append("hint '\(hint.hint)'       \(pct(hint.agreement)) of \(hint.anchors) hinted anchors drew a hinted positive "
