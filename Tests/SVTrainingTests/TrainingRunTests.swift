@@ -159,11 +159,11 @@ final class TinyCorpusFixture: @unchecked Sendable {
     @Test func exportLoadsInTheInferenceCore() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        // The corpus given with a detour is stored as a plain absolute path (export finds it from anywhere).
-        let name = (fixture.path as NSString).lastPathComponent
-        let detour = "\(fixture.path)/../\(name)"
-        let trainer = try Trainer(config: try fixture.config("supervised", ["epochs=2", "corpus=\(detour)"]), runDirectory: dir.path("run"), resume: false)
-        #expect(trainer.config.corpus == URL(fileURLWithPath: fixture.path).standardizedFileURL.path && trainer.config.corpus.hasPrefix("/"))
+        // A corpus given relative to the working directory is stored as a plain absolute path (export finds it from anywhere).
+        let cwdDepth = FileManager.default.currentDirectoryPath.split(separator: "/").count
+        let relative = String(repeating: "../", count: cwdDepth) + fixture.path.drop { $0 == "/" }
+        let trainer = try Trainer(config: try fixture.config("supervised", ["epochs=2", "corpus=\(relative)"]), runDirectory: dir.path("run"), resume: false)
+        #expect(!relative.hasPrefix("/") && trainer.config.corpus == fixture.path, "\(relative) → \(trainer.config.corpus)")
         try trainer.run()
         let ckPath = try TrainingCheckpoint.lastPath(runDirectory: dir.path("run"))
         let ck = try TrainingCheckpoint.read(path: ckPath)
