@@ -36,8 +36,9 @@ extension ModelExport {
         guard let corpus = try? TrainingCorpus(path: path), corpus.id == id else { return nil }
         var sources: [String: (utterances: Int, seconds: Double)] = [:]
         for u in corpus.train {
-            sources[u.engine.isEmpty ? "unknown" : u.engine, default: (0, 0)].utterances += 1
-            sources[u.engine.isEmpty ? "unknown" : u.engine, default: (0, 0)].seconds += u.duration
+            let source = u.engine.isEmpty ? "unknown" : u.engine
+            sources[source, default: (0, 0)].utterances += 1
+            sources[source]!.seconds += u.duration
         }
         let object = sources.mapValues { ["utterances": $0.utterances, "hours": ($0.seconds / 36).rounded() / 100] as [String: Any] }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return nil }
