@@ -6,8 +6,23 @@ import _SVTestSupport
 import SVKernels
 @testable import SVStreaming
 
-/// Replay devices alive right now (the reconnect test checks the vanished one was released).
-private let liveDevices = Atomic<Int>(0)
+/// Counts one test's replay devices that are alive, so the reconnect test can check the vanished
+/// one was released before reopening. Per test: the suite's tests run in parallel, and a
+/// process-wide count would see the other tests' devices.
+private final class DeviceCensus: Sendable {
+    let alive = Atomic<Int>(0)
+    let mostAliveDuringReopen = Atomic<Int>(0)
+
+    /// An opening attempt that fails, as for an unplugged microphone, and records how many of this
+    /// census's devices were alive meanwhile.
+    var missingDevice: @Sendable () throws(CaptureError) -> any CaptureDevice {
+        { [self] () throws(CaptureError) in
+            let now = alive.load(ordering: .relaxed)
+            mostAliveDuringReopen.store(max(mostAliveDuringReopen.load(ordering: .relaxed), now), ordering: .relaxed)
+            throw CaptureError.open(device: "usbmic", reason: "No such file or directory")
+        }
+    }
+}
 
 /// A replay source that vanishes after `periodsBeforeGone` periods, as an unplugged USB microphone
 /// does (alsa-lib reports -ENODEV); used where a real device cannot be made to vanish on demand.
@@ -18,15 +33,17 @@ private final class VanishingDevice: CaptureDevice {
     private let periodsBeforeGone: Int?
     private var periods = 0
     private let firstValue: Int
+    private let census: DeviceCensus?
 
-    init(sampleRate: Int = 16_000, periodsBeforeGone: Int?, firstValue: Int) {
+    init(sampleRate: Int = 16_000, periodsBeforeGone: Int?, firstValue: Int, census: DeviceCensus? = nil) {
         self.sampleRate = sampleRate
         self.periodsBeforeGone = periodsBeforeGone
         self.firstValue = firstValue
-        liveDevices.add(1, ordering: .relaxed)
+        self.census = census
+        census?.alive.add(1, ordering: .relaxed)
     }
 
-    deinit { liveDevices.subtract(1, ordering: .relaxed) }
+    deinit { census?.alive.subtract(1, ordering: .relaxed) }
 
     func read(into output: UnsafeMutablePointer<Float>) throws(CaptureError) -> Int {
         if let limit = periodsBeforeGone, periods == limit { throw .deviceGone(device: "usbmic", reason: "No such device") }
@@ -48,18 +65,16 @@ private final class OpenScript: Sendable {
 }
 
 @Suite struct CaptureReconnectTests {
-    /// Reopening fails, as for an unplugged microphone; records how many devices were alive meanwhile.
     private static let missing: @Sendable () throws(CaptureError) -> any CaptureDevice = { () throws(CaptureError) in
-        aliveDuringReopen.store(max(aliveDuringReopen.load(ordering: .relaxed), liveDevices.load(ordering: .relaxed)), ordering: .relaxed)
         throw CaptureError.open(device: "usbmic", reason: "No such file or directory")
     }
-    private static let aliveDuringReopen = Atomic<Int>(0)
 
     @Test func aVanishedDeviceIsReopenedAndCaptureGoesOn() throws {
+        let census = DeviceCensus()
         let script = OpenScript([
-            { VanishingDevice(periodsBeforeGone: 5, firstValue: 0) },
-            Self.missing, Self.missing,
-            { VanishingDevice(periodsBeforeGone: nil, firstValue: 1_000_000) },
+            { VanishingDevice(periodsBeforeGone: 5, firstValue: 0, census: census) },
+            census.missingDevice, census.missingDevice,
+            { VanishingDevice(periodsBeforeGone: nil, firstValue: 1_000_000, census: census) },
         ])
         let stream = try CaptureStream(ringCapacity: 16_000, reconnect: ReconnectPolicy(timeoutSeconds: 5, intervalSeconds: 0.01)) {
             () throws(CaptureError) in try script.open()
@@ -69,7 +84,7 @@ private final class OpenScript: Sendable {
         stream.stop()
         #expect(stream.failure == nil && stream.disconnections == 1 && stream.reconnections == 1)
         #expect(script.attempts.load(ordering: .relaxed) == 4)
-        #expect(Self.aliveDuringReopen.load(ordering: .relaxed) == 0, "the vanished device was released before reopening")
+        #expect(census.mostAliveDuringReopen.load(ordering: .relaxed) == 0, "the vanished device was released before reopening")
         var got = [Float](repeating: 0, count: 10 * 160)
         #expect(got.withUnsafeMutableBufferPointer { stream.ring.read(into: $0) } == 10 * 160)
         // The first device's five periods, then the reopened device's audio from its start.
