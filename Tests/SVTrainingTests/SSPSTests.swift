@@ -180,6 +180,25 @@ import _SVTestSupport
         for (name, values) in a.tensors { #expect(values == b.tensors[name]!, "\(name) differs") }
     }
 
+    /// Two stages from one base with different seeds start from the same weights and log but draw
+    /// their own crops and augmentation.
+    @Test func aStageMayDrawWithItsOwnSeed() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let base = try fixture.config("simclr")
+        _ = try Trainer(config: base, runDirectory: dir.path("base"), resume: false).run()
+        let sameSeed = try Trainer(config: try sspsConfig(["init_from=\(dir.path("base"))"]), runDirectory: dir.path("a"), resume: false).run()
+        let otherSeed = try Trainer(config: try sspsConfig(["init_from=\(dir.path("base"))", "seed=\(base.seed + 1)"]),
+                                    runDirectory: dir.path("b"), resume: false).run()
+        // Same base epochs in both logs, then different losses in the stage's own epochs.
+        let baseEpochs = try TrainingCheckpoint.read(path: TrainingCheckpoint.lastPath(runDirectory: dir.path("base"))).epoch
+        #expect(baseEpochs >= 1 && sameSeed.count == otherSeed.count && sameSeed.count > baseEpochs)
+        #expect(sameSeed.prefix(baseEpochs).map(\.deterministicPart) == otherSeed.prefix(baseEpochs).map(\.deterministicPart))
+        #expect(sameSeed[baseEpochs].loss != otherSeed[baseEpochs].loss)
+        let ck = try TrainingCheckpoint.read(path: TrainingCheckpoint.lastPath(runDirectory: dir.path("b")))
+        #expect(ck.config.seed == base.seed + 1)
+    }
+
     @Test func configErrorsNameTheProblem() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -89,18 +89,21 @@ public final class Trainer {
     }
 
     /// The checkpoint a new stage starts from (`init_from`: a checkpoint or a run folder). Its config
-    /// must be this one's except epochs, threads, corpus location, SSPS settings and `init_from`.
+    /// must be this one's except epochs, threads, seed, corpus location, SSPS settings and `init_from`.
+    /// The seed may differ so that two stages from one base are independent draws (crops, order,
+    /// augmentation), e.g. to repeat an SSPS-vs-baseline comparison; the base's weights are loaded either way.
     static func baseCheckpoint(_ from: String, for config: TrainingConfig) throws(TrainingError) -> TrainingCheckpoint {
         let path = try TrainingCheckpoint.resolve(from)
         let ck = try TrainingCheckpoint.read(path: path)
         var a = ck.config, b = config
         for c in [\TrainingConfig.epochs, \TrainingConfig.threads] { a[keyPath: c] = 0; b[keyPath: c] = 0 }
+        a.seed = 0; b.seed = 0
         a.corpus = ""; b.corpus = ""; a.ssps = SSPSConfig(); b.ssps = SSPSConfig(); a.initFrom = ""; b.initFrom = ""
         a.qat = QATConfig(); b.qat = QATConfig()
         // A QAT stage may fine-tune with its own learning-rate schedule.
         if config.qat.enabled { a.learningRate = 0; b.learningRate = 0; a.lrDecay = 0; b.lrDecay = 0; a.lrStepEpochs = 0; b.lrStepEpochs = 0 }
         guard a == b else {
-            throw .checkpoint(path: path, reason: "init_from: its config differs from this run's beyond epochs, threads, corpus, "
+            throw .checkpoint(path: path, reason: "init_from: its config differs from this run's beyond epochs, threads, seed, corpus, "
                               + "ssps.*, qat.* (and for QAT the lr schedule) and init_from (base \(ck.config.compactJSON))")
         }
         guard ck.epoch < config.epochs else {
