@@ -13,7 +13,8 @@ struct TrainCommand: ParsableCommand {
         dilations, res2net_scale, se_channels, attention_channels, global_context, embedding_size, padding, \
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
         augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads, \
-        init_from (a base run folder or checkpoint to continue as a new stage), ssps.{enabled, sampling \
+        init_from (a base run folder or checkpoint to continue as a new stage; besides epochs, threads, corpus, \
+        ssps.* and qat.* it may change only seed, which gives the stage its own draws), ssps.{enabled, sampling \
         (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO)}, \
         dino_global_seconds, dino_local_seconds, dino.{hidden, bottleneck, prototypes, student_temperature, \
         teacher_temperature, center_momentum, momentum, warmup_epochs, schedule_epochs, final_lr, clip_grad, \
