@@ -13,14 +13,15 @@ struct TrainCommand: ParsableCommand {
         dilations, res2net_scale, se_channels, attention_channels, global_context, embedding_size, padding, \
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
         augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads, \
-        init_from (a base run folder or checkpoint to continue as a new stage; besides epochs, threads, corpus, \
-        ssps.* and qat.* it may change only seed, which gives the stage its own draws), ssps.{enabled, sampling \
+        init_from (a base run folder or checkpoint to continue as a new stage; its config may differ from the \
+        base's only in epochs, threads, seed — the stage's own draws —, corpus location, ssps.*, qat.* and a \
+        QAT stage's lr schedule), ssps.{enabled, sampling \
         (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO)}, \
         dino_global_seconds, dino_local_seconds, dino.{hidden, bottleneck, prototypes, student_temperature, \
         teacher_temperature, center_momentum, momentum, warmup_epochs, schedule_epochs, final_lr, clip_grad, \
         freeze_last_layer}, qat.{enabled, calibration_utterances}, band_limit.{probability, cutoff_hz}.
         The run folder gets config.json, log.csv, checkpoint-epochNNN.safetensors (atomic, every epoch) and \
-        checkpoint-last. --resume continues exactly from checkpoint-last; only epochs and threads may change.
+        checkpoint-last. --resume continues exactly from checkpoint-last; only epochs, threads and the corpus location may change.
         SSPS (SimCLR or DINO): train a base run, then a second run with --set init_from=BASE_RUN --set ssps.enabled=true \
         and more epochs; it starts with an eval-mode pass that fills the queues and logs coverage, the share of \
         same-speaker and other-recording pseudo-positives, and NMI of the clusters vs speakers and recordings.
