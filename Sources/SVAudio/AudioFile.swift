@@ -1,4 +1,5 @@
 import CSndFile
+import SVFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -169,8 +170,8 @@ public enum AudioFile {
 
     // MARK: - Writing
 
-    /// Writes interleaved `samples` to `path` atomically: the data goes to a temporary file in the same
-    /// folder, is flushed with `fsync`, and is renamed over `path` only when complete. Integer formats
+    /// Writes interleaved `samples` to `path` atomically (`AtomicFile`: a temporary file in the same
+    /// folder, `fsync`, renamed over `path` only when complete). Integer formats
     /// clip out-of-range values; NaN or infinity is rejected.
     public static func write(path: String, samples: [Float], sampleRate: Int, channels: Int = 1,
                              format: AudioFileFormat) throws(AudioError) {
@@ -184,41 +185,23 @@ public enum AudioFile {
             throw .unsupportedWriteFormat(path: path, format: format, sampleRate: sampleRate, channels: channels)
         }
 
-        let slash = path.lastIndex(of: "/")
-        let folder = slash.map { String(path[...$0]) } ?? ""
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
-        var template = Array("\(folder).\(base).tmp-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw systemError("mkstemp", path: path, errno: errno) }
-        let tempPath = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var descriptorOpen = true
-        var renamed = false
-        defer {
-            // Error-path cleanup only; the error being thrown is the one worth reporting.
-            if descriptorOpen { _ = close(fd) }
-            if !renamed { _ = unlink(tempPath) }
+        try AtomicFile.write(to: path, mapError: { systemError($0.operation, path: $0.path, errno: $0.errno) }) { fd throws(AudioError) in
+            // libsndfile writes through the temporary file's descriptor and leaves it open for the fsync.
+            let handle = try SndFileHandle.openForWriting(fd: fd, path: path, info: info)
+            if format.isInteger {
+                try handle.setBoolean(Int32(SFC_SET_CLIPPING), true, name: "SFC_SET_CLIPPING")
+            }
+            if format == .oggVorbis {
+                try handle.setDouble(Int32(SFC_SET_VBR_ENCODING_QUALITY), vorbisQuality,
+                                     name: "SFC_SET_VBR_ENCODING_QUALITY")
+            }
+            let frames = samples.count / channels
+            _ = try samples.withUnsafeBufferPointer { buf throws(AudioError) in
+                try sndfileCheck("sf_writef_float", path: path, handle: handle.pointer,
+                                 { sf_writef_float(handle.pointer, buf.baseAddress, sf_count_t(frames)) },
+                                 succeeded: { $0 == sf_count_t(frames) })
+            }
+            try handle.close()
         }
-
-        guard fchmod(fd, 0o644) == 0 else { throw systemError("fchmod", path: tempPath, errno: errno) }
-        let handle = try SndFileHandle.openForWriting(fd: fd, path: path, info: info)
-        if format.isInteger {
-            try handle.setBoolean(Int32(SFC_SET_CLIPPING), true, name: "SFC_SET_CLIPPING")
-        }
-        if format == .oggVorbis {
-            try handle.setDouble(Int32(SFC_SET_VBR_ENCODING_QUALITY), vorbisQuality,
-                                 name: "SFC_SET_VBR_ENCODING_QUALITY")
-        }
-        let frames = samples.count / channels
-        _ = try samples.withUnsafeBufferPointer { buf throws(AudioError) in
-            try sndfileCheck("sf_writef_float", path: path, handle: handle.pointer,
-                             { sf_writef_float(handle.pointer, buf.baseAddress, sf_count_t(frames)) },
-                             succeeded: { $0 == sf_count_t(frames) })
-        }
-        try handle.close()
-        guard fsync(fd) == 0 else { throw systemError("fsync", path: tempPath, errno: errno) }
-        descriptorOpen = false
-        guard close(fd) == 0 else { throw systemError("close", path: tempPath, errno: errno) }
-        guard rename(tempPath, path) == 0 else { throw systemError("rename", path: path, errno: errno) }
-        renamed = true
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SVFiles
 
 /// Minimal `.npy` writer: float32 little-endian, format version 1.0, C order.
 public enum NumpyArray {
@@ -40,13 +41,9 @@ public enum NumpyArray {
         return data
     }
 
-    /// Writes the array atomically (temporary file, then rename).
+    /// Writes the array atomically (`AtomicFile`).
     public static func write(path: String, shape: [Int], values: [Float]) throws(WriteError) {
         let data = try encode(shape: shape, values: values)
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw .ioFailure(path: path, reason: "\(error)")
-        }
+        do { try AtomicFile.write(data, to: path) } catch { throw .ioFailure(path: path, reason: error.description) }
     }
 }

@@ -48,7 +48,8 @@ public struct ASNorm: Sendable {
     }
 
     /// Mean and population standard deviation of the `topN` highest cosine scores of one embedding
-    /// against the cohort. Same numbers as `statistics(forMany: [embedding])[0]`.
+    /// against the cohort: `statistics(forMany: [embedding])[0]`, which equals the row of a larger batch
+    /// to Float rounding only (BLAS sums a one-row product in another order).
     public func statistics(for embedding: [Float]) -> (mean: Double, std: Double) {
         statistics(forMany: [embedding])[0]
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SVFiles
 import SVModels
 
 /// An enrolled speaker: the mean of the length-normalised embeddings of their recordings, tied to
@@ -69,7 +70,7 @@ public struct SpeakerProfile: Codable, Equatable, Sendable {
         return profile
     }
 
-    /// Writes the profile atomically (temporary file in the same folder, then rename).
+    /// Writes the profile atomically (`AtomicFile`).
     public func write(path: String) throws(ProfileError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -106,31 +107,5 @@ public enum ProfileError: Error, Equatable, CustomStringConvertible {
         case .modelMismatch(let path, let profileModel, let model):
             return "\(path) was enrolled with model \(profileModel), not with this model (\(model)); enroll again with this model or use the original one"
         }
-    }
-}
-
-/// Atomic file replacement: same-folder temporary file, fsync, rename(2).
-public enum AtomicFile {
-    public struct Failure: Error, CustomStringConvertible { public let description: String }
-
-    public static func write(_ data: Data, to path: String) throws(Failure) {
-        let url = URL(fileURLWithPath: path)
-        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
-        func fail(_ what: String) -> Failure {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            return Failure(description: "\(what) failed: \(reason)")
-        }
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw fail("creating a temporary file") }
-        var written = 0
-        while written < data.count {
-            let n = data[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { close(fd); throw fail("write") }
-            written += n
-        }
-        guard fsync(fd) == 0 else { close(fd); throw fail("fsync") }
-        guard close(fd) == 0 else { throw fail("close") }
-        guard rename(temporary, path) == 0 else { throw fail("rename") }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SpeakerVerification
+import SVFiles
 
 /// Where a command's text output goes: stdout, or a file replaced atomically when complete.
 struct TextOutput {
@@ -10,8 +11,8 @@ struct TextOutput {
             FileHandle.standardOutput.write(Data(text.utf8))
             return
         }
-        do { try AtomicFile.write(Data(text.utf8), to: path) } catch {
-            throw ReportedFailure("cannot write \(path): \(error.description)")
+        do { try AtomicFile.write(text, to: path) } catch {
+            throw ReportedFailure(error.description)
         }
     }
 }

@@ -110,6 +110,43 @@ func snapshot(_ dir: String) -> [String: Data] {
         #expect(CorpusError.missingProgram(name: "flite", aptPackage: "flite").description.contains("--engines espeak-ng"))
     }
 
+    /// Every codec of the channel chain is written and read back by this machine's sox (mp3 needs
+    /// libsox-fmt-mp3, which a plain `apt-get install sox --no-install-recommends` leaves out).
+    @Test(.enabled(if: haveTools, skipMessage)) func soxWritesEveryCodecOfTheRecipe() throws {
+        let tools = try ExternalTools.locate(engines: [.espeakNG])
+        try tools.checkCodecs(Codec.allCases)
+    }
+
+    /// A sox that lacks the mp3 handler (a wrapper that answers as sox does then, and hands every other
+    /// call to the real sox) stops the generator before it creates the output folder, naming the package.
+    @Test(.enabled(if: haveTools, skipMessage)) func aMissingCodecNamesItsPackageBeforeAnyWork() throws {
+        let dir = temporaryFolder("nomp3")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sox = try #require(ExternalTools.find("sox"))
+        let wrapper = dir + "/sox"
+        try Data("""
+            #!/bin/sh
+            for a in "$@"; do case "$a" in *.mp3) echo "$0 FAIL formats: no handler for file extension \\`mp3'" >&2; exit 2;; esac; done
+            exec \(sox) "$@"
+
+            """.utf8).write(to: URL(fileURLWithPath: wrapper))
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: wrapper)
+        var paths = try ExternalTools.locate(engines: [.espeakNG]).paths
+        paths["sox"] = wrapper
+        let tools = ExternalTools(paths: paths)
+        try tools.checkCodecs([.none, .gsm, .vorbis])  // the wrapper passes the others through
+        // 4 speakers × 4 recordings: the recipe draws an mp3 channel among them (checked below).
+        let options = CorpusOptions(speakers: 4, devSpeakers: 0, recordings: 4, utterances: 1, seed: 5, engines: [.espeakNG])
+        let generator = CorpusGenerator(options: options, text: .builtIn, tools: tools, output: dir + "/corpus", jobs: 1)
+        #expect(generator.recipe.allRecordings.contains { $0.channel.codec == .mp3 })
+        do { _ = try generator.run(force: false); Issue.record("no error") } catch {
+            guard case .missingCodec(let codec, let package, _) = error else { Issue.record("\(error)"); return }
+            #expect(codec == "mp3" && package == "libsox-fmt-mp3")
+            #expect(error.description.contains("apt-get install libsox-fmt-mp3"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/corpus"), "work started before the codec check")
+    }
+
     @Test func outputFolderRules() throws {
         let dir = temporaryFolder("out")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -47,6 +47,20 @@ import _SVTestSupport
         #expect(throws: ProfileError.self) { try SpeakerProfile.read(path: dir.path("bad.json")) }
     }
 
+    /// The profile writer once opened `.NAME.tmp-PID` with O_TRUNC: a symlink planted under that name
+    /// had its target overwritten. It now goes through AtomicFile (random name, O_EXCL | O_NOFOLLOW).
+    @Test func writingAProfileDoesNotFollowAPlantedSymlink() throws {
+        let model = try Self.model()
+        let profile = try Enrollment.enroll(name: "joe", paths: [Self.speech[0]], model: model, minimumSpeechSeconds: 1)
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try Data("precious".utf8).write(to: dir.url.appendingPathComponent("victim"))
+        try FileManager.default.createSymbolicLink(atPath: dir.path(".joe.json.tmp-\(getpid())"), withDestinationPath: dir.path("victim"))
+        try profile.write(path: dir.path("joe.json"))
+        #expect(FileManager.default.contents(atPath: dir.path("victim")) == Data("precious".utf8))
+        #expect(try SpeakerProfile.read(path: dir.path("joe.json")) == profile)
+    }
+
     @Test func tooLittleSpeechAndDigitalSilenceAreRefused() throws {
         let model = try Self.model()
         #expect(throws: EnrollmentError.self) {

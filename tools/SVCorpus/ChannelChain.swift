@@ -4,6 +4,15 @@ import Foundation
 /// g722, which sox cannot write; amr-nb, a-law and vorbis stand in for them.
 public enum Codec: String, Codable, Sendable, CaseIterable {
     case none, gsm, mulaw, alaw, mp3, amrnb = "amr-nb", vorbis
+
+    /// The Debian package whose sox format handler writes this codec (u-law and a-law are built into sox).
+    public var soxPackage: String {
+        switch self {
+        case .none, .mulaw, .alaw: return "sox"
+        case .gsm, .amrnb, .vorbis: return "libsox-fmt-base"
+        case .mp3: return "libsox-fmt-mp3"
+        }
+    }
 }
 
 /// One peaking EQ band.
@@ -95,7 +104,10 @@ public struct ChannelChain: Codable, Equatable, Sendable {
     }
 
     /// The sox output options and file extension of the encode step, or nil without a codec.
-    public var codecEncode: (options: [String], ext: String)? {
+    public var codecEncode: (options: [String], ext: String)? { Self.encode(codec, setting: codecSetting) }
+
+    /// The sox output options and file extension that write `codec` at `codecSetting` (its default when nil).
+    public static func encode(_ codec: Codec, setting codecSetting: Double?) -> (options: [String], ext: String)? {
         switch codec {
         case .none: return nil
         case .gsm: return (["-r", "8000", "-c", "1"], "gsm")

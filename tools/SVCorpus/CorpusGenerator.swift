@@ -114,6 +114,8 @@ public struct CorpusGenerator: Sendable {
     public func run(force: Bool, progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws(CorpusError) -> Report {
         let start = Date()
         try recipe.options.validate()
+        let recordings = recipe.allRecordings
+        try tools.checkCodecs(recordings.map(\.channel.codec))
         var description = CorpusDescription(kind: "synth", options: recipe.options, textSource: text.provenance,
                                             tools: [:], importRoot: nil, complete: false, utterances: 0, audioSeconds: 0)
         _ = try CorpusOutput.prepare(output, description: description, force: force)
@@ -121,7 +123,6 @@ public struct CorpusGenerator: Sendable {
         try CorpusOutput.writeDescription(description, dir: output)
         removeStaleTemporaries()
 
-        let recordings = recipe.allRecordings
         let total = recordings.count * recipe.options.utterances
         let next = Atomic<Int>(0)
         let finished = Atomic<Int>(0)

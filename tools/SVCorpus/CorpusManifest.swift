@@ -1,4 +1,5 @@
 import Foundation
+import SVFiles
 
 /// One utterance of a VoxCeleb-like corpus: speaker → recording (one channel) → utterance.
 public struct CorpusUtterance: Codable, Equatable, Sendable {
@@ -91,10 +92,10 @@ public enum CorpusManifest {
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     }
 
-    /// Writes `text` to `path` atomically (temporary file, then rename).
+    /// Writes `text` to `path` atomically (`AtomicFile`).
     public static func writeAtomically(_ text: String, to path: String) throws(CorpusError) {
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw .unwritableOutput(path: path, reason: "\(error.localizedDescription)")
+        do { try AtomicFile.write(text, to: path) } catch {
+            throw .unwritableOutput(path: path, reason: error.description)
         }
     }
 }

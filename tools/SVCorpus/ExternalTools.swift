@@ -64,6 +64,28 @@ public struct ExternalTools: Sendable {
         return (python, model)
     }
 
+    /// Encodes a tenth of a second of tone with each of `codecs` exactly as the channel chain does, and
+    /// decodes it back, in a scratch folder: a sox without a format handler (mp3 lives in its own
+    /// package) then fails here, naming the package, instead of after hours of synthesis.
+    public func checkCodecs(_ codecs: some Sequence<Codec>) throws(CorpusError) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("spkv-codec-check-\(UUID().uuidString)").path
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw .unwritableOutput(path: folder, reason: error.localizedDescription)
+        }
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for codec in Set(codecs).sorted(by: { $0.rawValue < $1.rawValue }) {
+            guard let (options, ext) = ChannelChain.encode(codec, setting: nil) else { continue }
+            let coded = "\(folder)/probe.\(ext)"
+            do {
+                try run("sox", ["-R", "-D", "-V1", "-r", "16000", "-c", "1", "-n"] + options + [coded, "synth", "0.1", "sine", "440"])
+                try run("sox", ["-R", "-D", "-V1", coded, "-n"])
+            } catch {
+                guard case .programFailed(_, _, _, let output) = error else { throw error }
+                throw .missingCodec(codec: codec.rawValue, aptPackage: codec.soxPackage, output: output)
+            }
+        }
+    }
+
     /// The base voices with no folder `<root>/*/<name>`.
     public static func missingFestivalVoices(_ bases: [FestivalVoice.Base], root: String = festivalVoiceRoot) -> [FestivalVoice.Base] {
         let fm = FileManager.default

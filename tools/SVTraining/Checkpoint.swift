@@ -1,6 +1,7 @@
 import Foundation
 import SVAutograd
 import SVModels
+import SVFiles
 
 /// One row of log.csv.
 public struct TrainingLogRow: Equatable, Sendable {
@@ -127,8 +128,8 @@ public struct TrainingCheckpoint {
             "data_crc32": Self.dataChecksum(tensors),
         ]
         let bytes = SafeTensors(metadata: metadata, tensors: list).serialize()
-        do { try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw .checkpoint(path: path, reason: "cannot write: \(error.localizedDescription)")
+        do { try AtomicFile.write(bytes, to: path) } catch {
+            throw .checkpoint(path: path, reason: error.description)
         }
     }
 

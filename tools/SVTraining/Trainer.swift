@@ -5,6 +5,7 @@ import SVFeatures
 import SVKernels
 import SVScoring
 import SpeakerVerification
+import SVFiles
 
 /// A training run in a run folder: config.json, log.csv, checkpoint-epochNNN.safetensors and
 /// checkpoint-last. Everything random derives from (seed, epoch, index), and a checkpoint holds all
@@ -82,8 +83,8 @@ public final class Trainer {
         if config.qat.enabled && !(checkpoint?.tensors.keys.contains { $0.hasSuffix(".input_log_scale") } ?? false) {
             try calibrateQuantizationSteps()
         }
-        do { try Data((config.json + "\n").utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/config.json"), options: .atomic) } catch {
-            throw .run("cannot write \(runDirectory)/config.json: \(error.localizedDescription)")
+        do { try AtomicFile.write(config.json + "\n", to: "\(runDirectory)/config.json") } catch {
+            throw .run(error.description)
         }
         try writeLog()
     }
@@ -192,11 +193,11 @@ public final class Trainer {
 
     private func writeLog() throws(TrainingError) {
         let text = ([TrainingLogRow.header] + log.map(\.csv)).joined(separator: "\n") + "\n"
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/log.csv"), options: .atomic) } catch {
-            throw .run("cannot write log.csv: \(error.localizedDescription)")
+        do { try AtomicFile.write(text, to: "\(runDirectory)/log.csv") } catch {
+            throw .run(error.description)
         }
         let svg = TrainingPlot.svg(log, title: "\(config.methodName), C=\(config.model.blockChannels), \((config.corpus as NSString).lastPathComponent)")
-        try? Data(svg.utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/training.svg"), options: .atomic)
+        try? AtomicFile.write(svg, to: "\(runDirectory)/training.svg")
     }
 
     func makeAugmenter() throws(TrainingError) -> Augmenter? {
@@ -263,8 +264,8 @@ public final class Trainer {
             log.append(row)
             let name = String(format: "checkpoint-epoch%03d.safetensors", epochsDone)
             try checkpoint().write(path: "\(runDirectory)/\(name)")
-            do { try Data((name + "\n").utf8).write(to: URL(fileURLWithPath: "\(runDirectory)/checkpoint-last"), options: .atomic) } catch {
-                throw .run("cannot write checkpoint-last: \(error.localizedDescription)")
+            do { try AtomicFile.write(name + "\n", to: "\(runDirectory)/checkpoint-last") } catch {
+                throw .run(error.description)
             }
             try writeLog()
             epochsThisRun += 1

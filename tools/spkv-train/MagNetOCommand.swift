@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SVTraining
 import SpeakerVerification
+import SVFiles
 
 /// `spkv-train magneto`: MagNetO stage 3 on a frozen model.
 struct MagNetOCommand: ParsableCommand {
@@ -121,10 +122,10 @@ struct MagNetOCommand: ParsableCommand {
         }
         let after = probe.map(trainer.loss(step:)).reduce(0, +) / Double(probe.count)
         print(String(format: "loss on 20 fresh batches: %.5f at the calibrator's solution, %.5f trained (%.0f s)", before, after, Date().timeIntervalSince(clock)))
-        try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/log.csv"), options: .atomic)
+        try AtomicFile.write(rows.joined(separator: "\n") + "\n", to: "\(out)/log.csv")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        try encoder.encode(config).write(to: URL(fileURLWithPath: "\(out)/config.json"), options: .atomic)
+        try AtomicFile.write(encoder.encode(config), to: "\(out)/config.json")
 
         // Model files: the frozen model's tensors plus the network; the offset in spkv.scoring.
         let provenance = ["kind": "cosine", "labels": config.labels.rawValue, "pair_labels": "\(Set(pairLabels).count)",

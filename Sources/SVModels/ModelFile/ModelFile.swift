@@ -1,3 +1,5 @@
+import SVFiles
+
 /// An spkv model file: a safetensors container with spkv metadata and a data checksum
 /// (`models/README.md`). Weights are immutable once loaded and can be shared between threads.
 ///
@@ -93,7 +95,9 @@ public struct ModelFile: Sendable, Equatable {
 
     /// Writes the file atomically (temporary file in the same folder, fsync, rename).
     public func write(path: String) throws(ModelFileError) {
-        try AtomicFile.write(serialize(), to: path)
+        do { try AtomicFile.write(serialize(), to: path) } catch {
+            throw .io(operation: error.operation, path: error.path, errno: error.errno)
+        }
     }
 
     // MARK: - Tensor table

@@ -1,3 +1,5 @@
+import SVFiles
+
 /// A safetensors container: string→string metadata and named tensors, with no spkv semantics
 /// (those are in `ModelFile`). Layout (see `models/README.md`):
 ///
@@ -104,7 +106,9 @@ public struct SafeTensors: Sendable, Equatable {
 
     /// Writes the file atomically (temporary file, fsync, rename).
     public func write(path: String) throws(ModelFileError) {
-        try AtomicFile.write(serialize(), to: path)
+        do { try AtomicFile.write(serialize(), to: path) } catch {
+            throw .io(operation: error.operation, path: error.path, errno: error.errno)
+        }
     }
 }
 

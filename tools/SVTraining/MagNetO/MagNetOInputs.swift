@@ -1,6 +1,7 @@
 import Foundation
 import SVKernels
 import SpeakerVerification
+import SVFiles
 
 /// What MagNetO trains on: for every training utterance of a corpus, the frozen encoder's embedding
 /// and the pooled statistics it came from (after the pooling batch norm), from the whole utterance.
@@ -67,7 +68,7 @@ public struct MagNetOInputs: Sendable {
                            try Tensor(name: "pooled", shape: [count, pooledSize], floats: pooled)]
             let meta = ["format": Self.format, "model_checksum": modelChecksum, "corpus_id": corpusID]
             let bytes = SafeTensors(metadata: meta, tensors: tensors).serialize()
-            try Data(bytes).write(to: URL(fileURLWithPath: path), options: .atomic)
+            try AtomicFile.write(bytes, to: path)
         } catch { throw .run("cannot write \(path): \(error)") }
     }
 
