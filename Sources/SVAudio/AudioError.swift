@@ -25,6 +25,11 @@ public enum AudioError: Error, Equatable, CustomStringConvertible, Sendable {
     case invalidChannelCount(path: String, channels: Int)
     /// An interleaved buffer whose length is not a multiple of the channel count.
     case sampleCountMismatch(path: String, samples: Int, channels: Int)
+    /// The audio is longer than the decoding limit (`AudioFile.maximumSeconds`): `seconds` is its length
+    /// as far as known (from the header, or decoded so far).
+    case tooLong(path: String, seconds: Double, limitSeconds: Double)
+    /// `SPKV_MAX_AUDIO_SECONDS` is set to something other than a number of seconds in range.
+    case invalidLengthLimit(path: String, value: String)
     /// libsndfile cannot write this format with these parameters.
     case unsupportedWriteFormat(path: String, format: AudioFileFormat, sampleRate: Int, channels: Int)
     /// Any other libsndfile failure: the C function, its error code and `sf_strerror` text.
@@ -38,7 +43,8 @@ public enum AudioError: Error, Equatable, CustomStringConvertible, Sendable {
         case .fileNotFound(let p), .cannotOpen(let p, _), .unrecognizedFormat(let p, _),
              .malformedFile(let p, _), .unsupportedEncoding(let p, _), .truncated(let p, _, _),
              .emptyAudio(let p), .nonFiniteSample(let p, _, _, _), .unsupportedSampleRate(let p, _),
-             .invalidChannelCount(let p, _), .sampleCountMismatch(let p, _, _),
+             .invalidChannelCount(let p, _), .sampleCountMismatch(let p, _, _), .tooLong(let p, _, _),
+             .invalidLengthLimit(let p, _),
              .unsupportedWriteFormat(let p, _, _, _), .library(_, let p, _, _), .system(_, let p, _, _):
             return p
         }
@@ -76,6 +82,14 @@ public enum AudioError: Error, Equatable, CustomStringConvertible, Sendable {
         case .sampleCountMismatch(let path, let samples, let channels):
             return "cannot use \(samples) interleaved samples for '\(path)': not a multiple of \(channels) channels; "
                 + "pass whole frames."
+        case .tooLong(let path, let seconds, let limit):
+            return "'\(path)' is longer than the \(Int(limit)) s of audio spkv decodes from one source (at least "
+                + "\(Int(seconds)) s); cut it (e.g. `sox in.flac out.flac trim 0 \(Int(limit))`) or raise the limit with "
+                + "\(AudioFile.maximumSecondsVariable)=SECONDS."
+        case .invalidLengthLimit(let path, let value):
+            let range = AudioFile.maximumSecondsRange
+            return "\(AudioFile.maximumSecondsVariable)='\(value)' is not a number of seconds from \(Int(range.lowerBound)) "
+                + "to \(Int(range.upperBound)) (reading '\(path)'); fix or unset it (default \(Int(AudioFile.defaultMaximumSeconds)) s)."
         case .unsupportedWriteFormat(let path, let format, let rate, let channels):
             return "cannot write '\(path)' as \(format) at \(rate) Hz with \(channels) channels: libsndfile rejects "
                 + "this combination; choose another format (e.g. .wav16) or sample rate."

@@ -66,6 +66,26 @@ public enum AudioFile {
     public static let supportedSampleRates: ClosedRange<Int> = 1_000...768_000
     /// Largest channel count accepted (libsndfile's own limit).
     public static let maxChannels = 1024
+    /// The longest audio decoded from one file or captured in one live session, unless
+    /// `SPKV_MAX_AUDIO_SECONDS` says otherwise: a compressed file of a few megabytes can hold hours of
+    /// audio (silence costs almost nothing), which would be decoded whole before any other check.
+    public static let defaultMaximumSeconds = 1800.0
+    /// The environment variable that sets `maximumSeconds`.
+    public static let maximumSecondsVariable = "SPKV_MAX_AUDIO_SECONDS"
+    /// The values the variable may take (a second up to a day of audio).
+    public static let maximumSecondsRange: ClosedRange<Double> = 1...86_400
+
+    /// The limit in force: `SPKV_MAX_AUDIO_SECONDS` when set, else `defaultMaximumSeconds`; `source` names
+    /// what is being read, for the error when the variable holds no valid number.
+    public static func maximumSeconds(for source: String) throws(AudioError) -> Double {
+        guard let raw = getenv(maximumSecondsVariable) else { return defaultMaximumSeconds }
+        let text = String(cString: raw)
+        guard let value = Double(text), maximumSecondsRange.contains(value) else {
+            throw .invalidLengthLimit(path: source, value: text)
+        }
+        return value
+    }
+
     /// Quality used for `.oggVorbis` (libsndfile's 0...1 VBR scale).
     public static let vorbisQuality = 0.7
 
@@ -80,8 +100,12 @@ public enum AudioFile {
     }
 
     /// All samples of `path`, interleaved, as Float (integer PCM scaled to [-1, 1)), after checking the
-    /// rate, the channel count, truncation, emptiness and non-finite values.
-    public static func readInterleaved(path: String) throws(AudioError) -> (samples: [Float], info: AudioFileInfo) {
+    /// rate, the channel count, the length (at most `maximumSeconds`, by default the limit in force:
+    /// refused from the header when it declares more, else when decoding passes it), truncation,
+    /// emptiness and non-finite values.
+    public static func readInterleaved(path: String, maximumSeconds: Double? = nil) throws(AudioError) -> (samples: [Float], info: AudioFileInfo) {
+        let limitSeconds: Double
+        if let maximumSeconds { limitSeconds = maximumSeconds } else { limitSeconds = try Self.maximumSeconds(for: path) }
         let handle = try open(path)
         let header = makeInfo(handle)
         guard (1...maxChannels).contains(header.channels) else {
@@ -99,6 +123,11 @@ public enum AudioFile {
             declared = max(declared ?? 0, riff)
         }
         if declared == 0 { throw .emptyAudio(path: path) }
+        let rate = Double(header.sampleRate)
+        let maximumFrames = Int((limitSeconds * rate).rounded(.down))
+        if let declared, declared > maximumFrames {
+            throw .tooLong(path: path, seconds: Double(declared) / rate, limitSeconds: limitSeconds)
+        }
 
         let channels = header.channels
         var samples: [Float] = []
@@ -114,8 +143,10 @@ public enum AudioFile {
                                  succeeded: { $0 >= 0 })
             }
             if got == 0 { break }
-            samples.append(contentsOf: chunk[0..<(Int(got) * channels)])
             total += Int(got)
+            // Headers of MP3 (and of cut or crafted files) do not bound the length: stop decoding here.
+            if total > maximumFrames { throw .tooLong(path: path, seconds: Double(total) / rate, limitSeconds: limitSeconds) }
+            samples.append(contentsOf: chunk[0..<(Int(got) * channels)])
         }
         if let declared, total < declared {
             throw .truncated(path: path, declaredFrames: declared, readFrames: total)
@@ -132,11 +163,11 @@ public enum AudioFile {
 
     /// Reads `path`, mixes it to mono (mean of the channels) and resamples it to `sampleRate` with the
     /// band-limited `Resampler`. This is what the engine calls.
-    public static func readMono(path: String, sampleRate: Int = 16_000) throws(AudioError) -> AudioClip {
+    public static func readMono(path: String, sampleRate: Int = 16_000, maximumSeconds: Double? = nil) throws(AudioError) -> AudioClip {
         guard supportedSampleRates.contains(sampleRate) else {
             throw .unsupportedSampleRate(path: "requested output rate for \(path)", sampleRate: sampleRate)
         }
-        let (interleaved, info) = try readInterleaved(path: path)
+        let (interleaved, info) = try readInterleaved(path: path, maximumSeconds: maximumSeconds)
         var mono = PCM.mixdown(interleaved, channels: info.channels)
         if info.sampleRate != sampleRate {
             mono = Resampler(inputRate: info.sampleRate, outputRate: sampleRate).process(mono)

@@ -44,6 +44,16 @@ public enum BLAS {
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
+    /// Runs `body` with `count` OpenBLAS threads and restores the count it found: the setting is the
+    /// whole process's, and a library call that left it changed would change how later calls elsewhere
+    /// split (and so round) their sums.
+    public static func withThreads<Result, Failure: Error>(_ count: Int, _ body: () throws(Failure) -> Result) throws(Failure) -> Result {
+        let previous = threads
+        setThreads(count)
+        defer { setThreads(previous) }
+        return try body()
+    }
+
     /// The kernel family OpenBLAS selected at run time (e.g. "Cooperlake" on Zen 4).
     public static var coreName: String { String(cString: openblas_get_corename()) }
 }

@@ -152,18 +152,19 @@ public enum BatchEmbedding {
     public static func embed(paths: [String], model: SpeakerModel, threads: Int,
                              progress: (@Sendable (Int, Int) -> Void)? = nil) -> [Result<[Float], EmbeddingError>] {
         let workers = max(1, min(threads, paths.count))
-        BLAS.setThreads(workers == 1 ? threads : 1)
         let results = ResultSlots(count: paths.count)
         let next = Counter(), done = Counter()
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-            let embedder = Embedder(model: model)
-            while true {
-                let i = next.increment() - 1
-                guard i < paths.count else { break }
-                let result: Result<[Float], EmbeddingError>
-                do throws(EmbeddingError) { result = .success(try embedder.embed(path: paths[i])) } catch { result = .failure(error) }
-                results.set(i, result)
-                progress?(done.increment(), paths.count)
+        BLAS.withThreads(workers == 1 ? threads : 1) {
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                let embedder = Embedder(model: model)
+                while true {
+                    let i = next.increment() - 1
+                    guard i < paths.count else { break }
+                    let result: Result<[Float], EmbeddingError>
+                    do throws(EmbeddingError) { result = .success(try embedder.embed(path: paths[i])) } catch { result = .failure(error) }
+                    results.set(i, result)
+                    progress?(done.increment(), paths.count)
+                }
             }
         }
         return results.values

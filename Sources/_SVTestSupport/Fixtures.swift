@@ -26,7 +26,14 @@ public struct TemporaryDirectory: Sendable {
 /// Largest absolute difference between two equally long sequences.
 public func maxAbsDifference<A: Collection<Float>, B: Collection<Float>>(_ a: A, _ b: B) -> Float {
     precondition(a.count == b.count, "maxAbsDifference: lengths \(a.count) and \(b.count) differ")
-    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+    // NaN on either side is the largest difference of all: `max` would drop it and the check would pass.
+    var worst: Float = 0
+    for (x, y) in zip(a, b) {
+        let d = abs(x - y)
+        if d.isNaN { return .nan }
+        worst = max(worst, d)
+    }
+    return worst
 }
 
 /// Cosine similarity in Double, for parity checks.

@@ -15,9 +15,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object.") var json = false
 
     func validate() throws {
-        guard seconds >= 0.5, seconds <= 600 else { throw ValidationError("--seconds must be between 0.5 and 600") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1") }
+        try checkRange(seconds, 0.5...600, "--seconds", unit: " s")
+        try checkRange(threads, OptionRange.threads, "--threads")
+        try checkRange(repeats, 1...100_000, "--repeats")
     }
 
     func run() throws {

@@ -20,7 +20,7 @@ struct Embed: ParsableCommand {
 
     func validate() throws {
         guard !audio.isEmpty else { throw ValidationError("give at least one audio file") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try checkRange(threads, OptionRange.threads, "--threads")
     }
 
     func run() throws {

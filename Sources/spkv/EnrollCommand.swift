@@ -23,7 +23,7 @@ struct Enroll: ParsableCommand {
     func validate() throws {
         if liveOptions.live { guard audio.isEmpty else { throw ValidationError("give recordings or --live, not both") } }
         else { guard !audio.isEmpty else { throw ValidationError("give at least one recording, or --live") } }
-        guard minimumSpeech >= 0, minimumSpeech.isFinite else { throw ValidationError("--min-speech must be ≥ 0") }
+        try checkRange(minimumSpeech, 0...86_400, "--min-speech", unit: " s")
         try liveOptions.check()
     }
 

@@ -10,7 +10,8 @@ struct LiveOptions: ParsableArguments {
     @Option(help: "ALSA capture device (see 'spkv devices').") var device = "default"
     @Option(name: .customLong("alsa-config"), help: "ALSA configuration file defining --device, used instead of the system configuration (e.g. a file-plugin device for tests).")
     var alsaConfig: String?
-    @Option(help: "Stop after this many seconds of captured audio (default: at Ctrl-C).") var duration: Double?
+    @Option(help: "Stop after this many seconds of captured audio (default: at Ctrl-C, or at the audio length limit, SPKV_MAX_AUDIO_SECONDS, 1800 s unless set).")
+    var duration: Double?
     @Option(help: "Analysis window in seconds.") var window = 3.0
     @Option(help: "Seconds of audio between two refreshes.") var refresh = 0.25
     @Flag(help: "Read at real-time pace (for plugin devices such as 'file' or 'null', which do not pace).") var pace = false
@@ -20,11 +21,13 @@ struct LiveOptions: ParsableArguments {
     var reconnect = 10.0
 
     func check() throws {
-        if let duration { guard duration > 0, duration.isFinite else { throw ValidationError("--duration must be positive") } }
-        guard window >= 0.5, window.isFinite else { throw ValidationError("--window must be at least 0.5 s") }
-        guard refresh >= 0.01, refresh <= window else { throw ValidationError("--refresh must be between 0.01 s and --window") }
-        guard reconnect >= 0, reconnect.isFinite else { throw ValidationError("--reconnect must be 0 or more seconds") }
-        if let captureRate { guard (4_000...384_000).contains(captureRate) else { throw ValidationError("--capture-rate must be 4000–384000 Hz") } }
+        // Everything heard is kept for the verdict: the session is bounded like a file's length.
+        let cap = try audioLengthLimit()
+        if let duration { try checkRange(duration, 0.01...cap, "--duration", unit: " s (the audio length limit, \(AudioFile.maximumSecondsVariable))") }
+        try checkRange(window, 0.5...600, "--window", unit: " s")
+        try checkRange(refresh, 0.01...window, "--refresh", unit: " s (at most --window)")
+        try checkRange(reconnect, 0...3_600, "--reconnect", unit: " s")
+        if let captureRate { try checkRange(captureRate, 4_000...384_000, "--capture-rate", unit: " Hz") }
     }
 }
 
@@ -32,7 +35,9 @@ struct LiveOptions: ParsableArguments {
 final class LiveSession {
     private let stream: CaptureStream
     private let sampleRate: Int
-    private let limit: Int?
+    /// Samples to capture: --duration, else the audio length limit.
+    private let limit: Int
+    private let stopsAtLengthLimit: Bool
     /// Converts the device's rate to the model's when they differ (streaming, same output as whole-file resampling).
     private var resampler: Resampler?
     /// The rate the device delivers.
@@ -66,7 +71,9 @@ final class LiveSession {
         }
         self.sampleRate = sampleRate
         reconnectSeconds = options.reconnect
-        limit = options.duration.map { Int(($0 * Double(sampleRate)).rounded()) }
+        let cap = try audioLengthLimit()
+        limit = Int(((options.duration ?? cap) * Double(sampleRate)).rounded())
+        stopsAtLengthLimit = options.duration == nil
     }
 
     /// Feeds captured audio to `consume` until the duration is reached or SIGINT; then `finish`.
@@ -84,15 +91,20 @@ final class LiveSession {
         var lost = 0, back = 0
         // Hands at most what the duration still allows to `consume`.
         func deliver(_ samples: UnsafeBufferPointer<Float>) {
-            let n = limit.map { min(samples.count, $0 - consumed) } ?? samples.count
+            let n = min(samples.count, limit - consumed)
             guard n > 0 else { return }
             consume(UnsafeBufferPointer(rebasing: samples[0..<n]))
             consumed += n
         }
         while !interrupted.isRaised {
-            if let limit, consumed >= limit { break }
+            if consumed >= limit {
+                if stopsAtLengthLimit {
+                    FileHandle.standardError.write(Data("capture: stopped at the audio length limit (\(limit / sampleRate) s, \(AudioFile.maximumSecondsVariable))\n".utf8))
+                }
+                break
+            }
             // Without resampling never read past the duration, so the last chunk ends exactly on it.
-            let want = (resampler == nil ? limit.map { min(chunk.count, $0 - consumed) } : nil) ?? chunk.count
+            let want = resampler == nil ? min(chunk.count, limit - consumed) : chunk.count
             let n = chunk.withUnsafeMutableBufferPointer { stream.ring.read(into: UnsafeMutableBufferPointer(rebasing: $0[0..<want])) }
             if stream.disconnections != lost || stream.reconnections != back {
                 lost = stream.disconnections; back = stream.reconnections
@@ -114,7 +126,7 @@ final class LiveSession {
             }
         }
         stream.stop()
-        if resampler != nil, limit.map({ consumed < $0 }) ?? true {
+        if resampler != nil, consumed < limit {
             resampler!.finish(appendingTo: &converted)     // Ctrl-C: the samples still inside the filter
             converted.withUnsafeBufferPointer { deliver($0) }
         }

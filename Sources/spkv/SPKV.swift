@@ -41,3 +41,23 @@ struct ModelOption: ParsableArguments {
     @Option(name: .shortAndLong, help: "Path of an spkv model file.")
     var model: String
 }
+
+/// Every numeric option is checked against a range in `validate()`, so that no value reaches an integer
+/// conversion that traps or sizes an allocation without bound; outside it is a usage error (exit 64).
+/// NaN is outside every range.
+func checkRange<T: Comparable>(_ value: T, _ range: ClosedRange<T>, _ option: String, unit: String = "") throws {
+    guard range.contains(value) else {
+        throw ValidationError("\(option) must be from \(range.lowerBound) to \(range.upperBound)\(unit); got \(value)")
+    }
+}
+
+/// Ranges shared by several commands.
+enum OptionRange {
+    /// Files embedded in parallel, or OpenBLAS threads.
+    static let threads = 1...256
+}
+
+/// The audio length limit in force (`SPKV_MAX_AUDIO_SECONDS`, else 30 min); a malformed value is a usage error.
+func audioLengthLimit() throws -> Double {
+    do { return try AudioFile.maximumSeconds(for: "the command line") } catch { throw ValidationError(error.description) }
+}

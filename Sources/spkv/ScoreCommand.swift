@@ -26,8 +26,9 @@ struct Score: ParsableCommand {
     var scatter: String?
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard topN >= 1 else { throw ValidationError("--top-n must be at least 1") }
+        try checkRange(threads, OptionRange.threads, "--threads")
+        // AS-norm needs two scores for a deviation; the cohort file bounds it further when it is read.
+        try checkRange(topN, 2...1_000_000, "--top-n")
     }
 
     func run() throws {

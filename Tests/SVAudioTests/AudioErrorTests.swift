@@ -1,5 +1,6 @@
 import Foundation
 import SVKernels
+import Synchronization
 import Testing
 import _SVTestSupport
 @testable import SVAudio
@@ -40,15 +41,39 @@ import _SVTestSupport
         guard case .cannotOpen = Self.readError(dir.url.path) else { Issue.record("expected cannotOpen"); return }
     }
 
+    /// Root reads every file, and CI runs as root: there the read happens on a thread of its own whose
+    /// file-system uid is nobody's (setfsuid is per thread and drops the file capabilities), so the
+    /// kernel's permission check is real either way.
     @Test func unreadableFileUsesTheLibraryMessage() throws {
-        guard getuid() != 0 else { return }  // root reads everything
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let path = dir.path("locked.wav")
         try AudioFile.write(path: path, samples: [0.1, 0.2], sampleRate: 16_000, format: .wav16)
         chmod(path, 0)
-        guard case .cannotOpen(_, let reason) = Self.readError(path) else { Issue.record("expected cannotOpen"); return }
+        let error = try asUnprivilegedFileUser { Self.readError(path) }
+        guard case .cannotOpen(_, let reason) = error else { Issue.record("expected cannotOpen, got \(String(describing: error))"); return }
         #expect(reason.contains("ermission"))
+    }
+
+    /// Runs `body` with file permissions checked as for the user nobody: as is when not root, else on a
+    /// new thread with setfsuid(65534) (restored before the thread ends; other threads keep root's).
+    func asUnprivilegedFileUser<T: Sendable>(_ body: @escaping @Sendable () -> T) throws -> T {
+        guard geteuid() == 0 else { return body() }
+        typealias SetFSUID = @convention(c) (UInt32) -> Int32
+        let setfsuid = unsafeBitCast(try #require(dlsym(nil, "setfsuid"), "setfsuid not found"), to: SetFSUID.self)
+        let result = Mutex<T?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            _ = setfsuid(65_534)
+            let ok = setfsuid(UInt32.max) == 65_534  // an invalid id only reports the current one
+            let value = ok ? body() : nil
+            _ = setfsuid(0)
+            result.withLock { $0 = value }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        return try #require(result.withLock { $0 }, "setfsuid(65534) did not take effect")
     }
 
     @Test func textIsNotAudio() throws {
@@ -84,6 +109,43 @@ import _SVTestSupport
         let readable = (20_000 - 44) / 2
         #expect(Self.readError(cut) == .truncated(path: cut, declaredFrames: 16_000, readFrames: readable))
         #expect(Self.readError(cut)?.description.contains("16000 frames") == true)
+    }
+
+    /// A few kilobytes of FLAC can declare an hour of silence: the header alone refuses it, before any
+    /// decoding; within the limit it reads.
+    @Test func audioLongerThanTheLimitIsRefusedFromItsHeader() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("forty-seconds.flac")
+        try AudioFile.write(path: path, samples: [Float](repeating: 0, count: 40 * 8_000), sampleRate: 8_000, format: .flac16)
+        #expect(throws: AudioError.tooLong(path: path, seconds: 40, limitSeconds: 30)) {
+            try AudioFile.readMono(path: path, maximumSeconds: 30)
+        }
+        #expect(try AudioFile.readMono(path: path, maximumSeconds: 40).samples.count == 40 * 16_000)
+        #expect(AudioError.tooLong(path: path, seconds: 40, limitSeconds: 30).description.contains("SPKV_MAX_AUDIO_SECONDS"))
+    }
+
+    /// MP3 headers give no trustworthy length (libsndfile estimates it): decoding stops as soon as it
+    /// passes the limit, so memory stays bounded by the limit, not by what the file expands to.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sox"), "needs sox with libsox-fmt-mp3"))
+    func mp3LongerThanTheLimitStopsDecodingAtTheLimit() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("silence.mp3")
+        let sox = Process()
+        sox.executableURL = URL(fileURLWithPath: "/usr/bin/sox")
+        sox.arguments = ["-n", "-r", "16000", "-c", "1", "-C", "8", path, "trim", "0", "120"]
+        try sox.run()
+        sox.waitUntilExit()
+        try #require(sox.terminationStatus == 0, "sox could not write mp3 (apt-get install libsox-fmt-mp3)")
+        do {
+            _ = try AudioFile.readMono(path: path, maximumSeconds: 60)
+            Issue.record("no error")
+        } catch {
+            guard case .tooLong(_, let seconds, let limit) = error else { Issue.record("\(error)"); return }
+            #expect(limit == 60 && seconds > 60 && seconds < 62, "decoding went on to \(seconds) s")
+        }
+        #expect(try AudioFile.readMono(path: path, maximumSeconds: 200).samples.count >= 119 * 16_000)
     }
 
     @Test func truncatedFLACIsAnError() throws {

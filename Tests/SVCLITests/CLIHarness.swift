@@ -55,9 +55,9 @@ struct CLIResult: CustomStringConvertible {
     var description: String { "spkv \(arguments.joined(separator: " ")) -> exit \(status)\nstdout: \(stdout.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
 }
 
-/// Runs the built `spkv` with `arguments`; stdout and stderr go to files (no pipe can fill up and
-/// block the child), then are read back whole.
-func spkv(_ arguments: [String], binary name: String = "spkv") throws -> CLIResult {
+/// Runs the built `spkv` with `arguments` (and `environment` added to this process's); stdout and
+/// stderr go to files (no pipe can fill up and block the child), then are read back whole.
+func spkv(_ arguments: [String], binary name: String = "spkv", environment: [String: String] = [:]) throws -> CLIResult {
     let binary = try SPKVBinary.require(named: name)
     let scratch = try TemporaryDirectory()
     defer { scratch.remove() }
@@ -70,6 +70,7 @@ func spkv(_ arguments: [String], binary name: String = "spkv") throws -> CLIResu
     let process = Process()
     process.executableURL = URL(fileURLWithPath: binary)
     process.arguments = arguments
+    if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice

@@ -588,8 +588,9 @@ struct CLIVerificationTests {
             let document = try XMLDocument(xmlString: svg, options: [])
             #expect(document.rootElement()?.name == "svg", "\(name).svg")
             #endif
-            // PNG copies only exist when a converter is installed; if one was written it is a PNG.
+            // PNG copies: rsvg-convert is a test prerequisite (librsvg2-bin), so the copy must be there.
             let png = (folder as NSString).appendingPathComponent("\(name).png")
+            #expect(FileManager.default.fileExists(atPath: png), "no \(name).png: is librsvg2-bin installed? \(r)")
             if FileManager.default.fileExists(atPath: png) {
                 #expect(try Data(contentsOf: URL(fileURLWithPath: png)).prefix(8) == Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]))
             }

@@ -1,8 +1,17 @@
 import Foundation
 import Testing
+import _SVTestSupport
 @testable import SVKernels
 
 @Suite struct Conv1dTests {
+    /// The comparison helper every parity test uses reports NaN (it once returned the largest finite
+    /// difference, so a NaN output passed).
+    @Test func maxAbsDifferenceReportsNaN() {
+        #expect(maxAbsDifference([1, .nan, 3] as [Float], [1, 2, 3]).isNaN)
+        #expect(maxAbsDifference([1, 2, 3] as [Float], [1, 2, .nan]).isNaN)
+        #expect(maxAbsDifference([1, 2, 3] as [Float], [1, 2.5, 3]) == 0.5)
+    }
+
     struct Case: Sendable, CustomStringConvertible {
         let cin: Int, cout: Int, frames: Int, kernel: Int, dilation: Int, padding: PaddingMode
         var description: String { "\(cin)->\(cout) T=\(frames) k=\(kernel) d=\(dilation) \(padding)" }
@@ -29,7 +38,7 @@ import Testing
                    kernel: c.kernel, dilation: c.dilation, padding: c.padding, y: &fast, scratch: &scratch)
         conv1dSameNaive(x: x, inChannels: c.cin, frames: c.frames, weight: w, bias: b, outChannels: c.cout,
                         kernel: c.kernel, dilation: c.dilation, padding: c.padding, y: &slow)
-        let diff = zip(fast, slow).map { abs($0 - $1) }.max()!
+        let diff = maxAbsDifference(fast, slow)  // NaN when either side has one (`.max()` would drop it)
         #expect(diff < 1e-5, "max |fast − naive| = \(diff)")
     }
 

@@ -62,7 +62,10 @@ import _SVTestSupport
         let first = try encoder.embed(features: a, frames: fa, workspace: shared)
         _ = try encoder.embed(features: b, frames: fb, workspace: shared)   // grows the workspace
         let again = try encoder.embed(features: a, frames: fa, workspace: shared)
-        #expect(first == again)
+        // A stale workspace gives errors of order one; equal to rounding, as the process's OpenBLAS thread
+        // count (other suites change it) may split the first layer's sums differently between the calls.
+        let scale = first.map(abs).max() ?? 1
+        #expect(maxAbsDifference(first, again) <= 1e-5 * max(1, scale))
     }
 
     @Test func rejectsTooShortAndNonFiniteInput() throws {

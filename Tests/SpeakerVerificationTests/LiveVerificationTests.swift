@@ -35,7 +35,8 @@ import _SVTestSupport
         let verdict = live.finish()
         let batch = try Verification.verify(profile: profile, profilePath: "p", audioPath: speech[1], model: model, threshold: 0.1, prior: 0.01)
         let r = try #require(verdict.result)
-        #expect(abs(r.score - batch.score) < 1e-9 && r.accepted == batch.accepted && abs(verdict.seconds - clip.duration) < 1e-9)
+        // Same samples, same network; the OpenBLAS thread count is the process's and other suites change it.
+        #expect(abs(r.score - batch.score) < 1e-5 && r.accepted == batch.accepted && abs(verdict.seconds - clip.duration) < 1e-9)
     }
 
     @Test func silenceGivesNoScoreAndNoVerdict() throws {

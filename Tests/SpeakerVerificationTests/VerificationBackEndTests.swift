@@ -28,7 +28,8 @@ import _SVTestSupport
         let embedder = Embedder(model: model)
         let a = Cosine.normalized(try embedder.embed(path: Self.speech[0]))
         let b = Cosine.normalized(try embedder.embed(path: Self.speech[1]))
-        #expect(maxAbsDifference(profile.embedding, zip(a, b).map { ($0 + $1) / 2 }) < 1e-6)
+        // Enrollment embeds on its own, this test on its thread: OpenBLAS may split their sums another way.
+        #expect(maxAbsDifference(profile.embedding, zip(a, b).map { ($0 + $1) / 2 }) < 1e-5)
         #expect(profile.modelChecksum == model.checksum && profile.recordings.count == 2)
         #expect(abs(profile.recordings[0].seconds - 57_571.0 / 16_000) < 1e-9)
         #expect(profile.recordings.allSatisfy { $0.speechSeconds > 1 && $0.speechSeconds <= $0.seconds })
@@ -92,7 +93,7 @@ import _SVTestSupport
                                         threshold: 0.1, prior: 0.01)
         #expect(r.llr == nil && r.accepted == (r.cosine >= 0.1))
         let strict = try Verification.verify(profile: profile, profilePath: "p", audioPath: Self.speech[1], model: model,
-                                             threshold: r.cosine + 1e-9, prior: 0.01)
+                                             threshold: r.cosine + 1e-4, prior: 0.01)  // above the recomputed score's rounding
         #expect(!strict.accepted)
         #expect(throws: VerificationError.noThreshold) {
             try Verification.verify(profile: profile, profilePath: "p", audioPath: Self.speech[1], model: model, threshold: nil, prior: 0.01)
@@ -123,7 +124,7 @@ import _SVTestSupport
         #expect(first.trials.map(\.label) == [.target, .nontarget, nil])
         let embedder = Embedder(model: model)
         let a = try embedder.embed(path: Self.speech[0]), b = try embedder.embed(path: Self.speech[1])
-        #expect(abs(first.trials[0].score - Double(Cosine.similarity(a, b))) < 1e-6)
+        #expect(abs(first.trials[0].score - Double(Cosine.similarity(a, b))) < 1e-5)  // batch vs own embeddings
         #expect(first.header["kind"] == "cosine" && first.header["model"] == model.checksum)
 
         // The cache holds all three files; a planted entry proves the second run reads it.
@@ -171,6 +172,8 @@ import _SVTestSupport
         fromEmbeddings.cohortEmbeddings = [emb[1], emb[2], emb[0]]
         fromEmbeddings.cohortTopN = 2
         let same = try fromEmbeddings.score(trials)
-        #expect(abs(same.trials[0].score - list.trials[0].score) < 1e-9, "\(same.trials[0].score) vs \(list.trials[0].score)")
+        // Cohort embedded by the batch scorer vs by this thread: equal to rounding, magnified by 1/σ of the top N.
+        #expect(abs(same.trials[0].score - list.trials[0].score) < 1e-4 * max(1, abs(list.trials[0].score)),
+                "\(same.trials[0].score) vs \(list.trials[0].score)")
     }
 }

@@ -41,8 +41,9 @@ public struct MagNetOInputs: Sendable {
                                progress: (@Sendable (Int, Int) -> Void)? = nil) throws(TrainingError) -> MagNetOInputs {
         let d = model.embeddingSize, p = model.encoder.pooledSize, n = paths.count
         let workers = max(1, min(threads, n))
+        let previousThreads = BLAS.threads
         BLAS.setThreads(1)
-        defer { BLAS.setThreads(threads) }
+        defer { BLAS.setThreads(previousThreads) }
         let box = ExtractionBox(count: n, d: d, p: p)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let embedder = Embedder(model: model)
