@@ -39,7 +39,7 @@ func checkGEMMStrides(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, 
 public enum BLAS {
     /// Sets the number of OpenBLAS worker threads for the whole process.
     public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
+        openblas_set_num_threads(Int32(clamping: max(1, count)))
     }
 
     public static var threads: Int { Int(openblas_get_num_threads()) }

@@ -40,6 +40,23 @@ import _SVTestSupport
         #expect(r.stdout.isEmpty, "\(r)")
     }
 
+    static let trainCases: [(option: String, arguments: [String])] = [
+        ("--threads", ["magneto", "--model", "m", "--corpus", "c", "--out", "o", "--output", "x", "--threads", "3000000000"]),
+        ("--average", ["export", "run", "--output", "x", "--average", "0"]),
+        ("--non-targets", ["corpus", "synth", "--out", "o", "--non-targets", "100000000000"]),
+        ("--speakers", ["corpus", "synth", "--out", "o", "--speakers", "100000000000"]),
+        ("--max-clips", ["corpus", "import-game", "--out", "o", "--max-clips", "0"]),
+        ("--steps", ["bench", "--steps", "0"]),
+    ]
+
+    @Test(arguments: trainCases.indices)
+    func spkvTrainOutOfRangeValueIsAUsageError(index: Int) throws {
+        let (option, arguments) = Self.trainCases[index]
+        let r = try spkv(arguments, binary: "spkv-train")
+        #expect(r.status == 64, "\(r)")
+        #expect(r.stderr.contains(option), "\(r)")
+    }
+
     /// A live session keeps everything it hears for the verdict, so --duration is bounded by the audio
     /// length limit (SPKV_MAX_AUDIO_SECONDS), and a malformed limit is a usage error too.
     @Test func liveDurationIsBoundedByTheAudioLengthLimit() throws {

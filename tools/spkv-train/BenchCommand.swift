@@ -22,8 +22,9 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads: e.g. 1,2") }
-        guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be ≥ 1 and --warmup ≥ 0") }
+        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ (1...256).contains($0) }) else { throw ValidationError("--threads: counts from 1 to 256, e.g. 1,2") }
+        try checkRange(steps, 1...100_000, "--steps")
+        try checkRange(warmup, 0...100_000, "--warmup")
         var text: String?
         if let config {
             guard let t = try? String(contentsOfFile: config, encoding: .utf8) else {

@@ -46,7 +46,9 @@ struct CorpusCommand: ParsableCommand {
 
         func validate() throws {
             guard jobs >= 1, jobs <= 64 else { throw ValidationError("--jobs must be 1...64 (got \(jobs))") }
-            guard nonTargets >= 1 else { throw ValidationError("--non-targets must be at least 1") }
+            try checkRange(nonTargets, 1...1_000, "--non-targets")
+            try checkRange(speakers, 1...100_000, "--speakers")
+            try checkRange(devSpeakers, 0...100_000, "--dev-speakers")
             let options = CorpusOptions(speakers: speakers, devSpeakers: devSpeakers, recordings: recordings,
                                         utterances: utterances, seed: seed, engines: try parsedEngines(),
                                         nonTargetsPerUtterance: nonTargets, mildFraction: mildFraction > 0 ? mildFraction : nil)
@@ -89,6 +91,11 @@ struct CorpusCommand: ParsableCommand {
         @Option(name: .customLong("non-targets"), help: "Non-target trials drawn per dev utterance.") var nonTargets: Int = 8
         @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
 
+        func validate() throws {
+            try checkRange(devSpeakers, 0...100_000, "--dev-speakers")
+            try checkRange(nonTargets, 1...1_000, "--non-targets")
+        }
+
         func run() throws {
             let rows = try CorpusImport.run(root: root, output: out, devSpeakers: devSpeakers, seed: seed, force: force,
                                             nonTargetsPerUtterance: nonTargets)
@@ -116,6 +123,11 @@ struct CorpusCommand: ParsableCommand {
         @Option(name: .customLong("min-seconds"), help: "Drop clips shorter than this.") var minSeconds: Double = 1
         @Option(name: .customLong("max-clips"), help: "Read at most this many clips per package (a quick look).") var maxClips: Int?
         @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
+
+        func validate() throws {
+            try checkRange(minSeconds, 0...60, "--min-seconds")
+            if let maxClips { try checkRange(maxClips, 1...1_000_000, "--max-clips") }
+        }
 
         func run() throws {
             let start = Date()

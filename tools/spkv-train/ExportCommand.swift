@@ -15,6 +15,8 @@ struct ExportCommand: ParsableCommand {
     @Flag(name: .customLong("float"), help: "For a QAT run: write the fp32 model of its weights instead of the int8 model (to separate quantisation from training).")
     var float = false
 
+    func validate() throws { try checkRange(average, 1...1_000, "--average") }
+
     func run() throws {
         // TrainingError propagates: ArgumentParser prints its description and exits with status 1.
         do {

@@ -39,6 +39,14 @@ struct MagNetOCommand: ParsableCommand {
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Threads for embedding the corpus.") var threads = 2
 
+    func validate() throws {
+        try checkRange(threads, 1...256, "--threads")
+        try checkRange(refineSteps, 0...10_000_000, "--refine-steps")
+        try checkRange(refineLr, 1e-9...100, "--refine-lr")
+        try checkRange(steps, 1...10_000_000, "--steps")
+        try checkRange(clusters, 0...1_000_000, "--clusters")
+    }
+
     func run() throws {
         var config = MagNetOConfig()
         guard let kind = MagNetOConfig.Labels(rawValue: labels) else {
