@@ -200,6 +200,93 @@ struct PyTorchCheckpointTests {
         #expect(error(tuples.stop()) == .notAStateDict(found: "tuple"))
     }
 
+    // MARK: - Inputs that expand when read
+
+    /// Tensors "t0"…"t<count-1>", each a one-element view of its own storage "0"…"<count-1>" of `numel` floats.
+    static func views(count: Int, numel: Int) -> [UInt8] {
+        (0..<count).reduce(Pickle().proto().emptyDict()) { $0.tensor("t\($1)", storage: "\($1)", numel: numel, size: [1], stride: [1]) }
+            .stop().bytes
+    }
+
+    @Test func overlappingZipEntriesAreRefusedByName() throws {
+        // 64 central records point at the local header and data of "archive/data/0": each storage
+        // would be read, and held, separately (16 kB on disk becomes 1 MB in memory).
+        let storage = [UInt8](repeating: 0, count: 16 << 10)
+        let pickle = Self.views(count: 64, numel: storage.count / 4)
+        var entries = [TestZip.Entry(name: "archive/data.pkl", data: pickle), TestZip.Entry(name: "archive/byteorder", data: Array("little".utf8)),
+                       TestZip.Entry(name: "archive/data/0", data: storage)]
+        let shared = TestZip.localRecord(entries[0]).count + TestZip.localRecord(entries[1]).count
+        entries += (1..<64).map { TestZip.Entry(name: "archive/data/\($0)", data: storage, localHeaderOffset: shared) }
+        let error = Self.error(TestZip.build(entries))
+        #expect(error == .overlappingZipEntries(first: "archive/data/0", second: "archive/data/1"))
+        #expect(error?.description.contains("'archive/data/0' and 'archive/data/1'") == true)
+
+        // An entry hidden inside another's data: "archive/data/1" has its own local header 8 bytes into
+        // the data of "archive/data/0".
+        let inner = TestZip.Entry(name: "archive/data/1", data: [1, 2, 3, 4])
+        let outer = [UInt8](repeating: 0, count: 8) + TestZip.localRecord(inner) + [UInt8](repeating: 0, count: 8)
+        let pickle2 = Pickle().proto().emptyDict().tensor("t0", storage: "0", numel: outer.count / 4, size: [1], stride: [1])
+            .tensor("t1", storage: "1", numel: 1, size: [1], stride: [1]).stop().bytes
+        var hidden = [TestZip.Entry(name: "archive/data.pkl", data: pickle2), TestZip.Entry(name: "archive/data/0", data: outer)]
+        let innerHeader = TestZip.localRecord(hidden[0]).count + 30 + hidden[1].name.utf8.count + 8
+        hidden.append(TestZip.Entry(name: "archive/data/1", data: inner.data, localHeaderOffset: innerHeader))
+        #expect(Self.error(TestZip.build(hidden)) == .overlappingZipEntries(first: "archive/data/0", second: "archive/data/1"))
+    }
+
+    @Test func namesRepeatedThroughTheMemoCountAgainstTheByteBudget() {
+        func error(_ p: Pickle) -> PyTorchCheckpointError? { Self.error(TestZip.checkpoint(pickle: p.bytes)) }
+        let overdrawn = PyTorchCheckpoint.DecodeBudget.what(reachedAt: PyTorchCheckpoint.DecodeBudget.flattening)
+        let long = String(repeating: "k", count: 60_000)
+        // One dict {long: None}, memoised and set under 1000 keys: 1000 names of 60 kB (60 MB) from a
+        // 70 kB file, well inside the entry budget.
+        var sharedDict = Pickle().proto().emptyDict().unicode(long).op(0x4E).op(0x73).op(0x71, 0).op(0x30).emptyDict().mark()
+        for i in 0..<1000 { sharedDict = sharedDict.unicode("a\(i)").op(0x68, 0) }
+        sharedDict = sharedDict.op(0x75).stop()
+        #expect(error(sharedDict) == .tooLarge(what: overdrawn, limit: TestZip.checkpoint(pickle: sharedDict.bytes).count * PyTorchCheckpoint.maxExpansion))
+
+        // One string memoised once and used as the key of 1000 separate dicts.
+        var sharedString = Pickle().proto().unicode(long).op(0x71, 0).op(0x30).emptyDict().mark()
+        for i in 0..<1000 { sharedString = sharedString.unicode("a\(i)").emptyDict().op(0x68, 0).op(0x4E).op(0x73) }
+        guard case .tooLarge(overdrawn, _)? = error(sharedString.op(0x75).stop()) else { Issue.record("shared string key accepted"); return }
+
+        // A 1000-key dict (60-byte keys) shared by 50 keys: 50 050 entries fit the entry budget of a
+        // 66 kB pickle, but their names take 3.3 MB.
+        var wide = Pickle().proto().emptyDict().mark()
+        for i in 0..<1000 { wide = wide.unicode("encoder.blocks.\(1000 + i)." + String(repeating: "w", count: 40)).op(0x4E) }
+        wide = wide.op(0x75).op(0x71, 0).op(0x30).emptyDict().mark()
+        for i in 0..<50 { wide = wide.unicode("m\(i)").op(0x68, 0) }
+        guard case .tooLarge(overdrawn, _)? = error(wide.op(0x75).stop()) else { Issue.record("shared wide dict accepted"); return }
+    }
+
+    @Test func storageBytesCountAgainstTheByteBudget() throws {
+        // Eight full views of one 64 kB storage: the copies alone fit in 8 × the file, but not beside
+        // the storage they are copied from.
+        let storage = [UInt8](repeating: 0, count: 64 << 10)
+        func copies(_ n: Int) -> [UInt8] {
+            let pickle = (0..<n).reduce(Pickle().proto().emptyDict()) {
+                $0.tensor("t\($1)", numel: storage.count / 4, size: [storage.count / 4], stride: [1])
+            }
+            return TestZip.checkpoint(pickle: pickle.stop().bytes, storages: ["0": storage])
+        }
+        let eight = copies(8)
+        #expect(Self.error(eight) == .tooLarge(what: PyTorchCheckpoint.DecodeBudget.what(reachedAt: "copying tensor 't7': views of one storage are copied apart"),
+                                               limit: eight.count * PyTorchCheckpoint.maxExpansion))
+        #expect(try PyTorchCheckpoint.read(bytes: copies(7)).tensors.count == 7)
+    }
+
+    @Test func aMemoisedStringEncodedAgainAndAgainCountsAgainstTheByteBudget() {
+        // _codecs.encode(<60 kB str>, "latin1") called 1000 times with memoised arguments: 60 MB of
+        // bytes from a 60 kB pickle.
+        var p = Pickle().proto().emptyDict().unicode("x").op(0x5D)
+        p = p.global("_codecs", "encode").op(0x71, 0).op(0x30)
+        p = p.unicode(String(repeating: "b", count: 60_000)).unicode("latin1").op(0x86).op(0x71, 1).op(0x30).mark()
+        for _ in 0..<1000 { p = p.op(0x68, 0).op(0x68, 1).reduce() }
+        guard case .tooLarge(let what, _)? = Self.error(TestZip.checkpoint(pickle: p.op(0x65).op(0x73).stop().bytes)) else {
+            Issue.record("repeated _codecs.encode accepted"); return
+        }
+        #expect(what.contains("_codecs.encode"))
+    }
+
     // MARK: - Fuzzing
 
     static let iterations = 3000
@@ -276,19 +363,24 @@ struct Pickle {
         values.reduce(mark()) { $0.int(Int32(truncatingIfNeeded: $1)) }.tuple()
     }
 
-    /// `{"w": _rebuild_tensor_v2(<FloatStorage "0" of numel>, offset, size, stride, False, OrderedDict())}`,
-    /// sizes above Int32 as LONG1.
+    /// `{"w": _rebuild_tensor_v2(<FloatStorage "0" of numel>, offset, size, stride, False, OrderedDict())}`.
     static func tensorDict(numel: Int, offset: Int, size: [Int], stride: [Int]) -> Pickle {
+        Pickle().proto().emptyDict().tensor("w", numel: numel, offset: offset, size: size, stride: stride).stop()
+    }
+
+    /// Sets `key` to `_rebuild_tensor_v2(<FloatStorage storage of numel>, offset, size, stride, False,
+    /// OrderedDict())` in the dict on top of the stack; sizes above Int32 as LONG1.
+    func tensor(_ key: String, storage: String = "0", numel: Int, offset: Int = 0, size: [Int], stride: [Int]) -> Pickle {
         func long(_ p: Pickle, _ v: Int) -> Pickle {
             var q = p; q.bytes += [0x8A, 8] + withUnsafeBytes(of: Int64(v).littleEndian, Array.init); return q
         }
-        var p = Pickle().proto().emptyDict().unicode("w").global("torch._utils", "_rebuild_tensor_v2").mark()
-        p = p.mark().unicode("storage").global("torch", "FloatStorage").unicode("0").unicode("cpu")
+        var p = unicode(key).global("torch._utils", "_rebuild_tensor_v2").mark()
+        p = p.mark().unicode("storage").global("torch", "FloatStorage").unicode(storage).unicode("cpu")
         p = long(p, numel).tuple().op(0x51)
         p = long(p, offset)
         p = size.reduce(p.mark(), long).tuple()
         p = stride.reduce(p.mark(), long).tuple()
-        return p.op(0x89).global("collections", "OrderedDict").emptyTuple().reduce().tuple().reduce().op(0x73).stop()
+        return p.op(0x89).global("collections", "OrderedDict").emptyTuple().reduce().tuple().reduce().op(0x73)
     }
 }
 
@@ -301,6 +393,9 @@ enum TestZip {
         var flags: UInt16 = 0
         /// Stored CRC-32; nil = that of `data`.
         var crc: UInt32? = nil
+        /// When set, the central record points here and the entry writes no local header or data of its
+        /// own (overlapping entries, the zip-bomb pattern). Not with `zip64`.
+        var localHeaderOffset: Int? = nil
     }
 
     static func checkpoint(pickle: [UInt8], storages: [String: [UInt8]] = [:]) -> [UInt8] {
@@ -314,13 +409,11 @@ enum TestZip {
         var out: [UInt8] = []
         var central: [UInt8] = []
         for e in entries {
-            let offset = out.count
+            let offset = e.localHeaderOffset ?? out.count
             let name = Array(e.name.utf8)
             let crc = e.crc ?? CRC32.checksum(e.data)
             let size32: UInt32 = zip64 ? 0xFFFF_FFFF : UInt32(e.data.count)
-            let localExtra = zip64 ? le(UInt16(1)) + le(UInt16(16)) + le(UInt64(e.data.count)) + le(UInt64(e.data.count)) : []
-            out += le(UInt32(0x0403_4B50)) + le(UInt16(45)) + le(e.flags) + le(e.method) + le(UInt32(0)) + le(crc)
-            out += le(size32) + le(size32) + le(UInt16(name.count)) + le(UInt16(localExtra.count)) + name + localExtra + e.data
+            if e.localHeaderOffset == nil { out += localRecord(e, zip64: zip64) }
             let centralExtra = zip64
                 ? le(UInt16(1)) + le(UInt16(24)) + le(UInt64(e.data.count)) + le(UInt64(e.data.count)) + le(UInt64(offset)) : []
             central += le(UInt32(0x0201_4B50)) + le(UInt16(45)) + le(UInt16(45)) + le(e.flags) + le(e.method) + le(UInt32(0))
@@ -342,5 +435,14 @@ enum TestZip {
             out += le(UInt32(central.count)) + le(UInt32(cdOffset))
         }
         return out + le(UInt16(comment.count)) + comment
+    }
+
+    /// An entry's local header followed by its data.
+    static func localRecord(_ e: Entry, zip64: Bool = false) -> [UInt8] {
+        let name = Array(e.name.utf8)
+        let size32: UInt32 = zip64 ? 0xFFFF_FFFF : UInt32(e.data.count)
+        let extra = zip64 ? le(UInt16(1)) + le(UInt16(16)) + le(UInt64(e.data.count)) + le(UInt64(e.data.count)) : []
+        return le(UInt32(0x0403_4B50)) + le(UInt16(45)) + le(e.flags) + le(e.method) + le(UInt32(0)) + le(e.crc ?? CRC32.checksum(e.data))
+            + le(size32) + le(size32) + le(UInt16(name.count)) + le(UInt16(extra.count)) + name + extra + e.data
     }
 }

@@ -11,7 +11,10 @@
 /// Nested dicts are flattened with dots (`{"model": {"fc.weight": …}}` → `model.fc.weight`);
 /// non-tensor values are skipped and listed in `skipped`.
 ///
-/// No byte sequence traps: every malformed input is a `PyTorchCheckpointError`.
+/// No byte sequence traps: every malformed input is a `PyTorchCheckpointError`. Nor can a small
+/// file make the reader build something huge: zip entries may not overlap, and what is decoded
+/// (flattened entries and names, storages, tensor copies, `_codecs.encode` output) is charged to
+/// one `DecodeBudget`.
 public struct PyTorchCheckpoint: Sendable {
     /// A value that was not a tensor (or a dict of them), e.g. `epoch` in a training checkpoint.
     public struct SkippedEntry: Sendable, Equatable, CustomStringConvertible {
@@ -33,8 +36,10 @@ public struct PyTorchCheckpoint: Sendable {
     public static let maxNestingDepth = 32
     /// Longest flattened name, in UTF-8 bytes.
     public static let maxNameByteCount = 1 << 16
-    /// The tensors may take at most this many times the file's size once materialised (views of
-    /// one storage are copied apart, so tied weights count twice).
+    /// What the reader decodes (all flattened names, storages read, tensors copied, bytes from
+    /// `_codecs.encode`) may take at most this many times the file's size. A state_dict takes about
+    /// twice: its storages, then its tensors (views of one storage are copied apart, so tied weights
+    /// count twice).
     public static let maxExpansion = 8
 
     /// True when `prefix` starts like a zip archive ("PK"), the format of `torch.save` since 1.6.
@@ -80,46 +85,80 @@ public struct PyTorchCheckpoint: Sendable {
         }
 
         let pickleBytes = try archive.contents(of: pickle)
-        let unpickler = Unpickler(pickleBytes)
+        var budget = DecodeBudget(pickleByteCount: pickleBytes.count, fileByteCount: source.byteCount)
+        let unpickler = Unpickler(pickleBytes, budget: budget)
         let value = try unpickler.load()
+        budget = unpickler.budget
         var found: [(name: String, tensor: PickledTensor)] = []
         var skipped: [SkippedEntry] = []
         guard case .dict(let top) = value else { throw .notAStateDict(found: value.kind) }
-        // Shared sub-dicts could expand exponentially: allow about as many entries as pickle bytes.
-        let entryLimit = pickleBytes.count + 64
-        var budget = entryLimit
-        do { try flatten(top, prefix: "", depth: 1, budget: &budget, into: &found, skipped: &skipped) } catch {
-            if case .tooLarge(let what, _) = error, budget < 0 { throw .tooLarge(what: what, limit: entryLimit) }
-            throw error
-        }
+        try flatten(top, prefix: "", depth: 1, budget: &budget, into: &found, skipped: &skipped)
 
         var storages = StorageCache(archive: archive, root: root)
         var tensors: [String: Tensor] = [:]
         tensors.reserveCapacity(found.count)
-        let (byteLimit, overflow) = source.byteCount.multipliedReportingOverflow(by: maxExpansion)
-        var bytesLeft = overflow ? Int.max : byteLimit
         for (name, pickled) in found {
             guard tensors[name] == nil else { throw .duplicateTensorName(name) }
-            let tensor = try materialise(name: name, pickled, from: &storages, limit: source.byteCount)
-            guard tensor.byteCount <= bytesLeft else {
-                throw .tooLarge(what: "the tensors' total size (views of shared storages are copied)", limit: byteLimit)
-            }
-            bytesLeft -= tensor.byteCount
+            let tensor = try materialise(name: name, pickled, from: &storages, budget: &budget, limit: source.byteCount)
             tensors[name] = tensor
         }
         return PyTorchCheckpoint(tensors: tensors, skipped: skipped)
     }
 
+    // MARK: - Budget
+
+    /// What one checkpoint may make the reader build. Pickles share values through their memo, so a
+    /// small file can name one dict, string or storage many times and each use is decoded anew;
+    /// every use is charged here as it is decoded, before it is built, and the first overdraft is a
+    /// `.tooLarge` error.
+    struct DecodeBudget {
+        /// Flattened entries: shared sub-dicts could expand exponentially, so about as many as the
+        /// pickle has bytes.
+        let entryLimit: Int
+        /// Bytes decoded: all flattened names, storages read, tensors copied, `_codecs.encode` output.
+        let byteLimit: Int
+        private(set) var entriesLeft: Int
+        private(set) var bytesLeft: Int
+
+        init(pickleByteCount: Int, fileByteCount: Int) {
+            entryLimit = pickleByteCount + 64
+            let (bytes, overflow) = fileByteCount.multipliedReportingOverflow(by: PyTorchCheckpoint.maxExpansion)
+            byteLimit = overflow ? Int.max : bytes
+            entriesLeft = entryLimit
+            bytesLeft = byteLimit
+        }
+
+        static let flattening = "while flattening names: a dict or string shared through the pickle memo repeats in every name under it"
+
+        /// The `what` of the byte budget's `.tooLarge`, naming the step that overdrew it.
+        static func what(reachedAt step: String) -> String {
+            "the bytes of flattened names, storages and tensor copies (reached \(step))"
+        }
+
+        mutating func spendEntry() throws(PyTorchCheckpointError) {
+            guard entriesLeft > 0 else { throw .tooLarge(what: "the number of entries after flattening shared dicts", limit: entryLimit) }
+            entriesLeft -= 1
+        }
+
+        mutating func spend(bytes: Int, at step: @autoclosure () -> String) throws(PyTorchCheckpointError) {
+            guard bytes <= bytesLeft else { throw .tooLarge(what: Self.what(reachedAt: step()), limit: byteLimit) }
+            bytesLeft -= bytes
+        }
+    }
+
     // MARK: - Flattening
 
-    static func flatten(_ dict: PickleDict, prefix: String, depth: Int, budget: inout Int,
+    static func flatten(_ dict: PickleDict, prefix: String, depth: Int, budget: inout DecodeBudget,
                         into found: inout [(name: String, tensor: PickledTensor)],
                         skipped: inout [SkippedEntry]) throws(PyTorchCheckpointError) {
         for (key, value) in dict.entries {
-            let name = prefix.isEmpty ? key.text : prefix + "." + key.text
-            budget -= 1
-            guard budget >= 0 else { throw .tooLarge(what: "the number of entries after flattening shared dicts", limit: 0) }
-            guard name.utf8.count <= maxNameByteCount else { throw .tooLarge(what: "a flattened name's length in bytes", limit: maxNameByteCount) }
+            try budget.spendEntry()
+            // Sized before it is built: a long shared key must not be copied into many names first.
+            let keyText = key.text
+            let nameByteCount = prefix.isEmpty ? keyText.utf8.count : prefix.utf8.count + 1 + keyText.utf8.count
+            guard nameByteCount <= maxNameByteCount else { throw .tooLarge(what: "a flattened name's length in bytes", limit: maxNameByteCount) }
+            try budget.spend(bytes: nameByteCount, at: DecodeBudget.flattening)
+            let name = prefix.isEmpty ? keyText : prefix + "." + keyText
             switch value {
             case .tensor(let t): found.append((name, t))
             case .dict(let inner):
@@ -138,10 +177,12 @@ public struct PyTorchCheckpoint: Sendable {
         let root: String
         var bytes: [String: [UInt8]] = [:]
 
-        mutating func bytes(of storage: PickledStorage, for tensor: String) throws(PyTorchCheckpointError) -> [UInt8] {
+        mutating func bytes(of storage: PickledStorage, for tensor: String,
+                            budget: inout DecodeBudget) throws(PyTorchCheckpointError) -> [UInt8] {
             if let cached = bytes[storage.key] { return try checked(cached, storage, tensor) }
             let name = root + "data/" + storage.key
             guard let entry = archive.entry(named: name) else { throw .missingEntry(name: name) }
+            try budget.spend(bytes: entry.size, at: "reading storage '\(storage.key)'")
             let data = try archive.contents(of: entry)
             bytes[storage.key] = data
             return try checked(data, storage, tensor)
@@ -162,7 +203,7 @@ public struct PyTorchCheckpoint: Sendable {
     }
 
     static func materialise(name: String, _ t: PickledTensor, from storages: inout StorageCache,
-                            limit: Int) throws(PyTorchCheckpointError) -> Tensor {
+                            budget: inout DecodeBudget, limit: Int) throws(PyTorchCheckpointError) -> Tensor {
         guard case .typed(let dtype) = t.storage.type else {
             throw .invalidTensor(name: name, problem: "it is built on an untyped storage, so its element type is unknown")
         }
@@ -190,7 +231,9 @@ public struct PyTorchCheckpoint: Sendable {
         guard last < t.storage.elementCount else {
             throw .invalidTensor(name: name, problem: "view (offset \(t.storageOffset), size \(t.shape), stride \(t.stride)) reaches element \(last) of storage '\(t.storage.key)', which has \(t.storage.elementCount)")
         }
-        let data = try storages.bytes(of: t.storage, for: name)
+        let data = try storages.bytes(of: t.storage, for: name, budget: &budget)
+        // Views of one storage are copied apart, so each copy is charged.
+        try budget.spend(bytes: byteCount, at: "copying tensor '\(name)': views of one storage are copied apart")
 
         // Row-major contiguous (dimensions of size 1 may carry any stride): one slice.
         var expected = 1, contiguous = true
@@ -243,6 +286,8 @@ public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible {
     case unsupportedZip(String)
     /// A zip structure is inconsistent (offsets, sizes, signatures).
     case malformedZip(String)
+    /// Two entries share bytes of the file (the zip-bomb pattern); torch.save never writes that.
+    case overlappingZipEntries(first: String, second: String)
     /// An entry is compressed or encrypted (torch writes stored entries).
     case unsupportedZipEntry(entry: String, reason: String)
     case checksumMismatch(entry: String, stored: String, computed: String)
@@ -261,7 +306,7 @@ public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible {
     /// Two entries flatten to the same dotted name.
     case duplicateTensorName(String)
     case invalidTensor(name: String, problem: String)
-    /// A resource limit (entries, name length, total tensor bytes) was exceeded.
+    /// A resource limit (entries, name length, bytes decoded) was exceeded.
     case tooLarge(what: String, limit: Int)
 
     static let convertHint = "convert it with `python3 tools/convert_checkpoint.py IN.ckpt OUT.safetensors` and import the .safetensors"
@@ -275,6 +320,8 @@ public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible {
             return "not a PyTorch zip checkpoint: \(reason); if it is a PyTorch checkpoint, \(Self.convertHint)"
         case .unsupportedZip(let what): return "unsupported zip archive: \(what); \(Self.convertHint)"
         case .malformedZip(let what): return "damaged zip archive: \(what); re-save or re-download the checkpoint"
+        case let .overlappingZipEntries(first, second):
+            return "damaged or crafted zip archive: entries '\(first)' and '\(second)' overlap in the file, so their bytes would be read once per entry (a zip bomb); torch.save never writes that; re-save or re-download the checkpoint"
         case let .unsupportedZipEntry(entry, reason):
             return "zip entry '\(entry)' cannot be read: \(reason); re-save it with torch.save or \(Self.convertHint)"
         case let .checksumMismatch(entry, stored, computed):

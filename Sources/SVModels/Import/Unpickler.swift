@@ -12,6 +12,9 @@
 /// Containers are reference boxes (pickle mutates memoised dicts and lists in place). Every box is
 /// registered with the unpickler, which empties them all in `deinit`, so cyclic or deeply nested
 /// pickles neither leak nor overflow the stack on release.
+///
+/// Memo references share values, so they cost nothing; the one opcode that builds new data from a
+/// shared value (`_codecs.encode` of a memoised string) is charged to the checkpoint's byte budget.
 final class Unpickler {
     private let bytes: [UInt8]
     private var position = 0
@@ -19,11 +22,16 @@ final class Unpickler {
     private var marks: [Int] = []
     private var memo: [Int: PickleValue] = [:]
     private var boxes: [PickleBox] = []
+    /// The reader's budget, handed back after `load` with what the pickle spent.
+    private(set) var budget: PyTorchCheckpoint.DecodeBudget
 
     /// Largest pickle stack / mark stack / memo accepted (far above any state_dict's needs).
     static let maxStackDepth = 1 << 22
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8], budget: PyTorchCheckpoint.DecodeBudget) {
+        self.bytes = bytes
+        self.budget = budget
+    }
 
     deinit {
         for box in boxes { box.clear() }
@@ -188,6 +196,8 @@ final class Unpickler {
             guard args.count == 2, case .string(let text) = args[0], case .string(let encoding) = args[1] else {
                 throw malformed(offset, "_codecs.encode needs (str, encoding)")
             }
+            // A memoised string can be encoded again and again; its UTF-8 size bounds either encoding.
+            try budget.spend(bytes: text.utf8.count, at: "in _codecs.encode at pickle byte \(offset): a memoised string encoded again and again")
             switch encoding.lowercased() {
             case "latin1", "latin-1", "iso-8859-1":
                 var out: [UInt8] = []

@@ -7,12 +7,15 @@
 /// directory, since torch sets the data-descriptor flag and may leave the local sizes zero.
 /// Only stored (method 0), unencrypted, single-disk archives are accepted; everything else is a
 /// `PyTorchCheckpointError`, and every offset and length is checked against the file size, so no
-/// byte sequence can make it trap.
+/// byte sequence can make it trap. Entries may not share bytes of the file: otherwise one stretch
+/// of it could be read, and held, once per entry (the zip-bomb pattern).
 struct ZipArchive {
     struct Entry: Equatable {
         let name: String
         /// Offset of the entry's local file header.
         let localHeaderOffset: Int
+        /// Offset of the entry's data, after the local header's name and extra field.
+        let dataOffset: Int
         let size: Int
         let crc32: UInt32
         let method: UInt16
@@ -31,6 +34,7 @@ struct ZipArchive {
         self.source = source
         let directory = try Self.locateCentralDirectory(source)
         entries = try Self.parseCentralDirectory(source, directory)
+        try Self.checkNoOverlap(entries)
         var index: [String: Int] = [:]
         for (i, e) in entries.enumerated() where index[e.name] == nil { index[e.name] = i }
         self.index = index
@@ -47,15 +51,7 @@ struct ZipArchive {
             let kind = entry.method == 8 ? "deflate-compressed" : "compressed with method \(entry.method)"
             throw .unsupportedZipEntry(entry: entry.name, reason: "it is \(kind); torch.save writes stored (uncompressed) entries")
         }
-        let local = try Self.read(source, at: entry.localHeaderOffset, count: 30, what: "local header of '\(entry.name)'")
-        guard local.leU32(0) == 0x0403_4B50 else {
-            throw .malformedZip("entry '\(entry.name)': no local header signature at offset \(entry.localHeaderOffset)")
-        }
-        let dataStart = entry.localHeaderOffset + 30 + Int(local.leU16(26)) + Int(local.leU16(28))
-        guard entry.size <= source.byteCount, dataStart <= source.byteCount - entry.size else {
-            throw .malformedZip("entry '\(entry.name)': \(entry.size) bytes at offset \(dataStart) run past the end of the file (\(source.byteCount) bytes)")
-        }
-        let bytes = try Self.read(source, at: dataStart, count: entry.size, what: "entry '\(entry.name)'")
+        let bytes = try Self.read(source, at: entry.dataOffset, count: entry.size, what: "entry '\(entry.name)'")
         let crc = CRC32.checksum(bytes)
         guard crc == entry.crc32 else {
             throw .checksumMismatch(entry: entry.name, stored: CRC32.hex(entry.crc32), computed: CRC32.hex(crc))
@@ -190,11 +186,41 @@ struct ZipArchive {
             if method == 0, flags & 1 == 0, compressed != uncompressed {
                 throw .malformedZip("stored entry '\(name)' has compressed size \(compressed) ≠ size \(uncompressed)")
             }
-            entries.append(Entry(name: name, localHeaderOffset: Int(localOffset), size: Int(compressed),
+            let dataOffset = try dataOffset(source, name: name, localHeaderOffset: Int(localOffset), size: Int(compressed))
+            entries.append(Entry(name: name, localHeaderOffset: Int(localOffset), dataOffset: dataOffset, size: Int(compressed),
                                  crc32: crc, method: method, flags: flags))
             p = end
         }
         return entries
+    }
+
+    /// Where an entry's data starts: its local header's name and extra field may differ in length
+    /// from the central record's, so the local header is read (and its data bounds-checked) here.
+    private static func dataOffset(_ source: any ModelByteSource, name: String, localHeaderOffset: Int,
+                                   size: Int) throws(PyTorchCheckpointError) -> Int {
+        let local = try read(source, at: localHeaderOffset, count: 30, what: "local header of '\(name)'")
+        guard local.leU32(0) == 0x0403_4B50 else {
+            throw .malformedZip("entry '\(name)': no local header signature at offset \(localHeaderOffset)")
+        }
+        let dataStart = localHeaderOffset + 30 + Int(local.leU16(26)) + Int(local.leU16(28))
+        guard dataStart <= source.byteCount, size <= source.byteCount - dataStart else {
+            throw .malformedZip("entry '\(name)': \(size) bytes at offset \(dataStart) run past the end of the file (\(source.byteCount) bytes)")
+        }
+        return dataStart
+    }
+
+    /// Each entry (local header and data) must own its bytes. Two central records naming the same
+    /// or overlapping bytes would make one stretch of the file be read and held once per record;
+    /// torch.save never writes them. Sorted by start, disjoint spans have each start at or after
+    /// the previous end, so neighbours are the only pairs to compare.
+    private static func checkNoOverlap(_ entries: [Entry]) throws(PyTorchCheckpointError) {
+        let order = entries.indices.sorted { (entries[$0].localHeaderOffset, $0) < (entries[$1].localHeaderOffset, $1) }
+        for (previous, next) in zip(order, order.dropFirst()) {
+            let earlier = entries[previous], later = entries[next]
+            if later.localHeaderOffset < earlier.dataOffset + earlier.size {
+                throw .overlappingZipEntries(first: earlier.name, second: later.name)
+            }
+        }
     }
 
     // MARK: - Reading
