@@ -93,6 +93,6 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVTrainingTests", dependencies: ["SVTraining", "SVAutograd", "SVKernels", "SpeakerVerification",
                                                             "_SVTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SVCLITests", dependencies: ["SVTraining", "_SVTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "SVCLITests", dependencies: ["SVTraining", "SpeakerVerification", "_SVTestSupport"], swiftSettings: swiftSettings),
     ]
 )

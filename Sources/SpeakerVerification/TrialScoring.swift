@@ -112,7 +112,9 @@ public struct TrialScoring {
     func embedAll(_ names: [String]) throws(TrialScoringError) -> [String: [Float]] {
         var cache = EmbeddingCache(modelChecksum: model.checksum)
         if let cachePath, FileManager.default.fileExists(atPath: cachePath) {
-            do { cache = try EmbeddingCache.read(path: cachePath, modelChecksum: model.checksum) } catch { throw .cache(error) }
+            do {
+                cache = try EmbeddingCache.read(path: cachePath, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize)
+            } catch { throw .cache(error) }
         }
         var result: [String: [Float]] = [:], todo: [String] = []
         for name in names {

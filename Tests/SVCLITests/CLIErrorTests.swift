@@ -1,4 +1,5 @@
 import Foundation
+import SpeakerVerification
 import Testing
 import _SVTestSupport
 
@@ -36,6 +37,29 @@ struct CLIErrorTests {
             try Data(bytes).write(to: URL(fileURLWithPath: path))
             return path
         }
+    }
+
+    /// The cache has this model's checksum but rows of another length. Every trial file is cached, so
+    /// nothing new is embedded or written; the AS-norm cohort (model-size `spkv embed` lines) is then
+    /// compared with the cached rows, which used to trap in the cosine's length check.
+    @Test("score --embeddings with a cache of this model but another embedding size exits 1 naming the cache")
+    func scoreWithAWrongSizeEmbeddingCache() throws {
+        let model = try ImportedModel()
+        defer { model.remove() }
+        let loaded = try SpeakerModel.load(path: model.path)
+        var cache = EmbeddingCache(modelChecksum: loaded.checksum)
+        for clip in CLIFixtures.speechFiles {
+            cache[try #require(EmbeddingCache.Key.current(path: clip))] = [Float](repeating: 0.1, count: loaded.embeddingSize + 3)
+        }
+        let cachePath = model.folder.path("cache.safetensors")
+        try cache.write(path: cachePath)
+        let trials = model.folder.path("trials.txt"), cohort = model.folder.path("cohort.txt")
+        try Data("1 \(CLIFixtures.speechFiles[0]) \(CLIFixtures.speechFiles[1])\n".utf8).write(to: URL(fileURLWithPath: trials))
+        let cohortLines = (0..<3).map { i in "c\(i) " + (0..<loaded.embeddingSize).map { "\(Float(($0 + i) % 5) - 2)" }.joined(separator: " ") }
+        try Data((cohortLines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: cohort))
+        let r = try spkv("score", "-m", model.path, "--trials", trials, "--embeddings", cachePath, "--cohort", cohort, "--top-n", "2")
+        expectCleanFailure(r, naming: cachePath, containing: ["dimension", "delete"])
+        #expect(r.stdout.isEmpty, "\(r)")
     }
 
     @Test("a missing, truncated or corrupted model file is reported by every command that loads one",

@@ -128,7 +128,8 @@ import _SVTestSupport
         #expect(first.header["kind"] == "cosine" && first.header["model"] == model.checksum)
 
         // The cache holds all three files; a planted entry proves the second run reads it.
-        var cache = try EmbeddingCache.read(path: dir.path("cache.safetensors"), modelChecksum: model.checksum)
+        var cache = try EmbeddingCache.read(path: dir.path("cache.safetensors"), modelChecksum: model.checksum,
+                                             embeddingDimension: model.embeddingSize)
         #expect(cache.entries.count == 3)
         let key = EmbeddingCache.Key.current(path: Self.speech[2])!
         cache[key] = a            // pretend speech_c sounds exactly like speech_a
@@ -137,7 +138,7 @@ import _SVTestSupport
         #expect(abs(second.trials[1].score - 1) < 1e-6)
 
         #expect(throws: EmbeddingCacheError.self) {
-            _ = try EmbeddingCache.read(path: dir.path("cache.safetensors"), modelChecksum: "00000000")
+            _ = try EmbeddingCache.read(path: dir.path("cache.safetensors"), modelChecksum: "00000000", embeddingDimension: model.embeddingSize)
         }
         let missing = try TrialList.parse("1 nope1.wav speech_a_3s.wav\n0 nope2.wav nope1.wav\n", source: "t")
         #expect(throws: TrialScoringError.missingAudio([root + "/nope1.wav", root + "/nope2.wav"])) { try scorer.score(missing) }
