@@ -23,11 +23,11 @@ public struct TemporaryDirectory: Sendable {
     public func remove() { try? FileManager.default.removeItem(at: url) }
 }
 
-/// Largest absolute difference between two equally long sequences.
-public func maxAbsDifference<A: Collection<Float>, B: Collection<Float>>(_ a: A, _ b: B) -> Float {
+/// Largest absolute difference between two equally long sequences; NaN when either holds a NaN.
+public func maxAbsDifference<T: FloatingPoint, A: Collection<T>, B: Collection<T>>(_ a: A, _ b: B) -> T {
     precondition(a.count == b.count, "maxAbsDifference: lengths \(a.count) and \(b.count) differ")
     // NaN on either side is the largest difference of all: `max` would drop it and the check would pass.
-    var worst: Float = 0
+    var worst: T = 0
     for (x, y) in zip(a, b) {
         let d = abs(x - y)
         if d.isNaN { return .nan }

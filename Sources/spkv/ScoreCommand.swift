@@ -18,7 +18,8 @@ struct Score: ParsableCommand {
     @Option(name: .customLong("audio-root"), help: "Folder that relative paths in the trials are under.") var audioRoot: String?
     @Option(name: .shortAndLong, help: "Write the scores here (atomically) instead of stdout.") var output: String?
     @Option(help: "Files embedded in parallel.") var threads = 1
-    @Option(help: "Embedding cache file, read if present and updated.") var embeddings: String?
+    @Option(help: "Embedding cache file, read if present and updated (checked: model, embedding size, CRC-32; a damaged cache is an error, delete it to rebuild).")
+    var embeddings: String?
     @Option(help: "AS-norm cohort: a text file listing cohort audio files (relative to --audio-root), or 'spkv embed' output of this model.")
     var cohort: String?
     @Option(name: .customLong("top-n"), help: "AS-norm: the N highest cohort scores per side.") var topN = 300

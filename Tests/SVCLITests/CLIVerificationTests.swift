@@ -59,7 +59,7 @@ struct CLIVerificationTests {
         try #require(vectors.count == 2 && vectors.allSatisfy { $0.count == Self.embeddingSize }, "\(embed)")
         let normalized = vectors.map { v in v.map { $0 / sqrt(v.reduce(0) { $0 + $1 * $1 }) } }
         let mean = (0..<Self.embeddingSize).map { i in (normalized[0][i] + normalized[1][i]) / 2 }
-        let worst = zip(mean, embedding).map { abs($0 - $1) }.max() ?? .infinity
+        let worst = maxAbsDifference(mean, embedding)
         #expect(worst < 1e-5, "profile embedding differs from the mean of normalised embeddings by \(worst)")
         // Not already normalised (two different clips): the norm of the mean is below 1.
         #expect(sqrt(embedding.reduce(0) { $0 + $1 * $1 }) < 0.9999)

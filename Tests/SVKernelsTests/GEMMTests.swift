@@ -1,4 +1,5 @@
 import Testing
+import _SVTestSupport
 @testable import SVKernels
 
 @Suite struct GEMMTests {
@@ -21,7 +22,7 @@ import Testing
         let lda = ta == .none ? k : m, ldb = tb == .none ? n : k
         gemm(ta, tb, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb, beta: 0.3, c: &fast, ldc: n)
         gemmNaive(ta, tb, m: m, n: n, k: k, alpha: 0.7, a: a, lda: lda, b: b, ldb: ldb, beta: 0.3, c: &slow, ldc: n)
-        let diff = zip(fast, slow).map { abs($0 - $1) }.max()!
+        let diff = maxAbsDifference(fast, slow)
         #expect(diff < 1e-4, "max |fast - naive| = \(diff)")
     }
 }

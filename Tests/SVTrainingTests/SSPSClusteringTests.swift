@@ -1,6 +1,7 @@
 import Foundation
 import SVKernels
 import Testing
+import _SVTestSupport
 @testable import SVTraining
 
 /// SSPS clustering blocks: spherical k-means (against a naive scalar twin written here), the
@@ -78,7 +79,7 @@ import Testing
         let naive = NaiveSphericalKMeans.fit(rows: rows, n: n, d: d, k: k, iterations: iterations, seed: seed)
         #expect(fast.assignments == naive.assignments)
         #expect(fast.assignments[7] == 0)
-        let diff = zip(fast.centroids, naive.centroids).map { abs($0 - $1) }.max()!
+        let diff = maxAbsDifference(fast.centroids, naive.centroids)
         #expect(diff <= Self.centroidTolerance, "max centroid difference \(diff)")
         #expect(fast.iterationsRun <= iterations)
         if iterations == 0 { #expect(fast.iterationsRun == 0) }
