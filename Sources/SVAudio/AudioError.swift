@@ -83,8 +83,9 @@ public enum AudioError: Error, Equatable, CustomStringConvertible, Sendable {
             return "cannot use \(samples) interleaved samples for '\(path)': not a multiple of \(channels) channels; "
                 + "pass whole frames."
         case .tooLong(let path, let seconds, let limit):
-            return "'\(path)' is longer than the \(Int(limit)) s of audio spkv decodes from one source (at least "
-                + "\(Int(seconds)) s); cut it (e.g. `sox in.flac out.flac trim 0 \(Int(limit))`) or raise the limit with "
+            return "'\(path)' is longer than the \(Self.wholeSeconds(limit)) s of audio spkv decodes from one source "
+                + "(\(Self.wholeSeconds(seconds.rounded())) s or more; files of more than 48 kHz stereo get proportionally fewer "
+                + "seconds); cut it (e.g. `sox in.flac out.flac trim 0 \(Self.wholeSeconds(limit))`) or raise the limit with "
                 + "\(AudioFile.maximumSecondsVariable)=SECONDS."
         case .invalidLengthLimit(let path, let value):
             let range = AudioFile.maximumSecondsRange
@@ -100,5 +101,10 @@ public enum AudioError: Error, Equatable, CustomStringConvertible, Sendable {
             return "\(function) failed for '\(path)' (errno \(err): \(message)); check the folder exists, "
                 + "is writable and has free space."
         }
+    }
+
+    /// "30" for 30.0, "2.5" for 2.5 (never traps, whatever the value).
+    static func wholeSeconds(_ x: Double) -> String {
+        x.isFinite && x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)"
     }
 }

@@ -74,6 +74,10 @@ public enum AudioFile {
     public static let maximumSecondsVariable = "SPKV_MAX_AUDIO_SECONDS"
     /// The values the variable may take (a second up to a day of audio).
     public static let maximumSecondsRange: ClosedRange<Double> = 1...86_400
+    /// Memory is bounded too, whatever the rate and channel count: the limit in seconds holds up to
+    /// this many interleaved samples per second (48 kHz stereo); wider files get proportionally fewer
+    /// seconds (30 min of 48 kHz stereo, 11 min of 44.1 kHz 5.1, ≈ 660 MiB of Float either way).
+    public static let samplesPerSecondBudget = 96_000
 
     /// The limit in force: `SPKV_MAX_AUDIO_SECONDS` when set, else `defaultMaximumSeconds`; `source` names
     /// what is being read, for the error when the variable holds no valid number.
@@ -100,12 +104,17 @@ public enum AudioFile {
     }
 
     /// All samples of `path`, interleaved, as Float (integer PCM scaled to [-1, 1)), after checking the
-    /// rate, the channel count, the length (at most `maximumSeconds`, by default the limit in force:
-    /// refused from the header when it declares more, else when decoding passes it), truncation,
-    /// emptiness and non-finite values.
+    /// rate, the channel count, the length (at most `maximumSeconds`, by default the limit in force,
+    /// and at most `samplesPerSecondBudget` × that many samples: refused from the header when it
+    /// declares more, else as soon as decoding passes it), truncation, emptiness and non-finite values.
     public static func readInterleaved(path: String, maximumSeconds: Double? = nil) throws(AudioError) -> (samples: [Float], info: AudioFileInfo) {
         let limitSeconds: Double
-        if let maximumSeconds { limitSeconds = maximumSeconds } else { limitSeconds = try Self.maximumSeconds(for: path) }
+        if let maximumSeconds {
+            guard maximumSecondsRange.contains(maximumSeconds) else { throw .invalidLengthLimit(path: path, value: "\(maximumSeconds)") }
+            limitSeconds = maximumSeconds
+        } else {
+            limitSeconds = try Self.maximumSeconds(for: path)
+        }
         let handle = try open(path)
         let header = makeInfo(handle)
         guard (1...maxChannels).contains(header.channels) else {
@@ -123,13 +132,14 @@ public enum AudioFile {
             declared = max(declared ?? 0, riff)
         }
         if declared == 0 { throw .emptyAudio(path: path) }
-        let rate = Double(header.sampleRate)
-        let maximumFrames = Int((limitSeconds * rate).rounded(.down))
+        let rate = Double(header.sampleRate), channels = header.channels
+        // Both factors are range-checked: at most 86,400 s × 768 kHz, far inside Int.
+        let maximumFrames = min(Int((limitSeconds * rate).rounded(.down)),
+                                Int((limitSeconds * Double(samplesPerSecondBudget)).rounded(.down)) / channels)
         if let declared, declared > maximumFrames {
             throw .tooLong(path: path, seconds: Double(declared) / rate, limitSeconds: limitSeconds)
         }
 
-        let channels = header.channels
         var samples: [Float] = []
         // The header may lie (fuzzed or cut files): reserve at most 16 Mi samples up front.
         samples.reserveCapacity(min((declared ?? 0) * channels, 1 << 24))

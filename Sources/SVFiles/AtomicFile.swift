@@ -63,17 +63,33 @@ public enum AtomicFile {
     /// keep one error type.
     public static func write<E: Error>(to path: String, mapError: (WriteError) -> E,
                                        _ body: (_ fd: Int32) throws(E) -> Void) throws(E) {
+        try write(to: path, temporarySuffix: { _ in
+            var rng = SystemRandomNumberGenerator()
+            return String(rng.next() as UInt64, radix: 16)
+        }, mapError: mapError, body)
+    }
+
+    /// `write(to:mapError:_:)` with the temporary names' random part given by `temporarySuffix(attempt)`
+    /// (tests plant files under the names it will try).
+    static func write<E: Error>(to path: String, temporarySuffix: (Int) -> String, mapError: (WriteError) -> E,
+                                _ body: (_ fd: Int32) throws(E) -> Void) throws(E) {
         let (folder, name) = split(path)
         var fd: Int32 = -1
         var temporary = ""
-        // A name collision (another writer, or a planted file) is retried with other random bits.
-        for _ in 0..<8 {
-            var rng = SystemRandomNumberGenerator()
-            temporary = (folder == "/" ? "" : folder) + "/.\(name).tmp-" + String(rng.next() as UInt64, radix: 16)
-            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        // A name collision (another writer, or a planted file or symlink: O_EXCL refuses both) is
+        // retried with other random bits.
+        for attempt in 0..<8 {
+            temporary = (folder == "/" ? "" : folder) + "/.\(name).tmp-" + temporarySuffix(attempt)
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o666)
             if fd >= 0 || errno != EEXIST { break }
         }
         guard fd >= 0 else { throw mapError(WriteError(operation: "create", path: path, errno: errno)) }
+        // A file being replaced keeps its permissions (a profile made private stays private); a new
+        // one gets 0666 less the umask, as any program's new file does.
+        var existing = stat()
+        if stat(path, &existing) == 0, existing.st_mode & S_IFMT == S_IFREG {
+            _ = fchmod(fd, existing.st_mode & 0o7777)
+        }
         var descriptorOpen = true
         var renamed = false
         defer {

@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 
 /// Whether a GEMM operand is used as stored or transposed.
 public enum Transpose: Sendable {
@@ -37,22 +38,28 @@ func checkGEMMStrides(_ transA: Transpose, _ transB: Transpose, m: Int, n: Int, 
 
 /// Process-wide OpenBLAS settings.
 public enum BLAS {
-    /// Sets the number of OpenBLAS worker threads for the whole process.
+    /// Sets the number of OpenBLAS worker threads for the whole process (prefer `withThreads`).
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(clamping: max(1, count)))
     }
 
     public static var threads: Int { Int(openblas_get_num_threads()) }
 
-    /// Runs `body` with `count` OpenBLAS threads and restores the count it found: the setting is the
-    /// whole process's, and a library call that left it changed would change how later calls elsewhere
-    /// split (and so round) their sums.
+    /// Runs `body` with `count` OpenBLAS threads and restores the count it found. The setting is the
+    /// whole process's, and OpenBLAS splits (and so rounds) some sums by it: so callers take turns —
+    /// a process-wide lock is held for the body (recursive: a body may call this again on its thread),
+    /// and nobody else changes the count in between, so a run repeated under the same count is
+    /// repeated bit for bit even while other threads embed or train.
     public static func withThreads<Result, Failure: Error>(_ count: Int, _ body: () throws(Failure) -> Result) throws(Failure) -> Result {
+        threadSettingLock.lock()
+        defer { threadSettingLock.unlock() }
         let previous = threads
         setThreads(count)
         defer { setThreads(previous) }
         return try body()
     }
+
+    private static let threadSettingLock = NSRecursiveLock()
 
     /// The kernel family OpenBLAS selected at run time (e.g. "Cooperlake" on Zen 4).
     public static var coreName: String { String(cString: openblas_get_corename()) }

@@ -51,7 +51,12 @@ public struct PipelineBenchmark {
 
     public static func run(model: SpeakerModel, seconds: Double, threads: Int, repeats: Int,
                            warmup: Int = 2) throws(EmbeddingError) -> Report {
-        BLAS.setThreads(threads)
+        try BLAS.withThreads(threads) { () throws(EmbeddingError) in
+            try measure(model: model, seconds: seconds, threads: threads, repeats: repeats, warmup: warmup)
+        }
+    }
+
+    static func measure(model: SpeakerModel, seconds: Double, threads: Int, repeats: Int, warmup: Int) throws(EmbeddingError) -> Report {
         let embedder = Embedder(model: model)
         var audio = BenchmarkSignal.speechLike(seconds: seconds, sampleRate: model.features.sampleRate)
         var features: [Double] = [], encoder: [Double] = [], total: [Double] = []

@@ -62,9 +62,8 @@ public struct EmbeddingCache: Sendable {
             throw .otherModel(path: path, cacheModel: index.modelChecksum, model: modelChecksum)
         }
         // Refused rather than rebuilt: the library has no channel to say it replaced a user's file.
-        guard index.version == formatVersion, let storedCRC = index.crc32 else {
-            throw .unsupportedFormat(path: path, version: index.version ?? 1)
-        }
+        guard index.version == formatVersion else { throw .unsupportedFormat(path: path, version: index.version ?? 1) }
+        guard let storedCRC = index.crc32 else { throw .unreadable(path: path, reason: "its index has no CRC-32 of the embeddings (damaged); \(EmbeddingCacheError.rebuildHint)") }
         var cache = EmbeddingCache(modelChecksum: modelChecksum)
         guard !index.keys.isEmpty else { return cache }
         // Same checksum yet another length means a damaged or hand-made index; the rows would

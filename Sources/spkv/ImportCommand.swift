@@ -29,12 +29,12 @@ struct Import: ParsableCommand {
         if let frontEnd, FeatureConfig.preset(named: frontEnd) == nil {
             throw ValidationError("unknown front end '\(frontEnd)'; valid: \(FeatureConfig.presetNames.joined(separator: ", "))")
         }
-        guard parsedDilations?.count == 5 else { throw ValidationError("--dilations needs five positive integers, e.g. 1,2,3,4,1") }
+        guard parsedDilations?.count == 5 else { throw ValidationError("--dilations needs five integers from 1 to 64, e.g. 1,2,3,4,1") }
     }
 
     var parsedDilations: [Int]? {
         let values = dilations.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        return values.count == 5 && values.allSatisfy({ $0 > 0 }) ? values : nil
+        return values.count == 5 && values.allSatisfy({ (1...64).contains($0) }) ? values : nil
     }
 
     func run() throws {

@@ -21,6 +21,7 @@ struct LiveOptions: ParsableArguments {
     var reconnect = 10.0
 
     func check() throws {
+        guard live else { return }
         // Everything heard is kept for the verdict: the session is bounded like a file's length.
         let cap = try audioLengthLimit()
         if let duration { try checkRange(duration, 0.01...cap, "--duration", unit: " s (the audio length limit, \(AudioFile.maximumSecondsVariable))") }

@@ -125,6 +125,26 @@ import _SVTestSupport
         #expect(AudioError.tooLong(path: path, seconds: 40, limitSeconds: 30).description.contains("SPKV_MAX_AUDIO_SECONDS"))
     }
 
+    /// Memory is bounded whatever the channel count: 10 s of 8-channel 48 kHz audio is 3.8 M samples,
+    /// more than the 30-s limit allows at 96,000 samples a second (7.5 s of it). A limit out of range
+    /// is an error, never a trap in the frame arithmetic.
+    @Test func wideFilesGetFewerSecondsAndTheLimitIsRangeChecked() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let path = dir.path("eight-channels.flac")
+        try AudioFile.write(path: path, samples: [Float](repeating: 0, count: 10 * 48_000 * 8), sampleRate: 48_000, channels: 8,
+                            format: .flac16)
+        #expect(throws: AudioError.tooLong(path: path, seconds: 10, limitSeconds: 30)) {
+            try AudioFile.readInterleaved(path: path, maximumSeconds: 30)
+        }
+        #expect(try AudioFile.readInterleaved(path: path, maximumSeconds: 60).samples.count == 10 * 48_000 * 8)
+        for bad in [Double.nan, .infinity, 0, 1e300] {
+            #expect(throws: AudioError.invalidLengthLimit(path: path, value: "\(bad)")) {
+                try AudioFile.readMono(path: path, maximumSeconds: bad)
+            }
+        }
+    }
+
     /// MP3 headers give no trustworthy length (libsndfile estimates it): decoding stops as soon as it
     /// passes the limit, so memory stays bounded by the limit, not by what the file expands to.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/sox"), "needs sox with libsox-fmt-mp3"))

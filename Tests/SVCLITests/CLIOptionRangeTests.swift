@@ -28,6 +28,7 @@ import _SVTestSupport
         ("--refresh", ["verify", "-m", model, "--enrollment", "p.json", "--live", "--refresh", "nan"]),
         ("--reconnect", ["verify", "-m", model, "--enrollment", "p.json", "--live", "--reconnect", "1e300"]),
         ("--min-speech", ["enroll", "-m", model, "--name", "a", "--min-speech", "1e300", "-o", "p.json", audio]),
+        ("--dilations", ["import", "--from", "speechbrain", "x.ckpt", "-o", "m", "--dilations", "1,2,3,4,100000000000"]),
         ("--capture-rate", ["verify", "-m", model, "--enrollment", "p.json", "--live", "--capture-rate", "9000000000000000000"]),
     ]
 
@@ -42,7 +43,11 @@ import _SVTestSupport
 
     static let trainCases: [(option: String, arguments: [String])] = [
         ("--threads", ["magneto", "--model", "m", "--corpus", "c", "--out", "o", "--output", "x", "--threads", "3000000000"]),
+        ("--hidden", ["magneto", "--model", "m", "--corpus", "c", "--out", "o", "--output", "x", "--hidden", "4000000000,4000000000"]),
+        ("--hard-fraction", ["magneto", "--model", "m", "--corpus", "c", "--out", "o", "--output", "x", "--hard-fraction", "nan"]),
         ("--average", ["export", "run", "--output", "x", "--average", "0"]),
+        ("--mild-fraction", ["corpus", "synth", "--out", "o", "--mild-fraction", "nan"]),
+        ("--threads", ["bench", "--threads", "1,abc"]),
         ("--non-targets", ["corpus", "synth", "--out", "o", "--non-targets", "100000000000"]),
         ("--speakers", ["corpus", "synth", "--out", "o", "--speakers", "100000000000"]),
         ("--max-clips", ["corpus", "import-game", "--out", "o", "--max-clips", "0"]),

@@ -41,16 +41,46 @@ private func entries(_ dir: String) throws -> [String] {
     }
 
     /// The old profile writer opened `.NAME.tmp-PID` with O_TRUNC, following a symlink planted there
-    /// and overwriting its target. Any name a writer could predict now finds O_EXCL | O_NOFOLLOW.
-    @Test func aSymlinkPlantedAtAPredictableTemporaryNameIsNotFollowed() throws {
+    /// and overwriting its target. Here a symlink (and a plain file) wait under the first names the
+    /// writer will try: O_EXCL refuses them, the writer moves on to the next name, and neither the
+    /// link's target nor the planted file is touched.
+    @Test func filesAndSymlinksPlantedAtTheTemporaryNamesAreNeverOpened() throws {
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let victim = dir + "/victim", path = dir + "/profile.json"
         try AtomicFile.write("precious\n", to: victim)
-        try FileManager.default.createSymbolicLink(atPath: dir + "/.profile.json.tmp-\(getpid())", withDestinationPath: victim)
-        try AtomicFile.write("{}\n", to: path)
+        try FileManager.default.createSymbolicLink(atPath: dir + "/.profile.json.tmp-first", withDestinationPath: victim)
+        try AtomicFile.write("planted\n", to: dir + "/.profile.json.tmp-second")
+        let suffixes = ["first", "second", "third"]
+        try AtomicFile.write(to: path, temporarySuffix: { suffixes[$0] }, mapError: { $0 }) { fd throws(AtomicFile.WriteError) in
+            #expect("{}\n".withCString { Glibc.write(fd, $0, 3) } == 3)
+        }
         #expect(contents(victim) == "precious\n")
+        #expect(contents(dir + "/.profile.json.tmp-second") == "planted\n")
         #expect(contents(path) == "{}\n")
+        #expect(try entries(dir) == [".profile.json.tmp-first", ".profile.json.tmp-second", "profile.json", "victim"])
+    }
+
+    /// A replaced file keeps its permissions; a new one gets 0666 less the umask.
+    @Test func aReplacedFileKeepsItsModeAndANewOneFollowsTheUmask() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/private.json"
+        try AtomicFile.write("a", to: path)
+        // The umask from /proc (setting it to read it would race with the other tests' files).
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("Umask:") })
+        let mask = try #require(mode_t(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8))
+        #expect(try mode(path) == 0o666 & ~mask)
+        chmod(path, 0o600)
+        try AtomicFile.write("b", to: path)
+        #expect(try mode(path) == 0o600 && contents(path) == "b")
+    }
+
+    private func mode(_ path: String) throws -> mode_t {
+        var s = stat()
+        try #require(stat(path, &s) == 0)
+        return s.st_mode & 0o7777
     }
 
     /// A destination that is a symlink is replaced by the file; the link's target is not written.

@@ -94,6 +94,7 @@ import _SVTestSupport
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // A test prerequisite (librsvg2-bin, README): without it this test fails instead of passing unchecked.
         let converter = try #require(Plots.pngConverterCommand(), "no rsvg-convert or convert on PATH: apt-get install librsvg2-bin")
+        try #require(converter.hasSuffix("rsvg-convert"), "the PNG checks need rsvg-convert (apt-get install librsvg2-bin), found \(converter)")
         for (name, svg) in [("det", try Self.detPlot()), ("scores", try Self.histogramPlot())] {
             try svg.write(toFile: "\(dir)/\(name).svg", atomically: true, encoding: .utf8)
             #expect(Plots.writePNG(svg: svg, path: "\(dir)/\(name).png"), "converter \(converter)")

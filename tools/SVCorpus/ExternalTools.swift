@@ -80,7 +80,8 @@ public struct ExternalTools: Sendable {
                 try run("sox", ["-R", "-D", "-V1", "-r", "16000", "-c", "1", "-n"] + options + [coded, "synth", "0.1", "sine", "440"])
                 try run("sox", ["-R", "-D", "-V1", coded, "-n"])
             } catch {
-                guard case .programFailed(_, _, _, let output) = error else { throw error }
+                // Only a missing format handler is blamed on the package; a full disk, say, is reported as is.
+                guard case .programFailed(_, _, _, let output) = error, output.contains("FAIL formats") else { throw error }
                 throw .missingCodec(codec: codec.rawValue, aptPackage: codec.soxPackage, output: output)
             }
         }

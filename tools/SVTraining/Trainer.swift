@@ -218,7 +218,10 @@ public final class Trainer {
     /// Trains until `config.epochs` epochs are done (checkpointing each), returns the log.
     @discardableResult
     public func run() throws(TrainingError) -> [TrainingLogRow] {
-        BLAS.setThreads(config.threads)
+        try BLAS.withThreads(config.threads) { () throws(TrainingError) in try trainEpochs() }
+    }
+
+    private func trainEpochs() throws(TrainingError) -> [TrainingLogRow] {
         let planner = BatchPlanner(config: config, corpus: corpus, augmenter: try makeAugmenter())
         let steps = planner.stepsPerEpoch
         let runStart = Date()

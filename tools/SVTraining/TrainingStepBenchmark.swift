@@ -21,7 +21,10 @@ public enum TrainingStepBenchmark {
     }
 
     public static func run(config: TrainingConfig, speakers: Int = 100, warmup: Int = 2, steps: Int = 10) -> Result {
-        BLAS.setThreads(config.threads)
+        BLAS.withThreads(config.threads) { measure(config: config, speakers: speakers, warmup: warmup, steps: steps) }
+    }
+
+    static func measure(config: TrainingConfig, speakers: Int, warmup: Int, steps: Int) -> Result {
         let stepper = TrainingStep(config: config, speakerCount: speakers, referenceCapacity: config.batchSize)
         let lengths = config.viewSamples
         let n = config.batchSize, mels = config.model.inputSize

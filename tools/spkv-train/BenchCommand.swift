@@ -21,8 +21,11 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "One JSON object per line instead of the table.") var json = false
 
     func run() throws {
-        let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ (1...256).contains($0) }) else { throw ValidationError("--threads: counts from 1 to 256, e.g. 1,2") }
+        let parsed = threads.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !parsed.isEmpty, parsed.allSatisfy({ $0.map { (1...256).contains($0) } ?? false }) else {
+            throw ValidationError("--threads: counts from 1 to 256, comma-separated, e.g. 1,2; got \(threads)")
+        }
+        let threadCounts = parsed.map { $0! }
         try checkRange(steps, 1...100_000, "--steps")
         try checkRange(warmup, 0...100_000, "--warmup")
         var text: String?

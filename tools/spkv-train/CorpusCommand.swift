@@ -47,6 +47,7 @@ struct CorpusCommand: ParsableCommand {
         func validate() throws {
             guard jobs >= 1, jobs <= 64 else { throw ValidationError("--jobs must be 1...64 (got \(jobs))") }
             try checkRange(nonTargets, 1...1_000, "--non-targets")
+            try checkRange(mildFraction, 0...1, "--mild-fraction")
             try checkRange(speakers, 1...100_000, "--speakers")
             try checkRange(devSpeakers, 0...100_000, "--dev-speakers")
             let options = CorpusOptions(speakers: speakers, devSpeakers: devSpeakers, recordings: recordings,

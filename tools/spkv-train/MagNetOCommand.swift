@@ -41,10 +41,23 @@ struct MagNetOCommand: ParsableCommand {
 
     func validate() throws {
         try checkRange(threads, 1...256, "--threads")
+        try checkRange(clusters, 0...1_000_000, "--clusters")
+        try checkRange(topology, 1...3, "--topology")
+        if let hidden {
+            let widths = hidden.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            guard !widths.isEmpty, widths.allSatisfy({ $0.map { (1...16_384).contains($0) } ?? false }) else {
+                throw ValidationError("--hidden: widths from 1 to 16384, comma-separated (e.g. 154,154); got \(hidden)")
+            }
+        }
+        try checkRange(speakersPerBatch, 2...10_000, "--speakers-per-batch")
+        try checkRange(perSpeaker, 2...1_000, "--per-speaker")
+        try checkRange(steps, 1...10_000_000, "--steps")
+        try checkRange(lr, 1e-9...100, "--lr")
+        try checkRange(decaySteps, 1...10_000_000, "--decay-steps")
+        guard prior > 0, prior < 1 else { throw ValidationError("--prior must be between 0 and 1 (exclusive); got \(prior)") }
+        guard hardFraction > 0, hardFraction <= 1 else { throw ValidationError("--hard-fraction must be in (0, 1]; got \(hardFraction)") }
         try checkRange(refineSteps, 0...10_000_000, "--refine-steps")
         try checkRange(refineLr, 1e-9...100, "--refine-lr")
-        try checkRange(steps, 1...10_000_000, "--steps")
-        try checkRange(clusters, 0...1_000_000, "--clusters")
     }
 
     func run() throws {

@@ -21,7 +21,7 @@ struct TrainCommand: ParsableCommand {
         teacher_temperature, center_momentum, momentum, warmup_epochs, schedule_epochs, final_lr, clip_grad, \
         freeze_last_layer}, qat.{enabled, calibration_utterances}, band_limit.{probability, cutoff_hz}.
         The run folder gets config.json, log.csv, checkpoint-epochNNN.safetensors (atomic, every epoch) and \
-        checkpoint-last. --resume continues exactly from checkpoint-last; only epochs, threads and the corpus location may change         (with another thread count OpenBLAS may split some sums differently: the same run to rounding, not bit for bit).
+        checkpoint-last. --resume continues exactly from checkpoint-last; only epochs, threads and the corpus location may change (with another thread count OpenBLAS may split some sums differently: the same run to rounding, not bit for bit).
         SSPS (SimCLR or DINO): train a base run, then a second run with --set init_from=BASE_RUN --set ssps.enabled=true \
         and more epochs; it starts with an eval-mode pass that fills the queues and logs coverage, the share of \
         same-speaker and other-recording pseudo-positives, and NMI of the clusters vs speakers and recordings.

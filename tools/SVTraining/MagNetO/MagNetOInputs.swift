@@ -39,11 +39,15 @@ public struct MagNetOInputs: Sendable {
     /// Embeds `paths` (whole files) on `threads` workers, one `Embedder` each, in input order.
     public static func extract(paths: [String], model: SpeakerModel, threads: Int,
                                progress: (@Sendable (Int, Int) -> Void)? = nil) throws(TrainingError) -> MagNetOInputs {
+        let workers = max(1, min(threads, paths.count))
+        return try BLAS.withThreads(1) { () throws(TrainingError) in
+            try extractEach(paths: paths, model: model, workers: workers, progress: progress)
+        }
+    }
+
+    static func extractEach(paths: [String], model: SpeakerModel, workers: Int,
+                            progress: (@Sendable (Int, Int) -> Void)?) throws(TrainingError) -> MagNetOInputs {
         let d = model.embeddingSize, p = model.encoder.pooledSize, n = paths.count
-        let workers = max(1, min(threads, n))
-        let previousThreads = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(previousThreads) }
         let box = ExtractionBox(count: n, d: d, p: p)
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             let embedder = Embedder(model: model)
