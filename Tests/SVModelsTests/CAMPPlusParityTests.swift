@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+import SVKernels
+import _SVTestSupport
+@testable import SVModels
+
+/// The CAM++ encoder against 3D-Speaker's own `CAMPPlus` (a small random-weight network with random
+/// BatchNorm statistics, upstream's structure), fed with the features 3D-Speaker's own front end
+/// computed: every stage and the embedding (fixtures by tools/reference/make_campplus_fixtures.py).
+@Suite struct CAMPPlusParityTests {
+    static let minimumCosine = 0.99999
+
+    static func smallEncoder() throws -> CAMPPlusEncoder {
+        let weights = try SafeTensors.read(path: Fixtures.path("campplus/campplus_small.safetensors"))
+        let constructor = try #require(weights.metadata["constructor"])
+        let arguments = try #require(JSONSerialization.jsonObject(with: Data(constructor.utf8)) as? [String: Int])
+        let config = CAMPPlusConfig(inputSize: arguments["feat_dim"]!, embeddingSize: arguments["embedding_size"]!,
+                                    growthRate: arguments["growth_rate"]!, bottleneckScale: arguments["bn_size"]!,
+                                    initChannels: arguments["init_channels"]!)
+        #expect(Set(weights.tensors.keys) == Set(config.tensorTable.keys), "the tensor table is upstream's state_dict")
+        for (name, shape) in config.tensorTable { #expect(weights.tensors[name]?.shape == shape, "\(name)") }
+        return try CAMPPlusEncoder(config: config) { name in try? weights.tensors[name]?.floats().array }
+    }
+
+    static func golden() throws -> SafeTensors {
+        try SafeTensors.read(path: Fixtures.path("campplus/campplus_small_golden.safetensors"))
+    }
+
+    @Test(arguments: ["speech_a_3s", "speech_b_8s", "speech_c_15s"])
+    func embeddingMatches3DSpeaker(clip: String) throws {
+        let golden = try Self.golden()
+        let encoder = try Self.smallEncoder()
+        let (features, frames) = try ECAPAParityTests.melMajor(golden.tensors["\(clip)/features"]!)
+        let ours = try encoder.embed(features: features, frames: frames, workspace: CAMPPlusWorkspace())
+        let theirs = try golden.tensors["\(clip)/embedding"]!.floats().array
+        let cosine = cosineSimilarity(ours, theirs)
+        #expect(cosine >= Self.minimumCosine, "cosine \(cosine); first values \(ours.prefix(5)) vs \(theirs.prefix(5))")
+        let scale = theirs.map(abs).max() ?? 1
+        #expect(maxAbsDifference(ours, theirs) <= 1e-4 * max(1, scale))
+    }
+
+    /// Every stage (front module, TDNN, each dense block and transit layer, the last BN-ReLU, the pooled
+    /// statistics) equals upstream's module output, relative to that stage's largest value.
+    @Test func everyStageMatches3DSpeaker() throws {
+        let golden = try Self.golden()
+        let encoder = try Self.smallEncoder()
+        let (features, frames) = try ECAPAParityTests.melMajor(golden.tensors["speech_a_3s/features"]!)
+        let workspace = CAMPPlusWorkspace()
+        var stages: [String: [Float]] = [:]
+        workspace.stageObserver = { name, values in stages[name] = Array(values) }
+        _ = try encoder.embed(features: features, frames: frames, workspace: workspace)
+        let names = ["head", "tdnn", "block1", "transit1", "block2", "transit2", "block3", "transit3", "out_nonlinear", "stats"]
+        #expect(Set(stages.keys) == Set(names))
+        for name in names {
+            let theirs = try golden.tensors["speech_a_3s/\(name)"]!.floats().array
+            let ours = try #require(stages[name])
+            try #require(ours.count == theirs.count, "\(name): \(ours.count) values, upstream \(theirs.count)")
+            let scale = theirs.map(abs).max() ?? 1
+            let worst = maxAbsDifference(ours, theirs)
+            #expect(worst <= 2e-5 * max(1, scale), "\(name): max |ours − upstream| = \(worst) (largest value \(scale))")
+        }
+    }
+}
