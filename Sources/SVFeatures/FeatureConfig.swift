@@ -281,8 +281,20 @@ extension FeatureConfig {
         power: 2, nMels: 80, fMin: 20, fMax: 8000, melScale: .kaldi, filterConstruction: .kaldi,
         filterNorm: .none, log: .lnFloor, logFloor: Double(Float.ulpOfOne), normalization: .mean, normEps: 0)
 
+    /// 3D-Speaker's `FBank(80, 16000, mean_nor=True)` (CAM++, ERes2Net): `compliance.kaldi.fbank` with
+    /// its own defaults on the waveform in [-1, 1). It differs from `kaldi` (WeSpeaker's call) in two
+    /// places only: the window is Kaldi's default "povey" (Hann^0.85), not Hamming, and the waveform is
+    /// not scaled by 32768 — which shifts every log energy by ln 32768² before the mean subtraction
+    /// removes it again, except where the FLT_EPSILON floor is reached (digital silence).
+    public static let threeDSpeaker: FeatureConfig = {
+        var config = kaldi
+        config.window = .povey
+        config.waveformScale = 1
+        return config
+    }()
+
     /// Names accepted by `preset(named:)`.
-    public static var presetNames: [String] { ["sslsv-40", "sslsv-80", "speechbrain", "kaldi"] }
+    public static var presetNames: [String] { ["sslsv-40", "sslsv-80", "speechbrain", "kaldi", "3d-speaker"] }
 
     public static func preset(named name: String) -> FeatureConfig? {
         switch name {
@@ -290,6 +302,7 @@ extension FeatureConfig {
         case "sslsv-80": return sslsv80
         case "speechbrain": return speechbrain
         case "kaldi": return kaldi
+        case "3d-speaker": return threeDSpeaker
         default: return nil
         }
     }

