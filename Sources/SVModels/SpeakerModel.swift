@@ -1,18 +1,18 @@
 import Foundation
 import SVFeatures
 
-/// A loaded spkv model: the front end it was trained with and its encoder, both immutable and
-/// shareable between threads.
+/// A loaded spkv model: the front end it was trained with and its encoder network (ECAPA-TDNN or
+/// CAM++, `spkv.architecture`), both immutable and shareable between threads.
 public struct SpeakerModel: Sendable {
-    public static let architecture = "ecapa-tdnn"
+    /// The architecture of models spkv trains (and of every file before CAM++ came in).
+    public static let architecture = SpeakerEncoder.ecapaArchitecture
     /// Front-end tables stored in every model file, so inference uses exactly the training tables.
     public static let windowTensor = "features.window"
     public static let melFilterbankTensor = "features.mel_fbank"
 
     public let metadata: ModelMetadata
-    public let config: ECAPAConfig
     public let frontEnd: FeatureExtractor
-    public let encoder: ECAPAEncoder
+    public let encoder: SpeakerEncoder
     /// MagNetO's magnitude network, when the model was trained with one (`spkv-train magneto`).
     public let magnitudeNetwork: MagnitudeNetwork?
     /// How the encoder's weights are stored and run (fp32, or int8 with static scales).
@@ -22,7 +22,9 @@ public struct SpeakerModel: Sendable {
     public let formatVersion: Int
 
     public var features: FeatureConfig { frontEnd.config }
-    public var embeddingSize: Int { config.embeddingSize }
+    public var embeddingSize: Int { encoder.embeddingSize }
+    /// The ECAPA-TDNN hyperparameters, or nil for another architecture.
+    public var ecapaConfig: ECAPAConfig? { encoder.ecapa?.config }
 
     /// Reads and checks a model file: container, checksum, version, configs, tensor table.
     public static func load(path: String) throws(SpeakerModelError) -> SpeakerModel {
@@ -33,41 +35,52 @@ public struct SpeakerModel: Sendable {
 
     public init(file: ModelFile) throws(SpeakerModelError) {
         let metadata = file.metadata
-        guard metadata.architecture == Self.architecture else {
+        guard SpeakerEncoder.architectures.contains(metadata.architecture) else {
             throw .unsupportedArchitecture(metadata.architecture)
         }
-        let config: ECAPAConfig
-        do { config = try JSONDecoder().decode(ECAPAConfig.self, from: Data(metadata.config.utf8)) } catch {
-            throw .invalidMetadata(key: ModelMetadata.Key.config, reason: Self.describe(error))
+        let isECAPA = metadata.architecture == SpeakerEncoder.ecapaArchitecture
+        func decode<C: Decodable>(_ type: C.Type) throws(SpeakerModelError) -> C {
+            do { return try JSONDecoder().decode(type, from: Data(metadata.config.utf8)) } catch {
+                throw .invalidMetadata(key: ModelMetadata.Key.config, reason: Self.describe(error))
+            }
         }
-        do { try config.validate() } catch { throw .encoder(error) }
+        let ecapaConfig = isECAPA ? try decode(ECAPAConfig.self) : nil
+        let campplusConfig = isECAPA ? nil : try decode(CAMPPlusConfig.self)
+        do { try ecapaConfig?.validate(); try campplusConfig?.validate() } catch { throw .encoder(error) }
+        let inputSize = ecapaConfig?.inputSize ?? campplusConfig!.inputSize
         let features: FeatureConfig
         do { features = try FeatureConfig.decode(json: Data(metadata.features.utf8)) } catch {
             throw .invalidMetadata(key: ModelMetadata.Key.features, reason: error.description)
         }
-        guard features.nMels == config.inputSize else {
-            throw .frontEndMismatch(melBins: features.nMels, encoderInput: config.inputSize)
+        guard features.nMels == inputSize else {
+            throw .frontEndMismatch(melBins: features.nMels, encoderInput: inputSize)
         }
-        var expected = config.tensorTable
+        var expected = ecapaConfig?.tensorTable ?? campplusConfig!.tensorTable
         expected[Self.windowTensor] = [features.winLength]
         expected[Self.melFilterbankTensor] = [features.nMels, features.bins]
         let magnitudes: MagnitudeNetwork?
         do { magnitudes = try MagnitudeNetwork.read(from: file) } catch { throw .magnitudeNetwork(error) }
         if let magnitudes {
-            guard magnitudes.inputSize == 2 * config.mfaChannels else {
-                throw .magnitudeNetwork(.invalid("it reads \(magnitudes.inputSize) pooled statistics but the encoder gives \(2 * config.mfaChannels)"))
+            guard let ecapaConfig else {
+                throw .magnitudeNetwork(.invalid("MagNetO magnitudes are read from ECAPA-TDNN's pooled statistics; this is a \(metadata.architecture) model"))
+            }
+            guard magnitudes.inputSize == 2 * ecapaConfig.mfaChannels else {
+                throw .magnitudeNetwork(.invalid("it reads \(magnitudes.inputSize) pooled statistics but the encoder gives \(2 * ecapaConfig.mfaChannels)"))
             }
             expected.merge(magnitudes.tensorTable) { a, _ in a }
         }
         let quantization = try QuantizationScheme.parse(metadata.quantization)
+        if quantization.kind == .int8Static && ecapaConfig == nil {
+            throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "int8 models are ECAPA-TDNN only in this spkv; this is a \(metadata.architecture) model")
+        }
         // Only the scheme's int8 weights may be integers: anything else means another scheme wrote the file.
-        let int8Weights = quantization.kind == .int8Static ? Set(config.int8Convolutions.map { "\($0).weight" }) : []
+        let int8Weights = quantization.kind == .int8Static ? Set(ecapaConfig!.int8Convolutions.map { "\($0).weight" }) : []
         for name in file.tensorNames where !(file.tensors[name]!.dtype.isFloatingPoint || int8Weights.contains(name)) {
             throw .tensors(.dtypeMismatch(tensor: name, dtype: file.tensors[name]!.dtype, requested: "F32"))
         }
-        if quantization.kind == .int8Static { expected.merge(QuantizationScheme.int8TensorTable(config: config)) { a, _ in a } }
+        if quantization.kind == .int8Static { expected.merge(QuantizationScheme.int8TensorTable(config: ecapaConfig!)) { a, _ in a } }
         do { try file.checkTensorTable(expected: expected) } catch { throw .tensors(error) }
-        let int8 = quantization.kind == .int8Static ? try QuantizationScheme.int8Layers(file: file, config: config) : [:]
+        let int8 = quantization.kind == .int8Static ? try QuantizationScheme.int8Layers(file: file, config: ecapaConfig!) : [:]
 
         self.quantization = quantization
         magnitudeNetwork = magnitudes
@@ -77,21 +90,52 @@ public struct SpeakerModel: Sendable {
             frontEnd = try FeatureExtractor(config: features, melFilterbank: floats(Self.melFilterbankTensor) ?? [],
                                             window: floats(Self.windowTensor) ?? [])
         } catch { throw .features(error) }
-        do { encoder = try ECAPAEncoder(config: config, tensor: { floats($0) }, int8: int8) } catch { throw .encoder(error) }
+        do {
+            if let ecapaConfig {
+                encoder = .ecapa(try ECAPAEncoder(config: ecapaConfig, tensor: { floats($0) }, int8: int8))
+            } else {
+                encoder = .campplus(try CAMPPlusEncoder(config: campplusConfig!, tensor: { floats($0) }))
+            }
+        } catch { throw .encoder(error) }
         self.metadata = metadata
-        self.config = config
         checksum = file.checksum
         formatVersion = metadata.formatVersion ?? ModelMetadata.currentFormatVersion
     }
 
-    /// Assembles a model file from an encoder's tensors and its front end; the tables are computed
-    /// from `features` unless given (a checkpoint may carry the exact ones it was trained with).
+    /// Assembles an ECAPA-TDNN model file from an encoder's tensors and its front end; the tables are
+    /// computed from `features` unless given (a checkpoint may carry the exact ones it was trained with).
     public static func makeFile(config: ECAPAConfig, features: FeatureConfig,
                                 encoderTensors: [String: (shape: [Int], values: [Float])],
                                 frontEndTables: (window: [Float], melFilterbank: [Float])? = nil,
                                 producer: String, training: [String: String] = [:],
                                 created: Date = Date()) throws(SpeakerModelError) -> ModelFile {
         do { try config.validate() } catch { throw .encoder(error) }
+        return try makeFile(architecture: SpeakerEncoder.ecapaArchitecture, configJSON: sortedJSON(config), features: features,
+                            encoderTensors: encoderTensors, frontEndTables: frontEndTables, producer: producer,
+                            training: training, created: created)
+    }
+
+    /// Assembles a CAM++ model file (same layout: upstream tensor names, the front end's tables).
+    public static func makeFile(config: CAMPPlusConfig, features: FeatureConfig,
+                                encoderTensors: [String: (shape: [Int], values: [Float])],
+                                producer: String, training: [String: String] = [:],
+                                created: Date = Date()) throws(SpeakerModelError) -> ModelFile {
+        do { try config.validate() } catch { throw .encoder(error) }
+        return try makeFile(architecture: SpeakerEncoder.campplusArchitecture, configJSON: sortedJSON(config), features: features,
+                            encoderTensors: encoderTensors, frontEndTables: nil, producer: producer,
+                            training: training, created: created)
+    }
+
+    static func sortedJSON(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
+    private static func makeFile(architecture: String, configJSON: String, features: FeatureConfig,
+                                 encoderTensors: [String: (shape: [Int], values: [Float])],
+                                 frontEndTables: (window: [Float], melFilterbank: [Float])?,
+                                 producer: String, training: [String: String], created: Date) throws(SpeakerModelError) -> ModelFile {
         let extractor: FeatureExtractor
         do {
             if let t = frontEndTables {
@@ -107,13 +151,9 @@ public struct SpeakerModel: Sendable {
             tensors.append(try Tensor(name: melFilterbankTensor, shape: [features.nMels, features.bins],
                                       floats: extractor.melFilterbank))
         } catch { throw .tensors(error) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let configJSON = String(decoding: (try? encoder.encode(config)) ?? Data(), as: UTF8.self)
-        let trainingJSON = String(decoding: (try? encoder.encode(training)) ?? Data(), as: UTF8.self)
         let metadata = ModelMetadata(architecture: architecture, config: configJSON, features: features.jsonString(),
                                      producer: producer, created: ISO8601DateFormatter().string(from: created),
-                                     training: trainingJSON)
+                                     training: sortedJSON(training))
         let file = ModelFile(metadata: metadata, tensors: tensors)
         // Never write a file that would not load.
         _ = try SpeakerModel(file: file)
@@ -156,7 +196,7 @@ public enum SpeakerModelError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .file(let path, let e): return "\(path): \(e)"
         case .unsupportedArchitecture(let a):
-            return "model architecture '\(a)' is not supported by this spkv (it runs '\(SpeakerModel.architecture)')"
+            return "model architecture '\(a)' is not supported by this spkv (it runs \(SpeakerEncoder.architectures.map { "'\($0)'" }.joined(separator: " and ")))"
         case .invalidMetadata(let key, let reason): return "model metadata '\(key)' is invalid: \(reason)"
         case .frontEndMismatch(let bins, let input):
             return "the model's front end gives \(bins) mel bins but its encoder expects \(input): the file is inconsistent"

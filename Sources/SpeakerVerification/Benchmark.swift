@@ -70,7 +70,7 @@ public struct PipelineBenchmark {
         }
         let enc = SampleStatistics(encoder), tot = SampleStatistics(total)
         let frames = model.features.frameCount(samples: audio.count)
-        let flops = 2 * Double(model.config.multiplyAccumulates(frames: frames))
+        let flops = 2 * Double(model.encoder.multiplyAccumulates(frames: frames))
         return Report(seconds: seconds, threads: threads, repeats: repeats,
                       featuresMilliseconds: SampleStatistics(features), encoderMilliseconds: enc,
                       totalMilliseconds: tot, realTimeFactor: tot.median / 1000 / seconds,

@@ -37,7 +37,7 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
 public final class Embedder {
     public let model: SpeakerModel
     private let featureWorkspace = FeatureWorkspace()
-    private let encoderWorkspace = ECAPAWorkspace()
+    private let encoderWorkspace = EncoderWorkspace()
     private var features: [Float] = []
     /// Stage times of the most recent call.
     public private(set) var lastTimings = PipelineTimings()
@@ -49,7 +49,7 @@ public final class Embedder {
     /// Sees every int8-capable convolution's input during the following embeds (calibration of
     /// post-training quantisation); nil stops it.
     public func observeEncoderInputs(_ observer: ((String, UnsafeBufferPointer<Float>) -> Void)?) {
-        encoderWorkspace.inputObserver = observer
+        encoderWorkspace.ecapa.inputObserver = observer
     }
 
     /// Embeds mono samples at the model's sample rate. For a MagNetO model the result is `a·x̂`: the
@@ -58,7 +58,7 @@ public final class Embedder {
         var out = try encoderEmbedding(samples: samples, source: source)
         lastMagnitude = nil
         if let network = model.magnitudeNetwork {
-            let a = network.magnitude(model.encoder.pooledStatistics(encoderWorkspace))
+            let a = network.magnitude(pooledStatistics())
             out = Cosine.normalized(out).map { $0 * a }
             lastMagnitude = a
         }
@@ -79,7 +79,7 @@ public final class Embedder {
         } catch { throw .encoder(source: source, error) }
         lastMagnitude = nil
         guard let network = model.magnitudeNetwork else { return }
-        let a = network.magnitude(model.encoder.pooledStatistics(encoderWorkspace))
+        let a = network.magnitude(pooledStatistics())
         // Same arithmetic as Cosine.normalized followed by × a in embed(samples:).
         var squares = 0.0
         for i in 0..<model.embeddingSize { squares += Double(output[i]) * Double(output[i]) }
@@ -93,7 +93,16 @@ public final class Embedder {
     public func embeddingAndPooledStatistics(samples: [Float], source: String = "<memory>") throws(EmbeddingError)
         -> (embedding: [Float], pooled: [Float]) {
         let e = try encoderEmbedding(samples: samples, source: source)
-        return (e, model.encoder.pooledStatistics(encoderWorkspace))
+        return (e, pooledStatistics())
+    }
+
+    /// The pooled statistics of the last embed. Only ECAPA-TDNN keeps them, and only ECAPA-TDNN models
+    /// can carry a magnitude network (checked when the model loads; MagNetO training checks it too).
+    private func pooledStatistics() -> [Float] {
+        guard let pooled = model.encoder.pooledStatistics(encoderWorkspace) else {
+            preconditionFailure("pooled statistics of a \(model.encoder.architecture) encoder: MagNetO is ECAPA-TDNN only")
+        }
+        return pooled
     }
 
     private func encoderEmbedding(samples: [Float], source: String) throws(EmbeddingError) -> [Float] {

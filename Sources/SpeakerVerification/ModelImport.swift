@@ -29,9 +29,14 @@ public enum ModelImportError: Error, Equatable, CustomStringConvertible {
 /// spkv model file with the toolkit's front end.
 public enum ModelImport {
     public struct Summary: Sendable {
-        public let imported: ImportedEncoder
+        /// The ECAPA-TDNN read (nil for a CAM++ import).
+        public let imported: ImportedEncoder?
+        /// The CAM++ read (nil for an ECAPA-TDNN import).
+        public let campplus: ImportedCAMPPlus?
         public let file: ModelFile
         public let usedCheckpointTables: Bool
+        /// Checkpoint entries that are not part of the encoder.
+        public var ignored: [String] { imported?.ignored ?? campplus?.ignored ?? [] }
     }
 
     /// - Parameters:
@@ -54,24 +59,35 @@ public enum ModelImport {
         } else {
             do { checkpoint = try SafeTensors.read(path: source).tensors } catch { throw .unreadable(path: source, error) }
         }
-        let imported: ImportedEncoder
-        do {
-            imported = try ECAPAImporter.importEncoder(from: toolkit, checkpoint: checkpoint, dilations: dilations)
-        } catch { throw .conversion(path: source, error) }
-        let features = frontEnd ?? imported.frontEnd
-        let tables = frontEnd == nil ? imported.frontEndTables : nil
         let sourceCRC = FileManager.default.contents(atPath: source).map { CRC32.hex(CRC32.checksum([UInt8]($0))) } ?? ""
-        let file: ModelFile
-        do {
-            file = try SpeakerModel.makeFile(
-                config: imported.config, features: features, encoderTensors: imported.tensors, frontEndTables: tables,
-                producer: "spkv import \(SpeakerVerification.version)",
-                training: ["method": "import:\(toolkit.rawValue)",
-                           "source_file": (source as NSString).lastPathComponent, "source_crc32": sourceCRC])
-        } catch { throw .model(error) }
-        if let output {
-            do { try file.write(path: output) } catch { throw .output(path: output, error) }
+        let training = ["method": "import:\(toolkit.rawValue)",
+                        "source_file": (source as NSString).lastPathComponent, "source_crc32": sourceCRC]
+        let producer = "spkv import \(SpeakerVerification.version)"
+        let summary: Summary
+        if toolkit == .campplus {
+            let imported: ImportedCAMPPlus
+            do { imported = try CAMPPlusImporter.importEncoder(checkpoint: checkpoint) } catch { throw .conversion(path: source, error) }
+            do {
+                let file = try SpeakerModel.makeFile(config: imported.config, features: frontEnd ?? imported.frontEnd,
+                                                     encoderTensors: imported.tensors, producer: producer, training: training)
+                summary = Summary(imported: nil, campplus: imported, file: file, usedCheckpointTables: false)
+            } catch { throw .model(error) }
+        } else {
+            let imported: ImportedEncoder
+            do {
+                imported = try ECAPAImporter.importEncoder(from: toolkit, checkpoint: checkpoint, dilations: dilations)
+            } catch { throw .conversion(path: source, error) }
+            let tables = frontEnd == nil ? imported.frontEndTables : nil
+            do {
+                let file = try SpeakerModel.makeFile(
+                    config: imported.config, features: frontEnd ?? imported.frontEnd, encoderTensors: imported.tensors,
+                    frontEndTables: tables, producer: producer, training: training)
+                summary = Summary(imported: imported, campplus: nil, file: file, usedCheckpointTables: tables != nil)
+            } catch { throw .model(error) }
         }
-        return Summary(imported: imported, file: file, usedCheckpointTables: tables != nil)
+        if let output {
+            do { try summary.file.write(path: output) } catch { throw .output(path: output, error) }
+        }
+        return summary
     }
 }

@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
             func row(_ name: String, _ s: SampleStatistics) -> String {
                 String(format: "%-9@ median %8.3f ms   p90 %8.3f ms   min %8.3f ms", name, s.median, s.p90, s.min)
             }
-            print("model \(modelOption.model): \(model.config.parameterCount) parameters, \(seconds) s of audio, " +
+            print("model \(modelOption.model): \(model.encoder.parameterCount) parameters, \(seconds) s of audio, " +
                   "\(threads) BLAS thread(s) (\(BLAS.coreName)), \(repeats) runs")
             print(row("features", r.featuresMilliseconds))
             print(row("encoder", r.encoderMilliseconds))

@@ -6,14 +6,15 @@ extension SourceToolkit: ExpressibleByArgument {}
 
 struct Import: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Convert a SpeechBrain, WeSpeaker or sslsv ECAPA-TDNN checkpoint to an spkv model.",
+        abstract: "Convert a SpeechBrain, WeSpeaker or sslsv ECAPA-TDNN, or a 3D-Speaker CAM++ checkpoint to an spkv model.",
         discussion: """
             SRC is a PyTorch checkpoint (.ckpt/.pt/.pth zip, read without executing anything in it) or a .safetensors \
             file, with the toolkit's own state_dict names (SpeechBrain embedding_model.ckpt keys, WeSpeaker \
-            ECAPA_TDNN_GLOB_c512/c1024, sslsv's encoder); a prefix such as 'encoder.' is found automatically and other \
-            tensors (classifier heads, projections) are listed and left out. Hyperparameters come from the tensor \
-            shapes; the front end is the toolkit's own (speechbrain → speechbrain, wespeaker → kaldi, sslsv → sslsv-40 \
-            or sslsv-80 with the window and filterbank stored in the checkpoint). Legacy (pre-zip) PyTorch files: \
+            ECAPA_TDNN_GLOB_c512/c1024, sslsv's encoder, 3D-Speaker's CAMPPlus); a prefix such as 'encoder.' is found \
+            automatically and other tensors (classifier heads, projections) are listed and left out. Hyperparameters \
+            come from the tensor shapes (CAM++: upstream's block dilations 1,2,2; --dilations is ECAPA's); the front end \
+            is the toolkit's own (speechbrain → speechbrain, wespeaker → kaldi, sslsv → sslsv-40 or sslsv-80 with the \
+            window and filterbank stored in the checkpoint, campplus → 3d-speaker). Legacy (pre-zip) PyTorch files: \
             convert with  python3 tools/convert_checkpoint.py IN.pt OUT.safetensors
             """)
 
@@ -42,12 +43,17 @@ struct Import: ParsableCommand {
             let summary = try ModelImport.run(from: from, source: source, output: output,
                                               frontEnd: frontEnd.flatMap(FeatureConfig.preset(named:)),
                                               dilations: parsedDilations!)
-            let c = summary.imported.config
-            print("imported \(from.rawValue) ECAPA-TDNN: channels \(c.channels.map(String.init).joined(separator: "/")), " +
-                  "\(c.inputSize) mels, embedding \(c.embeddingSize), \(c.parameterCount) parameters")
+            if let c = summary.imported?.config {
+                print("imported \(from.rawValue) ECAPA-TDNN: channels \(c.channels.map(String.init).joined(separator: "/")), " +
+                      "\(c.inputSize) mels, embedding \(c.embeddingSize), \(c.parameterCount) parameters")
+            } else if let c = summary.campplus?.config {
+                print("imported 3D-Speaker CAM++: blocks \(c.blockLayers.map(String.init).joined(separator: "/")), growth \(c.growthRate), " +
+                      "\(c.inputSize) mels, embedding \(c.embeddingSize), \(c.parameterCount) parameters")
+            }
             print("front end: \(frontEnd ?? "toolkit default")\(summary.usedCheckpointTables ? " (window and filterbank from the checkpoint)" : "")")
-            if !summary.imported.ignored.isEmpty {
-                print("left out \(summary.imported.ignored.count) tensors: \(summary.imported.ignored.prefix(8).joined(separator: ", "))\(summary.imported.ignored.count > 8 ? ", …" : "")")
+            let ignored = summary.ignored
+            if !ignored.isEmpty {
+                print("left out \(ignored.count) tensors: \(ignored.prefix(8).joined(separator: ", "))\(ignored.count > 8 ? ", …" : "")")
             }
             print("wrote \(output) (data CRC-32 \(summary.file.checksum))")
         }

@@ -19,16 +19,31 @@ struct Info: ParsableCommand {
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
-            let c = m.config, f = m.features
+            let f = m.features
             let size = (try? FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? 0
+            let network: String
+            switch m.encoder {
+            case .ecapa(let e):
+                let c = e.config
+                network = """
+                    architecture:   \(m.encoder.architecture) (\(c.variant.rawValue) variant)
+                    channels:       \(c.channels.map(String.init).joined(separator: "/")), kernels \(c.kernelSizes.map(String.init).joined(separator: "/")), dilations \(c.dilations.map(String.init).joined(separator: "/"))
+                    res2net scale:  \(c.res2netScale), SE \(c.seChannels), attention \(c.attentionChannels)\(c.globalContext ? " (global context)" : ""), padding \(c.padding.rawValue)
+                    """
+            case .campplus(let e):
+                let c = e.config
+                network = """
+                    architecture:   \(m.encoder.architecture) (3D-Speaker CAM++)
+                    front module:   \(c.headChannels) channels, \(c.inputSize) → \(c.headRows) frequency rows; TDNN \(c.initChannels) channels, stride 2
+                    dense blocks:   \(c.blockLayers.map(String.init).joined(separator: "/")) CAM layers (growth \(c.growthRate), bottleneck \(c.bottleneckChannels), kernels \(c.blockKernels.map(String.init).joined(separator: "/")), dilations \(c.blockDilations.map(String.init).joined(separator: "/")), segments of \(c.segmentLength) frames)
+                    """
+            }
             print("""
                 model:          \(model)
                 format:         \(ModelMetadata.formatName) v\(m.formatVersion), \(size) bytes, data CRC-32 \(m.checksum)
-                architecture:   \(SpeakerModel.architecture) (\(c.variant.rawValue) variant)
-                channels:       \(c.channels.map(String.init).joined(separator: "/")), kernels \(c.kernelSizes.map(String.init).joined(separator: "/")), dilations \(c.dilations.map(String.init).joined(separator: "/"))
-                res2net scale:  \(c.res2netScale), SE \(c.seChannels), attention \(c.attentionChannels)\(c.globalContext ? " (global context)" : ""), padding \(c.padding.rawValue)
-                embedding:      \(c.embeddingSize) dimensions
-                parameters:     \(c.parameterCount)
+                \(network)
+                embedding:      \(m.embeddingSize) dimensions
+                parameters:     \(m.encoder.parameterCount)
                 front end:      \(f.nMels) mels \(Int(f.fMin))–\(Int(f.fMax)) Hz (\(f.melScale.rawValue), \(f.filterConstruction.rawValue) filters), n_fft \(f.nFFT), window \(f.window.rawValue) \(f.winLength)/\(f.hopLength)\(f.center ? ", centred (\(f.padMode.rawValue))" : ", snip edges"), log \(f.log.rawValue), normalisation \(f.normalization.rawValue), \(f.sampleRate) Hz
                 scoring:        \(m.metadata.scoring)\(m.magnitudeNetwork.map { "\n                magnitudes:     MagNetO network \($0.inputSize)→\(($0.hiddenWidths + [1]).map(String.init).joined(separator: "→")) (ReLU), \($0.parameterCount) parameters" } ?? "")
                 quantization:   \(m.metadata.quantization)

@@ -36,7 +36,7 @@ struct Quantize: ParsableCommand {
             let before = (try? FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? 0
             let after = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print(String(format: "calibrated on %d files (%.1f s of audio), method %@, in %.1f s", c.files, c.seconds, method, clock.lap() / 1000))
-            for name in q.config.int8Convolutions {
+            for name in q.ecapaConfig?.int8Convolutions ?? [] {
                 // String(format:) does not pad %@ on Linux: pad by hand.
                 let column = name.count >= 48 ? name : name + String(repeating: " ", count: 48 - name.count)
                 print("  " + column + String(format: " input scale %.6g (clips at %.4g)", c.inputScales[name]!, c.inputScales[name]! * 127))

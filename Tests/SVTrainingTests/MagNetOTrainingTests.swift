@@ -113,13 +113,13 @@ import _SVTestSupport
         let scale = first.map(abs).max() ?? 1
         #expect(maxAbsDifference(first, inputs.embeddings.prefix(model.embeddingSize)) < 1e-5 * max(1, scale))
 
-        let prefix = model.config.embeddingLayerName
+        let prefix = model.ecapaConfig!.embeddingLayerName
         var settings = FullLengthRefinement.Settings()
         settings.steps = 80; settings.batchSize = 16; settings.learningRate = 0.05; settings.decaySteps = 40
         let r = try FullLengthRefinement(inputs: inputs, labels: corpus.labels, weight: try file.tensor("\(prefix).weight").floats().array,
                                          bias: try file.tensor("\(prefix).bias").floats().array, settings: settings)
         #expect(r.lastLoss < r.firstLoss, "AM-softmax loss \(r.firstLoss) → \(r.lastLoss)")
-        try r.write(into: &file, config: model.config)
+        try r.write(into: &file, config: model.ecapaConfig!)
         let refined = try SpeakerModel(file: file)
         let refinedInputs = r.apply(to: inputs)
         for k in [0, corpus.train.count - 1] {

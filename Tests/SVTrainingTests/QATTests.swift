@@ -31,8 +31,8 @@ import _SVTestSupport
         let f = try fp32.frontEnd.extract(audio)
         let graph = model.forward(Graph(training: false, recording: false),
                                   features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
-        let core8 = try int8.encoder.embed(features: f.values, frames: f.frames, workspace: ECAPAWorkspace())
-        let core32 = try fp32.encoder.embed(features: f.values, frames: f.frames, workspace: ECAPAWorkspace())
+        let core8 = try int8.encoder.embed(features: f.values, frames: f.frames, workspace: EncoderWorkspace())
+        let core32 = try fp32.encoder.embed(features: f.values, frames: f.frames, workspace: EncoderWorkspace())
         let parity = cosineSimilarity(graph, core8), againstFloat = cosineSimilarity(graph, core32)
         print("QAT parity: graph vs int8 core \(parity), vs fp32 core \(againstFloat)")
         #expect(parity > 0.99999, "QAT graph vs int8 core: cosine \(parity)")
@@ -65,7 +65,7 @@ import _SVTestSupport
         let model = try SpeakerModel(file: file)
         #expect(model.encoder.isQuantized && model.quantization.calibration?.contains("qat") == true)
         #expect(model.metadata.training?.contains("simclr-qat") == true)
-        for p in model.config.int8Convolutions {
+        for p in model.ecapaConfig!.int8Convolutions {
             let stored = try file.tensor(QuantizationScheme.inputScaleName(p)).floats().array[0]
             #expect(stored == full.model.inputScales[p]!, "exported step of \(p)")
         }
@@ -74,7 +74,7 @@ import _SVTestSupport
         let f = try model.frontEnd.extract(try AudioFile.readMono(path: wav).samples)
         let graph = full.model.forward(Graph(training: false, recording: false),
                                        features: Variable(Tensor(shape: [1, f.mels, f.frames], values: f.values))).values
-        let core = try model.encoder.embed(features: f.values, frames: f.frames, workspace: ECAPAWorkspace())
+        let core = try model.encoder.embed(features: f.values, frames: f.frames, workspace: EncoderWorkspace())
         #expect(cosineSimilarity(graph, core) > 0.9999)
     }
 

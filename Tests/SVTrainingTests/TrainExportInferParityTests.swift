@@ -43,7 +43,7 @@ import _SVTestSupport
             let audio = try AudioFile.readMono(path: Fixtures.path("speech/\(clip).wav"))
             let features = try inference.frontEnd.extract(audio.samples)       // (mels, frames)
             let ours = try inference.encoder.embed(features: features.values, frames: features.frames,
-                                                   workspace: ECAPAWorkspace())
+                                                   workspace: EncoderWorkspace())
             let g = Graph(training: false, recording: false)
             let theirs = model.forward(g, features: Variable(Tensor(shape: [1, features.mels, features.frames],
                                                                     values: features.values))).values

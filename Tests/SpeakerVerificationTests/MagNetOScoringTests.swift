@@ -45,7 +45,7 @@ import _SVTestSupport
         let model = try SpeakerModel(file: file)
         let clip = try AudioFile.readMono(path: Self.speech[1], sampleRate: 16_000)
         let (embedding, pooled) = try Embedder(model: model).embeddingAndPooledStatistics(samples: clip.samples)
-        #expect(pooled.count == model.encoder.pooledSize && pooled.count == 2 * model.config.mfaChannels)
+        #expect(pooled.count == model.encoder.pooledSize && pooled.count == 2 * model.ecapaConfig!.mfaChannels)
         // fc(pooled) with the file's unfolded fc weights is the embedding: the pooled BN was applied, nothing else.
         let name = "fc.conv"   // SpeechBrain's embedding layer
         let w = try file.tensor("\(name).weight").floats().array, b = try file.tensor("\(name).bias").floats().array

@@ -12,7 +12,7 @@ struct PyTorchImportTests {
     @Test func checkpointImportsLikeSafetensors() throws {
         let fromCheckpoint = try ModelImport.run(from: .sslsv, source: Fixtures.path("pytorch/sslsv_c32.ckpt"), output: nil)
         let fromSafetensors = try ModelImport.run(from: .sslsv, source: Fixtures.path("ecapa/sslsv_c32.safetensors"), output: nil)
-        let a = fromCheckpoint.imported, b = fromSafetensors.imported
+        let a = try #require(fromCheckpoint.imported), b = try #require(fromSafetensors.imported)
         #expect(a.config == b.config)
         #expect(a.tensors.keys.sorted() == b.tensors.keys.sorted())
         for (name, expected) in b.tensors {

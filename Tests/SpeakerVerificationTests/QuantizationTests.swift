@@ -26,11 +26,11 @@ import _SVTestSupport
         let model = try SpeakerModel(file: file)
         #expect(model.encoder.isQuantized && model.quantization.kind == .int8Static && model.quantization.version == 1)
         #expect(model.quantization.calibration?.contains("\"method\":\"mse\"") == true && calibration.files == 2)
-        for p in model.config.int8Convolutions {
+        for p in model.ecapaConfig!.int8Convolutions {
             #expect(file.tensors["\(p).weight"]?.dtype == .i8)
             #expect(file.tensors[QuantizationScheme.inputScaleName(p)]?.shape == [1])
         }
-        #expect(model.config.int8Convolutions.count == 1 + 3 * (2 + model.config.res2netScale - 1) + 1)
+        #expect(model.ecapaConfig!.int8Convolutions.count == 1 + 3 * (2 + model.ecapaConfig!.res2netScale - 1) + 1)
         // SE, attention and the embedding layer stay fp32.
         #expect(file.tensors["asp.tdnn.conv.conv.weight"]?.dtype == .f32 && file.tensors["fc.conv.weight"]?.dtype == .f32)
         let fp32Bytes = try Self.fp32File().serialize().count
@@ -67,7 +67,7 @@ import _SVTestSupport
 
     @Test func badInt8FilesAreRefusedWithReasons() throws {
         let (file, _) = try Self.int8File()
-        let p = try SpeakerModel(file: file).config.int8Convolutions[3]
+        let p = try SpeakerModel(file: file).ecapaConfig!.int8Convolutions[3]
         // A non-positive scale.
         var bad = file
         var tensors = bad.tensors
@@ -116,7 +116,7 @@ extension QuantizationTests {
         let fp32 = try SpeakerModel(file: file)
         let calibration = try PostTrainingQuantization.calibrate(model: fp32, paths: Array(Self.speech.prefix(2)))
         let int8 = try SpeakerModel(file: try Int8Quantizer.quantize(file: file, inputScales: calibration.inputScales, calibration: calibration.json))
-        #expect(int8.encoder.isQuantized && int8.config.int8Convolutions.count == fp32.config.int8Convolutions.count)
+        #expect(int8.encoder.isQuantized && int8.ecapaConfig!.int8Convolutions.count == fp32.ecapaConfig!.int8Convolutions.count)
         let a = try Embedder(model: fp32).embed(path: Self.speech[2]), b = try Embedder(model: int8).embed(path: Self.speech[2])
         #expect(Self.cosine(a, b) > 0.99, "\(toolkit): cosine \(Self.cosine(a, b))")
     }

@@ -465,7 +465,11 @@ do {
         if options.modelPath != nil {
             // One process: lengths one after another, peak RSS reset before each.
             let m = try measureStages(path: job.path, options: options)
-            (config, loads, rows) = (m.model.config, m.loads, m.rows)
+            guard let ecapa = m.model.ecapaConfig else {
+                FileHandle.standardError.write(Data("spkv-bench: the stage breakdown is ECAPA-TDNN's; time a \(m.model.encoder.architecture) model with `spkv bench`\n".utf8))
+                exit(2)
+            }
+            (config, loads, rows) = (ecapa, m.loads, m.rows)
             frames5 = m.model.features.frameCount(samples: 5 * m.model.features.sampleRate)
         } else {
             // A fresh process per length; GEMM is timed here.

@@ -117,7 +117,7 @@ let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 stream.stop()
 let cpu = ProcessCPU.seconds() - cpu0
 let c = SampleStatistics(compute), d = SampleStatistics(delays)
-print("model: C=\(model.config.blockChannels) (\(model.config.parameterCount) parameters), \(threads) BLAS thread(s), window \(window) s, refresh \(refresh) s")
+print("model: \(model.encoder.architecture) (\(model.encoder.parameterCount) parameters), \(threads) BLAS thread(s), window \(window) s, refresh \(refresh) s")
 print(String(format: "replayed %.1f s in %.1f s (paced); %d refreshes scored, %d skipped; %d samples dropped, %d device overruns", seconds, wall, compute.count, verifier.skippedRefreshes, stream.droppedSamples, stream.deviceOverruns))
 print(String(format: "refresh compute   median %7.2f ms  p99 %7.2f ms  max %7.2f ms  (%.1f %% of the refresh interval at p99)", c.median, c.p99, c.max, c.p99 / (refresh * 10)))
 print(String(format: "end-to-end delay  median %7.2f ms  p99 %7.2f ms  (window's last sample due → decision)", d.median, d.p99))

@@ -79,6 +79,9 @@ struct MagNetOCommand: ParsableCommand {
         let frozen: SpeakerModel
         do { frozen = try SpeakerModel.load(path: model) } catch { throw TrainingError.run("\(error)") }
         guard frozen.magnitudeNetwork == nil else { throw TrainingError.run("\(model) already has a MagNetO network; start from the plain model") }
+        guard let frozenConfig = frozen.ecapaConfig else {
+            throw TrainingError.run("MagNetO reads ECAPA-TDNN's pooled statistics; \(model) is a \(frozen.encoder.architecture) model")
+        }
         let data = try TrainingCorpus(path: corpus)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
@@ -102,7 +105,7 @@ struct MagNetOCommand: ParsableCommand {
         do { file = try ModelFile.read(path: model) } catch { throw TrainingError.run("\(model): \(error)") }
         var refinement: FullLengthRefinement?
         if refineSteps > 0 {
-            let prefix = frozen.config.embeddingLayerName
+            let prefix = frozenConfig.embeddingLayerName
             let w: [Float], b: [Float]
             do { w = try file.tensor("\(prefix).weight").floats().array; b = try file.tensor("\(prefix).bias").floats().array } catch {
                 throw TrainingError.run("\(model): \(error)")
@@ -110,7 +113,7 @@ struct MagNetOCommand: ParsableCommand {
             var settings = FullLengthRefinement.Settings()
             settings.steps = refineSteps; settings.learningRate = refineLr; settings.decaySteps = max(1, refineSteps / 5)
             let r = try FullLengthRefinement(inputs: inputs, labels: data.labels, weight: w, bias: b, settings: settings)
-            try r.write(into: &file, config: frozen.config)
+            try r.write(into: &file, config: frozenConfig)
             inputs = r.apply(to: inputs)
             refinement = r
             print(String(format: "full-length refinement: %d steps, AM-softmax loss %.3f → %.3f", refineSteps, r.firstLoss, r.lastLoss))

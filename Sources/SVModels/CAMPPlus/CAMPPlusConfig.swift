@@ -141,6 +141,26 @@ public struct CAMPPlusConfig: Codable, Equatable, Sendable {
         return t
     }
 
+    /// Multiply-accumulates of one forward pass over `frames` feature frames (convolutions and the
+    /// dense layer; BatchNorm, pooling and the per-segment context are left out, < 1 %).
+    public func multiplyAccumulates(frames t: Int) -> Int {
+        let m = headChannels, f = inputSize, t2 = (t + 1) / 2
+        let fullConv = m * m * 9
+        var head = m * 9 * f * t                                        // conv1
+        head += (2 * fullConv + m * m) * (f / 2) * t + 2 * fullConv * (f / 2) * t   // layer1
+        head += (2 * fullConv + m * m) * (f / 4) * t + 2 * fullConv * (f / 4) * t   // layer2
+        head += fullConv * (f / 8) * t                                  // conv2
+        var body = initChannels * headOutputChannels * 5 * t2
+        for (b, channels) in blockChannels.enumerated() {
+            for i in 0..<blockLayers[b] {
+                body += (channels.input + i * growthRate) * bottleneckChannels * t2
+                body += bottleneckChannels * growthRate * blockKernels[b] * t2
+            }
+            body += channels.output * (channels.output / 2) * t2
+        }
+        return head + body + 2 * finalChannels * embeddingSize
+    }
+
     /// Weights (BatchNorm statistics included), as upstream counts parameters plus buffers.
     public var parameterCount: Int { tensorTable.values.reduce(0) { $0 + $1.reduce(1, *) } }
 }

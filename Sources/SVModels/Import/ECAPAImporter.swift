@@ -1,8 +1,9 @@
 import SVFeatures
 
-/// The toolkits whose ECAPA-TDNN `state_dict`s spkv imports.
+/// The toolkits whose `state_dict`s spkv imports: ECAPA-TDNN from SpeechBrain, WeSpeaker and sslsv,
+/// CAM++ from 3D-Speaker (`CAMPPlusImporter`).
 public enum SourceToolkit: String, CaseIterable, Sendable {
-    case speechbrain, wespeaker, sslsv
+    case speechbrain, wespeaker, sslsv, campplus
 
     /// The front end the toolkit computes before its encoder.
     func defaultFrontEnd(inputSize: Int) -> FeatureConfig {
@@ -10,15 +11,31 @@ public enum SourceToolkit: String, CaseIterable, Sendable {
         case .speechbrain: return .speechbrain
         case .wespeaker: return .kaldi
         case .sslsv: return inputSize == 40 ? .sslsv40 : .sslsv80
+        case .campplus: return .threeDSpeaker
         }
     }
 
     /// A tensor every checkpoint of this toolkit has, used to find the encoder inside a larger
     /// `state_dict` (e.g. under `encoder.` or `embedding_model.`).
-    var anchor: String { self == .wespeaker ? "layer1.conv.weight" : "blocks.0.conv.conv.weight" }
+    var anchor: String {
+        switch self {
+        case .wespeaker: return "layer1.conv.weight"
+        case .campplus: return CAMPPlusImporter.anchor
+        case .speechbrain, .sslsv: return "blocks.0.conv.conv.weight"
+        }
+    }
     /// A second tensor under the same prefix, so a Res2Net sub-block ("…res2net_block.blocks.0.conv.conv.weight")
     /// is not taken for an encoder.
-    var secondAnchor: String { self == .wespeaker ? "pool.linear2.weight" : "asp.conv.conv.weight" }
+    var secondAnchor: String {
+        switch self {
+        case .wespeaker: return "pool.linear2.weight"
+        case .campplus: return CAMPPlusImporter.secondAnchor
+        case .speechbrain, .sslsv: return "asp.conv.conv.weight"
+        }
+    }
+
+    /// The architecture the toolkit's checkpoints hold.
+    var architectureName: String { self == .campplus ? "CAM++" : "ECAPA-TDNN" }
 }
 
 /// Errors while importing a foreign checkpoint.
@@ -33,7 +50,7 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .encoderNotFound(let toolkit, let anchor, let sample):
-            return "no \(toolkit.rawValue) ECAPA-TDNN found: no tensor named '…\(anchor)' (first names: \(sample.joined(separator: ", "))). Is --from right?"
+            return "no \(toolkit.rawValue) \(toolkit.architectureName) found: no tensor named '…\(anchor)' (first names: \(sample.joined(separator: ", "))). Is --from right?"
         case .ambiguousEncoder(let prefixes):
             return "several ECAPA-TDNN encoders in the checkpoint (prefixes \(prefixes.map { "'\($0)'" }.joined(separator: ", "))); extract one with tools/convert_checkpoint.py --prefix"
         case .unreadableTensor(let name, let reason):
@@ -70,13 +87,8 @@ public enum ECAPAImporter {
     public static func importEncoder(from toolkit: SourceToolkit, checkpoint: [String: Tensor],
                                      dilations: [Int] = [1, 2, 3, 4, 1]) throws(ImportError) -> ImportedEncoder {
         // 1. Find the encoder's prefix.
-        let prefixes = Set(checkpoint.keys.filter { $0.hasSuffix(toolkit.anchor) && isPrefixBoundary($0, toolkit.anchor) }
-            .map { String($0.dropLast(toolkit.anchor.count)) }
-            .filter { checkpoint[$0 + toolkit.secondAnchor] != nil })
-        guard !prefixes.isEmpty else {
-            throw .encoderNotFound(toolkit: toolkit, anchor: toolkit.anchor, sample: Array(checkpoint.keys.sorted().prefix(5)))
-        }
-        guard prefixes.count == 1, let prefix = prefixes.first else { throw .ambiguousEncoder(prefixes: prefixes.sorted()) }
+        let prefix = try encoderPrefix(toolkit: toolkit, checkpoint: checkpoint)
+        guard toolkit != .campplus else { throw .invalidConfig("a CAM++ checkpoint: import it with CAMPPlusImporter") }
 
         // 2. Rename to canonical names and convert to fp32.
         var tensors: [String: (shape: [Int], values: [Float])] = [:]
@@ -123,6 +135,19 @@ public enum ECAPAImporter {
                                frontEndTables: tables, ignored: ignored.sorted())
     }
 
+    /// The prefix under which the toolkit's encoder sits in `checkpoint` ("" at the top, or e.g.
+    /// "embedding_model."): the names holding both anchors; none, or several, is an error.
+    static func encoderPrefix(toolkit: SourceToolkit, checkpoint: [String: Tensor]) throws(ImportError) -> String {
+        let prefixes = Set(checkpoint.keys.filter { $0.hasSuffix(toolkit.anchor) && isPrefixBoundary($0, toolkit.anchor) }
+            .map { String($0.dropLast(toolkit.anchor.count)) }
+            .filter { checkpoint[$0 + toolkit.secondAnchor] != nil })
+        guard !prefixes.isEmpty else {
+            throw .encoderNotFound(toolkit: toolkit, anchor: toolkit.anchor, sample: Array(checkpoint.keys.sorted().prefix(5)))
+        }
+        guard prefixes.count == 1, let prefix = prefixes.first else { throw .ambiguousEncoder(prefixes: prefixes.sorted()) }
+        return prefix
+    }
+
     private static func isPrefixBoundary(_ name: String, _ anchor: String) -> Bool {
         name == anchor || name.dropLast(anchor.count).hasSuffix(".")
     }
@@ -130,7 +155,7 @@ public enum ECAPAImporter {
     /// sslsv uses plain `nn.BatchNorm1d` where SpeechBrain wraps it (`norm.norm.` vs `norm.`).
     static func canonicalName(_ name: String, toolkit: SourceToolkit) -> String? {
         switch toolkit {
-        case .speechbrain, .wespeaker:
+        case .speechbrain, .wespeaker, .campplus:
             return name
         case .sslsv:
             if name.hasPrefix("asp_bn.") { return "asp_bn.norm." + name.dropFirst("asp_bn.".count) }

@@ -114,8 +114,11 @@ public enum Int8Quantizer {
         guard !model.encoder.isQuantized else {
             throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "the model is already quantised")
         }
+        guard let config = model.ecapaConfig else {
+            throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "int8 quantisation is ECAPA-TDNN only in this spkv; this is a \(model.encoder.architecture) model")
+        }
         var tensors = file.tensors
-        for p in model.config.int8Convolutions {
+        for p in config.int8Convolutions {
             guard let s = inputScales[p], s > 0, s.isFinite else {
                 throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "no valid input scale for \(p)")
             }
