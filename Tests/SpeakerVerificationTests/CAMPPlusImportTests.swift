@@ -1,0 +1,78 @@
+import Foundation
+import SpeakerVerification
+import Testing
+import _SVTestSupport
+
+/// `spkv import --from campplus`: a 3D-Speaker CAM++ state_dict becomes a model file whose whole
+/// pipeline (libsndfile → 3d-speaker front end → CAM++) gives 3D-Speaker's own embeddings.
+@Suite struct CAMPPlusImportTests {
+    static let small = Fixtures.path("campplus/campplus_small.safetensors")
+    static let clips = ["speech_a_3s", "speech_b_8s", "speech_c_15s"]
+
+    @Test func theSmallNetworkImportsWithItsShapesAndEmbedsAudioLike3DSpeaker() throws {
+        let summary = try ModelImport.run(from: .campplus, source: Self.small, output: nil)
+        let config = try #require(summary.campplus?.config)
+        #expect(config == CAMPPlusConfig(inputSize: 80, embeddingSize: 16, growthRate: 4, bottleneckScale: 2, initChannels: 8))
+        #expect(summary.imported == nil && summary.ignored.isEmpty)
+        let model = try SpeakerModel(file: summary.file)
+        #expect(model.encoder.architecture == "campplus" && model.features == .threeDSpeaker && model.ecapaConfig == nil)
+        let golden = try SafeTensors.read(path: Fixtures.path("campplus/campplus_small_golden.safetensors"))
+        let embedder = Embedder(model: model)
+        for clip in Self.clips {
+            let ours = try embedder.embed(path: Fixtures.path("speech/\(clip).wav"))
+            let theirs = try golden.tensors["\(clip)/embedding"]!.floats().array
+            let cosine = cosineSimilarity(ours, theirs)
+            #expect(cosine >= 0.9999, "\(clip): cosine \(cosine) with 3D-Speaker's pipeline")
+        }
+    }
+
+    /// The encoder is found under a prefix, other tensors are listed and left out, and the file
+    /// written is the one read back.
+    @Test func aNestedCheckpointImportsAndRoundTrips() throws {
+        let weights = try SafeTensors.read(path: Self.small)
+        var nested = weights.tensors.values.map { t in try! Tensor(name: "embedding_model." + t.name, shape: t.shape, floats: t.floats().array) }
+        nested.append(try Tensor(name: "classifier.weight", shape: [3, 16], floats: [Float](repeating: 0.5, count: 48)))
+        nested.append(try Tensor(name: "embedding_model.head.bn1.num_batches_tracked", shape: [1], floats: [7]))
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try SafeTensors(metadata: [:], tensors: nested).write(path: dir.path("nested.safetensors"))
+        let summary = try ModelImport.run(from: .campplus, source: dir.path("nested.safetensors"), output: dir.path("m.safetensors"))
+        #expect(summary.ignored == ["classifier.weight"])
+        let direct = try ModelImport.run(from: .campplus, source: Self.small, output: nil)
+        #expect(summary.file.tensors == direct.file.tensors)
+        let loaded = try SpeakerModel.load(path: dir.path("m.safetensors"))
+        #expect(loaded.checksum == summary.file.checksum)
+    }
+
+    @Test func wrongOrIncompleteCheckpointsAreClearErrors() throws {
+        // An ECAPA-TDNN checkpoint is not a CAM++.
+        let ecapa = Fixtures.path("ecapa/speechbrain_c64.safetensors")
+        do { _ = try ModelImport.run(from: .campplus, source: ecapa, output: nil); Issue.record("no error") } catch {
+            #expect(error.description.contains("no campplus CAM++ found") && error.description.contains("--from"), "\(error)")
+        }
+        // A missing tensor is named.
+        let weights = try SafeTensors.read(path: Self.small)
+        let missing = "xvector.block2.tdnnd3.cam_layer.linear2.bias"
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try SafeTensors(metadata: [:], tensors: weights.tensors.values.filter { $0.name != missing }).write(path: dir.path("cut.safetensors"))
+        do { _ = try ModelImport.run(from: .campplus, source: dir.path("cut.safetensors"), output: nil); Issue.record("no error") } catch {
+            #expect(error.description.contains("missing \(missing)"), "\(error)")
+        }
+    }
+
+    /// int8 and MagNetO are ECAPA-TDNN features so far: asking for them with CAM++ is an error, not a crash.
+    @Test func ecapaOnlyFeaturesRefuseCAMPPlus() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        _ = try ModelImport.run(from: .campplus, source: Self.small, output: dir.path("m.safetensors"))
+        do {
+            _ = try PostTrainingQuantization.quantize(modelPath: dir.path("m.safetensors"), calibrationPaths: [Fixtures.path("speech/speech_a_3s.wav")],
+                                                      method: .mse, percentile: 99.99, outputPath: dir.path("q.safetensors"))
+            Issue.record("no error")
+        } catch {
+            #expect("\(error)".contains("ECAPA-TDNN only") && "\(error)".contains("campplus"), "\(error)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("q.safetensors")))
+    }
+}
