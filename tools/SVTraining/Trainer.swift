@@ -160,6 +160,12 @@ public final class Trainer {
     /// Initial QAT steps: post-training calibration (MSE clipping) of the current weights, exported
     /// to the inference core, on evenly spaced training utterances.
     func calibrateQuantizationSteps() throws(TrainingError) {
+        // Under the run's thread count, like training: calibrated at another count, the steps (and so the
+        // whole QAT run) would differ in their last bits between a run and its repeat.
+        try BLAS.withThreads(config.threads) { () throws(TrainingError) in try calibrateQuantizationStepsNow() }
+    }
+
+    private func calibrateQuantizationStepsNow() throws(TrainingError) {
         let count = min(config.qat.calibrationUtterances, corpus.train.count)
         let paths = (0..<count).map { corpus.wavPath(corpus.train[$0 * corpus.train.count / count].path) }
         do {
