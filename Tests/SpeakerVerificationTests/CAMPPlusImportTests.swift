@@ -16,13 +16,19 @@ import _SVTestSupport
         #expect(summary.imported == nil && summary.ignored.isEmpty)
         let model = try SpeakerModel(file: summary.file)
         #expect(model.encoder.architecture == "campplus" && model.features == .threeDSpeaker && model.ecapaConfig == nil)
-        let golden = try SafeTensors.read(path: Fixtures.path("campplus/campplus_small_golden.safetensors"))
+        try Self.expectEmbeddingsLike3DSpeaker(model, golden: "campplus/campplus_small_golden.safetensors")
+    }
+
+    /// Audio file → embedding through `model` against 3D-Speaker's pipeline on the same clips.
+    static func expectEmbeddingsLike3DSpeaker(_ model: SpeakerModel, golden path: String,
+                                              sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let golden = try SafeTensors.read(path: Fixtures.path(path))
         let embedder = Embedder(model: model)
-        for clip in Self.clips {
+        for clip in clips {
             let ours = try embedder.embed(path: Fixtures.path("speech/\(clip).wav"))
             let theirs = try golden.tensors["\(clip)/embedding"]!.floats().array
             let cosine = cosineSimilarity(ours, theirs)
-            #expect(cosine >= 0.9999, "\(clip): cosine \(cosine) with 3D-Speaker's pipeline")
+            #expect(cosine >= 0.9999, "\(clip): cosine \(cosine) with 3D-Speaker's pipeline", sourceLocation: sourceLocation)
         }
     }
 
@@ -69,14 +75,7 @@ import _SVTestSupport
             .appendingPathComponent("../../models/campplus-zh-en-16k-v1.safetensors").standardized.path
         let model = try SpeakerModel.load(path: path)
         #expect(model.embeddingSize == 192 && model.encoder.parameterCount == 6_930_720)
-        let golden = try SafeTensors.read(path: Fixtures.path("campplus/campplus_real_golden.safetensors"))
-        let embedder = Embedder(model: model)
-        for clip in Self.clips {
-            let ours = try embedder.embed(path: Fixtures.path("speech/\(clip).wav"))
-            let theirs = try golden.tensors["\(clip)/embedding"]!.floats().array
-            let cosine = cosineSimilarity(ours, theirs)
-            #expect(cosine >= 0.9999, "\(clip): cosine \(cosine) with 3D-Speaker's pipeline")
-        }
+        try Self.expectEmbeddingsLike3DSpeaker(model, golden: "campplus/campplus_real_golden.safetensors")
     }
 
     /// int8 and MagNetO are ECAPA-TDNN features so far: asking for them with CAM++ is an error, not a crash.

@@ -24,14 +24,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
-from ort_common import cosine, ort_session, run  # noqa: E402
+from ort_common import cosine, ort_session, run, time_ort  # noqa: E402
 
 MELS = 80
 
@@ -41,23 +40,10 @@ def frames_for(seconds):
     return 1 + (int(seconds * 16000) - 400) // 160
 
 
-def time_session(sess, x, runs, warmup):
-    x = x.copy()
-    for _ in range(warmup):
-        sess.run(None, {"features": x})
-    times = []
-    for i in range(runs):
-        x[0, i % x.shape[1], i % MELS] += 1e-6
-        t0 = time.perf_counter()
-        sess.run(None, {"features": x})
-        times.append((time.perf_counter() - t0) * 1e3)
-    return times
-
-
 def ort_child(args):
     sess = ort_session(args.ort_child)
     x = np.load(args.features).astype(np.float32)
-    times = time_session(sess, x, args.runs, args.warmup)
+    times = time_ort(sess, x, args.runs, args.warmup)
     with open("/proc/self/status") as f:
         hwm = next(int(l.split()[1]) * 1024 for l in f if l.startswith("VmHWM:"))
     print(json.dumps(dict(times=times, peak_rss_bytes=hwm)))

@@ -22,13 +22,7 @@ public final class CAMPPlusEncoder: Sendable {
         try config.validate()
         self.config = config
         let table = config.tensorTable, eps = config.batchNormEpsilon
-        func values(_ name: String) throws(ECAPAError) -> [Float] {
-            guard let v = tensor(name) else { throw .missingTensor(name) }
-            let expected = table[name]!.reduce(1, *)
-            guard v.count == expected else { throw .wrongTensorSize(name: name, expected: expected, actual: v.count) }
-            guard v.allSatisfy({ $0.isFinite }) else { throw .nonFiniteWeights(name) }
-            return v
-        }
+        func values(_ name: String) throws(ECAPAError) -> [Float] { try EncoderChecks.weights(name, table: table, from: tensor) }
         func norm(_ p: String, affine: Bool = true) throws(ECAPAError) -> ChannelAffine {
             let mean = try values("\(p).running_mean"), variance = try values("\(p).running_var")
             let ones = [Float](repeating: 1, count: mean.count), zeros = [Float](repeating: 0, count: mean.count)
@@ -121,24 +115,16 @@ public final class CAMPPlusEncoder: Sendable {
     /// values to `output`. Not thread-safe per workspace; the encoder itself may be shared.
     public func embed(features: UnsafePointer<Float>, frames: Int, workspace: CAMPPlusWorkspace,
                       output: UnsafeMutablePointer<Float>) throws(ECAPAError) {
-        guard frames >= minimumFrames else { throw .inputTooShort(frames: frames, minimum: minimumFrames) }
-        for i in 0..<(config.inputSize * frames) where !features[i].isFinite { throw .nonFiniteInput }
+        try EncoderChecks.input(features, inputSize: config.inputSize, frames: frames, minimumFrames: minimumFrames)
         workspace.reserve(for: self, frames: frames)
         forward(features, frames: frames, ws: workspace, output: output)
     }
 
     /// Convenience: features as a flat (inputSize × frames) array; returns the embedding.
     public func embed(features: [Float], frames: Int, workspace: CAMPPlusWorkspace) throws(ECAPAError) -> [Float] {
-        guard frames > 0, features.count == config.inputSize * frames else {
-            throw .wrongInputSize(expected: config.inputSize, actual: frames == 0 ? 0 : features.count / max(frames, 1))
+        try EncoderChecks.embedArray(features, frames: frames, inputSize: config.inputSize, embeddingSize: config.embeddingSize) {
+            (f, o) throws(ECAPAError) in try embed(features: f, frames: frames, workspace: workspace, output: o)
         }
-        var out = [Float](repeating: 0, count: config.embeddingSize)
-        try features.withUnsafeBufferPointer { (f) throws(ECAPAError) in
-            try out.withUnsafeMutableBufferPointer { (o) throws(ECAPAError) in
-                try embed(features: f.baseAddress!, frames: frames, workspace: workspace, output: o.baseAddress!)
-            }
-        }
-        return out
     }
 }
 

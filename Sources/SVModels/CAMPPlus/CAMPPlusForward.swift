@@ -51,12 +51,9 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
             .bottleneck: bn * t2, .context: bn * (segments + 1), .contextHidden: bn / 2 * segments,
             .gates: cfg.growthRate * segments, .vectors: 2 * cfg.finalChannels + cfg.embeddingSize,
         ]
-        var total = 0
-        offsets = Region.allCases.map { region in
-            defer { total += (sizes[region]! + 15) / 16 * 16 }   // keep every region 64-byte aligned
-            return total
-        }
-        storage = AlignedBuffer(count: total)
+        let layout = EncoderChecks.alignedOffsets(Region.allCases.map { sizes[$0]! })
+        offsets = layout.offsets
+        storage = AlignedBuffer(count: layout.total)
         capacityFrames = t
     }
 

@@ -25,13 +25,7 @@ public final class ECAPAEncoder: Sendable {
         try config.validate()
         self.config = config
         let table = config.tensorTable, names = config.names
-        func values(_ name: String) throws(ECAPAError) -> [Float] {
-            guard let v = tensor(name) else { throw .missingTensor(name) }
-            let expected = table[name]!.reduce(1, *)
-            guard v.count == expected else { throw .wrongTensorSize(name: name, expected: expected, actual: v.count) }
-            guard v.allSatisfy({ $0.isFinite }) else { throw .nonFiniteWeights(name) }
-            return v
-        }
+        func values(_ name: String) throws(ECAPAError) -> [Float] { try EncoderChecks.weights(name, table: table, from: tensor) }
         func conv(_ p: String, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> ConvLayer {
             let shape = table["\(p).weight"]!
             if let data = int8[p] {
@@ -120,23 +114,15 @@ public final class ECAPAEncoder: Sendable {
     /// values to `output`. Not thread-safe per workspace; the encoder itself may be shared.
     public func embed(features: UnsafePointer<Float>, frames: Int, workspace: ECAPAWorkspace,
                       output: UnsafeMutablePointer<Float>) throws(ECAPAError) {
-        guard frames >= minimumFrames else { throw .inputTooShort(frames: frames, minimum: minimumFrames) }
-        for i in 0..<(config.inputSize * frames) where !features[i].isFinite { throw .nonFiniteInput }
+        try EncoderChecks.input(features, inputSize: config.inputSize, frames: frames, minimumFrames: minimumFrames)
         workspace.reserve(for: self, frames: frames)
         forward(features, frames: frames, ws: workspace, output: output)
     }
 
     /// Convenience: features as a flat (inputSize × frames) array; returns the embedding.
     public func embed(features: [Float], frames: Int, workspace: ECAPAWorkspace) throws(ECAPAError) -> [Float] {
-        guard features.count == config.inputSize * frames else {
-            throw .wrongInputSize(expected: config.inputSize, actual: frames == 0 ? 0 : features.count / max(frames, 1))
+        try EncoderChecks.embedArray(features, frames: frames, inputSize: config.inputSize, embeddingSize: config.embeddingSize) {
+            (f, o) throws(ECAPAError) in try embed(features: f, frames: frames, workspace: workspace, output: o)
         }
-        var out = [Float](repeating: 0, count: config.embeddingSize)
-        try features.withUnsafeBufferPointer { (f) throws(ECAPAError) in
-            try out.withUnsafeMutableBufferPointer { (o) throws(ECAPAError) in
-                try embed(features: f.baseAddress!, frames: frames, workspace: workspace, output: o.baseAddress!)
-            }
-        }
-        return out
     }
 }

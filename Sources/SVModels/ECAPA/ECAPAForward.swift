@@ -36,12 +36,9 @@ public final class ECAPAWorkspace: @unchecked Sendable {
             .attnHidden: cfg.attentionChannels * t, .attnLogits: mfa * t,
             .vectors: 2 * c + cfg.seChannels + 6 * mfa + cfg.attentionChannels + cfg.embeddingSize,
         ]
-        var total = 0
-        offsets = Region.allCases.map { region in
-            defer { total += (sizes[region]! + 15) / 16 * 16 }   // keep every region 64-byte aligned
-            return total
-        }
-        storage = AlignedBuffer(count: total)
+        let layout = EncoderChecks.alignedOffsets(Region.allCases.map { sizes[$0]! })
+        offsets = layout.offsets
+        storage = AlignedBuffer(count: layout.total)
         capacityFrames = t
     }
 

@@ -34,13 +34,7 @@ public enum CAMPPlusImporter {
         }
         let config = try inferConfig(tensors)
         let table = config.tensorTable
-        var problems: [String] = []
-        for (name, shape) in table.sorted(by: { $0.key < $1.key }) {
-            guard let got = tensors[name] else { problems.append("missing \(name) \(shape)"); continue }
-            if got.shape != shape { problems.append("\(name): got \(got.shape), expected \(shape)") }
-        }
-        for name in tensors.keys.sorted() where table[name] == nil { problems.append("unexpected \(name)") }
-        guard problems.isEmpty else { throw .tensorTable(problems.joined(separator: "; ")) }
+        try ECAPAImporter.checkTable(tensors, against: table)
         return ImportedCAMPPlus(config: config, tensors: tensors, frontEnd: .threeDSpeaker, ignored: ignored.sorted())
     }
 

@@ -114,13 +114,7 @@ public enum ECAPAImporter {
         // 3. Hyperparameters from shapes, then the full table check.
         let config = try inferConfig(toolkit: toolkit, tensors: tensors, dilations: dilations)
         let table = config.tensorTable
-        var problems: [String] = []
-        for (name, shape) in table.sorted(by: { $0.key < $1.key }) {
-            guard let got = tensors[name] else { problems.append("missing \(name) \(shape)"); continue }
-            if got.shape != shape { problems.append("\(name): got \(got.shape), expected \(shape)") }
-        }
-        for name in tensors.keys.sorted() where table[name] == nil { problems.append("unexpected \(name)") }
-        guard problems.isEmpty else { throw .tensorTable(problems.joined(separator: "; ")) }
+        try checkTable(tensors, against: table)
 
         // sslsv stores torchaudio's filterbank as (bins, mels); spkv keeps (mels, bins).
         var tables: (window: [Float], melFilterbank: [Float])?
@@ -146,6 +140,17 @@ public enum ECAPAImporter {
         }
         guard prefixes.count == 1, let prefix = prefixes.first else { throw .ambiguousEncoder(prefixes: prefixes.sorted()) }
         return prefix
+    }
+
+    /// Every tensor of `table` present with its shape and nothing else, or `.tensorTable` listing what is not.
+    static func checkTable(_ tensors: [String: (shape: [Int], values: [Float])], against table: [String: [Int]]) throws(ImportError) {
+        var problems: [String] = []
+        for (name, shape) in table.sorted(by: { $0.key < $1.key }) {
+            guard let got = tensors[name] else { problems.append("missing \(name) \(shape)"); continue }
+            if got.shape != shape { problems.append("\(name): got \(got.shape), expected \(shape)") }
+        }
+        for name in tensors.keys.sorted() where table[name] == nil { problems.append("unexpected \(name)") }
+        guard problems.isEmpty else { throw .tensorTable(problems.joined(separator: "; ")) }
     }
 
     private static func isPrefixBoundary(_ name: String, _ anchor: String) -> Bool {
