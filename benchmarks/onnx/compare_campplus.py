@@ -62,8 +62,8 @@ def time_spkv(spkv, model, seconds, runs, coretype):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--speakerlab", required=True)
-    ap.add_argument("--pt", required=True)
+    ap.add_argument("--speakerlab", help="checkout of github:modelscope/3D-Speaker (required)")
+    ap.add_argument("--pt", help="the CAM++ checkpoint, campplus_cn_en_common.pt (required)")
     ap.add_argument("--spkv", default=os.path.join(REPO, ".build/release/spkv"))
     ap.add_argument("--model", default=os.path.join(REPO, "models/campplus-zh-en-16k-v1.safetensors"))
     ap.add_argument("--seconds", default="5,10")
@@ -77,6 +77,8 @@ def main():
     args = ap.parse_args()
     if args.ort_child:
         return ort_child(args)
+    if not args.speakerlab or not args.pt:
+        ap.error("--speakerlab and --pt are required")
 
     import torch
     sys.path.insert(0, args.speakerlab)
