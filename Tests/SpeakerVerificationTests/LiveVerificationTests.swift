@@ -7,8 +7,17 @@ import _SVTestSupport
 
 /// Live verification fed from a file replay: refresh cadence, smoothing, and the same verdict as batch verify.
 @Suite struct LiveVerificationTests {
-    @Test func replayGivesARefreshPerIntervalAndTheBatchVerdict() throws {
-        let model = try VerificationBackEndTests.model()
+    /// The ECAPA test model, or the small 3D-Speaker CAM++ (its front end, 3d-speaker, streams too).
+    static func model(_ architecture: String) throws -> SpeakerModel {
+        guard architecture == "campplus" else { return try VerificationBackEndTests.model() }
+        return try SpeakerModel(file: ModelImport.run(from: .campplus, source: Fixtures.path("campplus/campplus_small.safetensors"),
+                                                      output: nil).file)
+    }
+
+    @Test(arguments: ["ecapa-tdnn", "campplus"])
+    func replayGivesARefreshPerIntervalAndTheBatchVerdict(architecture: String) throws {
+        let model = try Self.model(architecture)
+        #expect(model.encoder.architecture == architecture)
         let speech = VerificationBackEndTests.speech
         let profile = try Enrollment.enroll(name: "a", paths: [speech[0]], model: model, minimumSpeechSeconds: 1)
         var settings = LiveSettings()
