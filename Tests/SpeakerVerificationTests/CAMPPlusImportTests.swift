@@ -78,6 +78,27 @@ import _SVTestSupport
         try Self.expectEmbeddingsLike3DSpeaker(model, golden: "campplus/campplus_real_golden.safetensors")
     }
 
+    /// One workspace serves two CAM++ models of different sizes and inputs of different lengths: its
+    /// regions follow the encoder (laid out for the small network, they would be too small for the
+    /// large one), and every result equals a fresh workspace's.
+    @Test func aWorkspaceFollowsTheEncoderItServes() throws {
+        let small = try SpeakerModel(file: ModelImport.run(from: .campplus, source: Self.small, output: nil).file)
+        let large = try SpeakerModel.load(path: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../models/campplus-zh-en-16k-v1.safetensors").standardized.path)
+        var rng = SystemRandomNumberGenerator()
+        func features(_ frames: Int) -> [Float] { (0..<(80 * frames)).map { _ in Float.random(in: -1...1, using: &rng) } }
+        let shared = EncoderWorkspace()
+        for (model, frames) in [(small, 500), (large, 400), (small, 120), (large, 90), (large, 700), (small, 3)] {
+            let x = features(frames)
+            let reused = try model.encoder.embed(features: x, frames: frames, workspace: shared)
+            let fresh = try model.encoder.embed(features: x, frames: frames, workspace: EncoderWorkspace())
+            #expect(maxAbsDifference(reused, fresh) <= 1e-5 * max(1, fresh.map(abs).max() ?? 1), "\(model.embeddingSize)-d, \(frames) frames")
+        }
+        #expect(throws: ECAPAError.inputTooShort(frames: 2, minimum: 3)) {
+            try small.encoder.embed(features: features(2), frames: 2, workspace: shared)
+        }
+    }
+
     /// int8 and MagNetO are ECAPA-TDNN features so far: asking for them with CAM++ is an error, not a crash.
     @Test func ecapaOnlyFeaturesRefuseCAMPPlus() throws {
         let dir = try TemporaryDirectory()

@@ -6,6 +6,9 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
     private(set) var capacityFrames = 0
     private var storage = AlignedBuffer(count: 0)
     private var offsets: [Int] = []
+    /// The encoder the regions are laid out for: region sizes depend on its config, so another encoder
+    /// (a workspace reused across models) gets a new layout.
+    private var owner: ObjectIdentifier?
 
     /// Called with each stage's output under upstream's module name (head, tdnn, block1, transit1, …,
     /// out_nonlinear, stats): how the parity tests compare every layer with the reference. Nil in normal use.
@@ -34,8 +37,9 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
     }
 
     func reserve(for encoder: CAMPPlusEncoder, frames: Int) {
-        guard frames > capacityFrames || offsets.isEmpty else { return }
-        let cfg = encoder.config, t = max(frames, capacityFrames), t2 = CAMPPlusEncoder.tdnnFrames(t)
+        let sameOwner = owner == ObjectIdentifier(encoder)
+        guard frames > capacityFrames || !sameOwner else { return }
+        let cfg = encoder.config, t = sameOwner ? max(frames, capacityFrames) : frames, t2 = CAMPPlusEncoder.tdnnFrames(t)
         let m = cfg.headChannels, bn = cfg.bottleneckChannels
         let widest = cfg.blockChannels.map(\.output).max() ?? cfg.initChannels
         let segments = (t2 + cfg.segmentLength - 1) / cfg.segmentLength
@@ -55,6 +59,7 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
         offsets = layout.offsets
         storage = AlignedBuffer(count: layout.total)
         capacityFrames = t
+        owner = ObjectIdentifier(encoder)
     }
 
     @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> {
@@ -69,27 +74,28 @@ extension CAMPPlusEncoder {
         let columns = ws.region(.columns)
         var rows = config.inputSize
         headInput.forward(x, rows: rows, frames: t, relu: true, into: ws.region(.plane0), scratch: columns)
-        var current = ws.region(.plane0)
-        let spare = [ws.region(.plane1), ws.region(.plane2), ws.region(.plane3)]
+        // Planes by index (0: the first convolution's, 1–3: the half-frequency ones), rotated without
+        // allocating: a block reads plane `current` and writes the two other half-frequency planes.
+        func plane(_ i: Int) -> UnsafeMutablePointer<Float> { ws.region(CAMPPlusWorkspace.Region(rawValue: i)!) }
+        var current = 0
         for block in headBlocks {
-            // Three buffers besides the block's input: the first conv's output, the second's, the shortcut's.
-            let free = spare.filter { $0 != current }
-            let h = free[0], y = free[1]
+            let hIndex = current == 1 ? 2 : 1, yIndex = current == 0 ? 2 : 6 - current - hIndex
+            let input = plane(current), h = plane(hIndex), y = plane(yIndex)
             let outRows = block.conv1.outputRows(rows)
-            block.conv1.forward(current, rows: rows, frames: t, relu: true, into: h, scratch: columns)
+            block.conv1.forward(input, rows: rows, frames: t, relu: true, into: h, scratch: columns)
             block.conv2.forward(h, rows: outRows, frames: t, relu: false, into: y, scratch: columns)
             let count = block.conv2.outChannels * outRows * t
             if let shortcut = block.shortcut {
-                shortcut.forward(current, rows: rows, frames: t, relu: false, into: h, scratch: columns)
+                shortcut.forward(input, rows: rows, frames: t, relu: false, into: h, scratch: columns)
                 for i in 0..<count { y[i] = max(y[i] + h[i], 0) }
             } else {
-                for i in 0..<count { y[i] = max(y[i] + current[i], 0) }
+                for i in 0..<count { y[i] = max(y[i] + input[i], 0) }
             }
-            current = y
+            current = yIndex
             rows = outRows
         }
-        let out = spare.first { $0 != current }!
-        headOutput.forward(current, rows: rows, frames: t, relu: true, into: out, scratch: columns)
+        let out = plane(current == 1 ? 2 : 1)
+        headOutput.forward(plane(current), rows: rows, frames: t, relu: true, into: out, scratch: columns)
         return out
     }
 

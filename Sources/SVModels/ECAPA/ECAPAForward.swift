@@ -6,6 +6,8 @@ public final class ECAPAWorkspace: @unchecked Sendable {
     private(set) var capacityFrames = 0
     private var storage = AlignedBuffer(count: 0)
     private var offsets: [Int] = []
+    /// The encoder the regions are laid out for (their sizes follow its config).
+    private var owner: ObjectIdentifier?
     /// Called with each int8-capable convolution's input (tensor prefix, values) during `embed`:
     /// how post-training quantisation measures activation ranges. Nil in normal use.
     public var inputObserver: ((String, UnsafeBufferPointer<Float>) -> Void)?
@@ -25,8 +27,9 @@ public final class ECAPAWorkspace: @unchecked Sendable {
     }
 
     func reserve(for encoder: ECAPAEncoder, frames: Int) {
-        guard frames > capacityFrames || offsets.isEmpty else { return }
-        let cfg = encoder.config, c = cfg.blockChannels, t = max(frames, capacityFrames)
+        let sameOwner = owner == ObjectIdentifier(encoder)
+        guard frames > capacityFrames || !sameOwner else { return }
+        let cfg = encoder.config, c = cfg.blockChannels, t = sameOwner ? max(frames, capacityFrames) : frames
         let width = c / cfg.res2netScale, mfa = cfg.mfaChannels
         var scratch = 0
         for conv in encoder.convolutions { scratch = max(scratch, conv.scratchCount(frames: t)) }
@@ -40,6 +43,7 @@ public final class ECAPAWorkspace: @unchecked Sendable {
         offsets = layout.offsets
         storage = AlignedBuffer(count: layout.total)
         capacityFrames = t
+        owner = ObjectIdentifier(encoder)
     }
 
     @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> {
