@@ -9,7 +9,7 @@ on the waveform in [-1, 1), dither 0, then per-utterance mean subtraction), exac
 
   campplus_small.safetensors         a small random-weight CAMPPlus (growth 4, bn_size 2, init 8,
                                      embedding 16; FCM and block structure as upstream) with random
-                                     BatchNorm statistics: state_dict with upstream key names
+                                     BatchNorm statistics and convolution biases: state_dict with upstream key names
                                      (metadata "constructor": JSON of the constructor arguments)
   campplus_small_golden.safetensors  per clip: features [frames, 80] and embedding [16]; for
                                      speech_a_3s also every stage's output (head, tdnn, blockN,
@@ -55,8 +55,12 @@ def load_wav(name):
 
 
 def randomize_batch_norms(model, generator):
-    """Non-trivial running statistics (and affine parameters where present) in every BatchNorm."""
+    """Non-trivial running statistics (and affine parameters where present) in every BatchNorm, and
+    non-zero biases where a convolution has them (upstream initialises them to zero, which would hide a
+    dropped bias in the masking's context layers)."""
     for m in model.modules():
+        if isinstance(m, torch.nn.Conv1d) and m.bias is not None:
+            m.bias.data.copy_(torch.randn(m.out_channels, generator=generator) * 0.1)
         if isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)):
             n = m.num_features
             m.running_mean.copy_(torch.randn(n, generator=generator) * 0.2)
