@@ -1,4 +1,4 @@
-/// Errors of the ECAPA-TDNN engine.
+/// Errors of the encoder networks (ECAPA-TDNN and CAM++: the name is historical).
 public enum ECAPAError: Error, Equatable, CustomStringConvertible {
     case invalidConfig(String)
     case missingTensor(String)
@@ -11,13 +11,13 @@ public enum ECAPAError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidConfig(let why):
-            return "invalid ECAPA-TDNN configuration: \(why)"
+            return "invalid encoder configuration: \(why)"
         case .missingTensor(let name):
-            return "ECAPA-TDNN weights: tensor '\(name)' is missing; the model file is incomplete — re-export or re-import it"
+            return "encoder weights: tensor '\(name)' is missing; the model file is incomplete — re-export or re-import it"
         case .wrongTensorSize(let name, let expected, let actual):
-            return "ECAPA-TDNN weights: tensor '\(name)' has \(actual) values, expected \(expected)"
+            return "encoder weights: tensor '\(name)' has \(actual) values, expected \(expected)"
         case .nonFiniteWeights(let name):
-            return "ECAPA-TDNN weights: tensor '\(name)' contains NaN or infinity; the model is broken"
+            return "encoder weights: tensor '\(name)' contains NaN or infinity; the model is broken"
         case .inputTooShort(let frames, let minimum):
             return "audio too short for the encoder: \(frames) feature frames, need at least \(minimum) (about \(minimum * 10) ms)"
         case .wrongInputSize(let expected, let actual):

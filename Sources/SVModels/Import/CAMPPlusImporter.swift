@@ -35,7 +35,10 @@ public enum CAMPPlusImporter {
         let config = try inferConfig(tensors)
         let table = config.tensorTable
         try ECAPAImporter.checkTable(tensors, against: table)
-        return ImportedCAMPPlus(config: config, tensors: tensors, frontEnd: .threeDSpeaker, ignored: ignored.sorted())
+        // 3D-Speaker's FBank takes the mel count as a parameter: the front end follows the network.
+        var frontEnd = FeatureConfig.threeDSpeaker
+        frontEnd.nMels = config.inputSize
+        return ImportedCAMPPlus(config: config, tensors: tensors, frontEnd: frontEnd, ignored: ignored.sorted())
     }
 
     static func inferConfig(_ tensors: [String: (shape: [Int], values: [Float])]) throws(ImportError) -> CAMPPlusConfig {
@@ -53,15 +56,16 @@ public enum CAMPPlusImporter {
         var layers: [Int] = [], kernels: [Int] = []
         for b in 1...max(1, blocks) {
             layers.append((1...1000).first { tensors["xvector.block\(b).tdnnd\($0).linear1.weight"] == nil }.map { $0 - 1 } ?? 0)
-            kernels.append(tensors["xvector.block\(b).tdnnd1.cam_layer.linear_local.weight"]?.shape.last ?? 0)
+            kernels.append(try shape("xvector.block\(b).tdnnd1.cam_layer.linear_local.weight", rank: 3)[2])
         }
         let growth = local[0]
-        guard head > 0, growth > 0, bottleneck % growth == 0, tdnn[1] % head == 0 else {
+        // Checked before any arithmetic: a crafted shape (a huge dimension beside a zero one) must not trap.
+        guard head > 0, growth > 0, bottleneck % growth == 0, tdnn[1] % head == 0, tdnn[1] / head <= 128 else {
             throw .invalidConfig("CAM++ shapes do not fit together (head \(head), growth \(growth), bottleneck \(bottleneck), TDNN input \(tdnn[1]))")
         }
         var dilations = Array(CAMPPlusConfig().blockDilations.prefix(layers.count))
         while dilations.count < layers.count { dilations.append(dilations.last ?? 1) }
-        let config = CAMPPlusConfig(inputSize: 8 * tdnn[1] / head, embeddingSize: embedding, growthRate: growth,
+        let config = CAMPPlusConfig(inputSize: 8 * (tdnn[1] / head), embeddingSize: embedding, growthRate: growth,
                                     bottleneckScale: bottleneck / growth, initChannels: tdnn[0], headChannels: head,
                                     blockLayers: layers, blockKernels: kernels, blockDilations: dilations)
         do { try config.validate() } catch { throw .invalidConfig(error.description) }

@@ -52,15 +52,15 @@ public enum ImportError: Error, Equatable, CustomStringConvertible {
         case .encoderNotFound(let toolkit, let anchor, let sample):
             return "no \(toolkit.rawValue) \(toolkit.architectureName) found: no tensor named '…\(anchor)' (first names: \(sample.joined(separator: ", "))). Is --from right?"
         case .ambiguousEncoder(let prefixes):
-            return "several ECAPA-TDNN encoders in the checkpoint (prefixes \(prefixes.map { "'\($0)'" }.joined(separator: ", "))); extract one with tools/convert_checkpoint.py --prefix"
+            return "several encoders in the checkpoint (prefixes \(prefixes.map { "'\($0)'" }.joined(separator: ", "))); extract one with tools/convert_checkpoint.py --prefix"
         case .unreadableTensor(let name, let reason):
             return "tensor '\(name)' cannot be read as floating point: \(reason)"
         case .unexpectedShape(let name, let shape):
-            return "tensor '\(name)' has shape \(shape), which no ECAPA-TDNN of this toolkit has"
+            return "tensor '\(name)' has shape \(shape), which no network of this toolkit has"
         case .tensorTable(let problems):
-            return "the checkpoint does not match the ECAPA-TDNN its shapes imply (is --from right? SpeechBrain and sslsv share most names): \(problems)"
+            return "the checkpoint does not match the network its shapes imply (is --from right? SpeechBrain and sslsv share most names): \(problems)"
         case .invalidConfig(let why):
-            return "the checkpoint implies an unsupported ECAPA-TDNN: \(why)"
+            return "the checkpoint implies an unsupported network: \(why)"
         }
     }
 }
