@@ -17,6 +17,8 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
     case encoder(source: String, ECAPAError)
     /// Every sample is exactly zero: there is no voice to embed (a muted or disconnected input).
     case digitalSilence(source: String, seconds: Double)
+    /// Pooled statistics (MagNetO's input) were asked of an encoder that does not keep them.
+    case noPooledStatistics(architecture: String)
 
     public var description: String {
         switch self {
@@ -27,6 +29,8 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
         case .encoder(let source, let e): return "\(source): \(e)"
         case .digitalSilence(let source, let seconds):
             return "\(source): all \(String(format: "%.2f", seconds)) s are digital silence (every sample is 0); check the recording or the input device"
+        case .noPooledStatistics(let architecture):
+            return "a \(architecture) encoder keeps no pooled statistics (MagNetO reads ECAPA-TDNN's)"
         }
     }
 }
@@ -92,6 +96,7 @@ public final class Embedder {
     /// batch norm): what MagNetO training reads. Never scaled by a magnitude.
     public func embeddingAndPooledStatistics(samples: [Float], source: String = "<memory>") throws(EmbeddingError)
         -> (embedding: [Float], pooled: [Float]) {
+        guard model.encoder.ecapa != nil else { throw .noPooledStatistics(architecture: model.encoder.architecture) }
         let e = try encoderEmbedding(samples: samples, source: source)
         return (e, pooledStatistics())
     }

@@ -119,5 +119,9 @@ import _SVTestSupport
             #expect("\(error)".contains("ECAPA-TDNN only") && "\(error)".contains("campplus"), "\(error)")
         }
         #expect(!FileManager.default.fileExists(atPath: dir.path("q.safetensors")))
+        let model = try SpeakerModel.load(path: dir.path("m.safetensors"))
+        #expect(throws: EmbeddingError.noPooledStatistics(architecture: "campplus")) {
+            try Embedder(model: model).embeddingAndPooledStatistics(samples: [Float](repeating: 0.1, count: 16_000))
+        }
     }
 }
