@@ -1,3 +1,5 @@
+import SVKernels
+
 /// What every encoder checks the same way: its weights when built, its input before a forward pass,
 /// and the layout of its workspace.
 enum EncoderChecks {
@@ -39,4 +41,35 @@ enum EncoderChecks {
         }
         return (offsets, total)
     }
+}
+
+/// The named scratch regions of one encoder workspace: laid out for one encoder (region sizes follow
+/// its config) and a frame capacity; grown for longer inputs, laid out anew for another encoder, and
+/// reused as they are otherwise, so that steady-state calls do not allocate.
+final class WorkspaceRegions {
+    private(set) var capacityFrames = 0
+    private var storage = AlignedBuffer(count: 0)
+    private var offsets: [Int] = []
+    private var owner: ObjectIdentifier?
+
+    var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+
+    /// The frame capacity to lay out for `encoder` before an input of `frames`, or nil when the current
+    /// layout already serves it.
+    func framesToReserve(for encoder: AnyObject, frames: Int) -> Int? {
+        let sameOwner = owner == ObjectIdentifier(encoder)
+        guard frames > capacityFrames || !sameOwner else { return nil }
+        return sameOwner ? max(frames, capacityFrames) : frames
+    }
+
+    /// Regions of `sizes` floats, in order, each 64-byte aligned.
+    func layOut(for encoder: AnyObject, frames: Int, sizes: [Int]) {
+        let layout = EncoderChecks.alignedOffsets(sizes)
+        offsets = layout.offsets
+        storage = AlignedBuffer(count: layout.total)
+        capacityFrames = frames
+        owner = ObjectIdentifier(encoder)
+    }
+
+    @inline(__always) func pointer(_ index: Int) -> UnsafeMutablePointer<Float> { storage.pointer + offsets[index] }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import SVFeatures
+import SVKernels
 import Testing
 import _SVTestSupport
 
@@ -43,12 +44,16 @@ struct ExtractorTests {
         let workspace = FeatureWorkspace()
         for length in [48000, 16000, 33333] {
             let signal = (0..<length).map { Float(sin(Double($0) * 0.031) + 0.3 * sin(Double($0) * 0.7)) * 0.2 }
-            let reference = try extractor.extract(signal)
-            var output = [Float](repeating: .nan, count: reference.values.count + 5)
-            let frames = try signal.withUnsafeBufferPointer { input in
-                try output.withUnsafeMutableBufferPointer { out in
-                    try extractor.extract(input, into: out, workspace: workspace)
+            // Both under one OpenBLAS thread count (the filterbank is a GEMM; other suites change the count).
+            let (reference, output, frames) = try BLAS.withThreads(1) { () throws -> (FeatureMatrix, [Float], Int) in
+                let reference = try extractor.extract(signal)
+                var output = [Float](repeating: .nan, count: reference.values.count + 5)
+                let frames = try signal.withUnsafeBufferPointer { input in
+                    try output.withUnsafeMutableBufferPointer { out in
+                        try extractor.extract(input, into: out, workspace: workspace)
+                    }
                 }
+                return (reference, output, frames)
             }
             #expect(frames == reference.frames)
             #expect(Array(output.prefix(reference.values.count)) == reference.values)
@@ -107,7 +112,9 @@ struct ExtractorTests {
         config.dither = 1
         let extractor = try FeatureExtractor(config: config)
         let signal = [Float](repeating: 0, count: 8000)
-        let a = try extractor.extract(signal, stage: .logMel), b = try extractor.extract(signal, stage: .logMel)
+        let (a, b) = try BLAS.withThreads(1) { () throws -> (FeatureMatrix, FeatureMatrix) in
+            (try extractor.extract(signal, stage: .logMel), try extractor.extract(signal, stage: .logMel))
+        }
         #expect(a == b)
         let quiet = try FeatureExtractor(config: .kaldi).extract(signal, stage: .logMel)
         #expect(quiet.values.allSatisfy { $0 == Float(log(Double(Float.ulpOfOne))) })

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import SVAutograd
+import SVKernels
 import SpeakerVerification
 import _SVTestSupport
 @testable import SVTraining
@@ -240,8 +241,12 @@ extension TrainingRunTests {
             #expect(s[0] != s[1] && corpus.labels[s[0]] == corpus.labels[s[1]], "oracle positive: another utterance, same speaker")
         }
         let extractor = try FeatureExtractor(config: config.featureConfig)
-        let a = try planner.batch(epoch: 2, step: 1, order: planner.order(epoch: 2), extractor: extractor)
-        let b = try planner.batch(epoch: 2, step: 1, order: planner.order(epoch: 2), extractor: extractor)
+        // Bit for bit under one OpenBLAS thread count (the features are a GEMM; other suites change the
+        // process's count, and OpenBLAS splits some sums by it), as a training run holds it.
+        let (a, b) = try BLAS.withThreads(config.threads) { () throws -> (TrainingBatch, TrainingBatch) in
+            (try planner.batch(epoch: 2, step: 1, order: planner.order(epoch: 2), extractor: extractor),
+             try planner.batch(epoch: 2, step: 1, order: planner.order(epoch: 2), extractor: extractor))
+        }
         #expect(a.views == b.views && a.labels == b.labels && a.views.count == 2)
         #expect(a.views[0].shape == [4, 40, 51])   // 0.5 s crops: 1 + 8000/160 frames
         #expect(a.views[0] != a.views[1])

@@ -3,12 +3,7 @@ import SVKernels
 /// Scratch memory for one stream of `CAMPPlusEncoder.embed` calls. It grows to the longest input seen
 /// and is then reused, so steady-state calls do not allocate. Not thread-safe: one per thread.
 public final class CAMPPlusWorkspace: @unchecked Sendable {
-    private(set) var capacityFrames = 0
-    private var storage = AlignedBuffer(count: 0)
-    private var offsets: [Int] = []
-    /// The encoder the regions are laid out for: region sizes depend on its config, so another encoder
-    /// (a workspace reused across models) gets a new layout.
-    private var owner: ObjectIdentifier?
+    private let regions = WorkspaceRegions()
 
     /// Called with each stage's output under upstream's module name (head, tdnn, block1, transit1, …,
     /// out_nonlinear, stats): how the parity tests compare every layer with the reference. Nil in normal use.
@@ -21,7 +16,7 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
     }
 
     /// Bytes currently held (for memory reports).
-    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+    public var byteCount: Int { regions.byteCount }
 
     enum Region: Int, CaseIterable {
         /// Front module planes: the first convolution's (full frequency), then three at half frequency.
@@ -37,9 +32,8 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
     }
 
     func reserve(for encoder: CAMPPlusEncoder, frames: Int) {
-        let sameOwner = owner == ObjectIdentifier(encoder)
-        guard frames > capacityFrames || !sameOwner else { return }
-        let cfg = encoder.config, t = sameOwner ? max(frames, capacityFrames) : frames, t2 = CAMPPlusEncoder.tdnnFrames(t)
+        guard let t = regions.framesToReserve(for: encoder, frames: frames) else { return }
+        let cfg = encoder.config, t2 = CAMPPlusEncoder.tdnnFrames(t)
         let m = cfg.headChannels, bn = cfg.bottleneckChannels
         let widest = cfg.blockChannels.map(\.output).max() ?? cfg.initChannels
         let segments = (t2 + cfg.segmentLength - 1) / cfg.segmentLength
@@ -55,16 +49,10 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
             .bottleneck: bn * t2, .context: bn * (segments + 1), .contextHidden: bn / 2 * segments,
             .gates: cfg.growthRate * segments, .vectors: 2 * cfg.finalChannels + cfg.embeddingSize,
         ]
-        let layout = EncoderChecks.alignedOffsets(Region.allCases.map { sizes[$0]! })
-        offsets = layout.offsets
-        storage = AlignedBuffer(count: layout.total)
-        capacityFrames = t
-        owner = ObjectIdentifier(encoder)
+        regions.layOut(for: encoder, frames: t, sizes: Region.allCases.map { sizes[$0]! })
     }
 
-    @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> {
-        storage.pointer + offsets[r.rawValue]
-    }
+    @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> { regions.pointer(r.rawValue) }
 }
 
 extension CAMPPlusEncoder {

@@ -3,11 +3,8 @@ import SVKernels
 /// Scratch memory for one stream of `ECAPAEncoder.embed` calls. It grows to the longest input seen
 /// and is then reused, so steady-state calls do not allocate. Not thread-safe: one per thread.
 public final class ECAPAWorkspace: @unchecked Sendable {
-    private(set) var capacityFrames = 0
-    private var storage = AlignedBuffer(count: 0)
-    private var offsets: [Int] = []
-    /// The encoder the regions are laid out for (their sizes follow its config).
-    private var owner: ObjectIdentifier?
+    private let regions = WorkspaceRegions()
+    var capacityFrames: Int { regions.capacityFrames }
     /// Called with each int8-capable convolution's input (tensor prefix, values) during `embed`:
     /// how post-training quantisation measures activation ranges. Nil in normal use.
     public var inputObserver: ((String, UnsafeBufferPointer<Float>) -> Void)?
@@ -19,7 +16,7 @@ public final class ECAPAWorkspace: @unchecked Sendable {
     }
 
     /// Bytes currently held (for memory reports).
-    public var byteCount: Int { storage.count * MemoryLayout<Float>.stride }
+    public var byteCount: Int { regions.byteCount }
 
     // Named regions, in the order `layout` lists them.
     enum Region: Int, CaseIterable {
@@ -27,9 +24,8 @@ public final class ECAPAWorkspace: @unchecked Sendable {
     }
 
     func reserve(for encoder: ECAPAEncoder, frames: Int) {
-        let sameOwner = owner == ObjectIdentifier(encoder)
-        guard frames > capacityFrames || !sameOwner else { return }
-        let cfg = encoder.config, c = cfg.blockChannels, t = sameOwner ? max(frames, capacityFrames) : frames
+        guard let t = regions.framesToReserve(for: encoder, frames: frames) else { return }
+        let cfg = encoder.config, c = cfg.blockChannels
         let width = c / cfg.res2netScale, mfa = cfg.mfaChannels
         var scratch = 0
         for conv in encoder.convolutions { scratch = max(scratch, conv.scratchCount(frames: t)) }
@@ -39,16 +35,10 @@ public final class ECAPAWorkspace: @unchecked Sendable {
             .attnHidden: cfg.attentionChannels * t, .attnLogits: mfa * t,
             .vectors: 2 * c + cfg.seChannels + 6 * mfa + cfg.attentionChannels + cfg.embeddingSize,
         ]
-        let layout = EncoderChecks.alignedOffsets(Region.allCases.map { sizes[$0]! })
-        offsets = layout.offsets
-        storage = AlignedBuffer(count: layout.total)
-        capacityFrames = t
-        owner = ObjectIdentifier(encoder)
+        regions.layOut(for: encoder, frames: t, sizes: Region.allCases.map { sizes[$0]! })
     }
 
-    @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> {
-        storage.pointer + offsets[r.rawValue]
-    }
+    @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> { regions.pointer(r.rawValue) }
 }
 
 extension ECAPAEncoder {
