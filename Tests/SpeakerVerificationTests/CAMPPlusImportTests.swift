@@ -95,7 +95,8 @@ import _SVTestSupport
         var rng = SystemRandomNumberGenerator()
         func features(_ frames: Int) -> [Float] { (0..<(80 * frames)).map { _ in Float.random(in: -1...1, using: &rng) } }
         let shared = EncoderWorkspace()
-        for (model, frames) in [(small, 500), (large, 400), (small, 120), (large, 90), (large, 700), (small, 3)] {
+        // (small, 2400): 12 segments of 100 frames, more than the small network's 8 bottleneck channels.
+        for (model, frames) in [(small, 500), (large, 400), (small, 120), (large, 90), (large, 700), (small, 2400), (small, 3)] {
             let x = features(frames)
             let reused = try model.encoder.embed(features: x, frames: frames, workspace: shared)
             let fresh = try model.encoder.embed(features: x, frames: frames, workspace: EncoderWorkspace())

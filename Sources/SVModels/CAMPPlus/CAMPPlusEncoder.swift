@@ -46,7 +46,6 @@ public final class CAMPPlusEncoder: Sendable {
                                weight: w, bias: b)
         }
 
-        let m = config.headChannels
         headInput = try conv2d("head.conv1", "head.bn1", strideF: 1)
         var headBlocks: [ResidualBlock2d] = []
         for layer in 1...2 {
@@ -60,7 +59,6 @@ public final class CAMPPlusEncoder: Sendable {
         }
         self.headBlocks = headBlocks
         headOutput = try conv2d("head.conv2", "head.bn2", strideF: 2)
-        precondition(headOutput.outChannels == m)
 
         let (tw, tb) = try folded("xvector.tdnn.linear.weight", "xvector.tdnn.nonlinear.batchnorm")
         tdnn = StridedConv1d(inChannels: config.headOutputChannels, outChannels: config.initChannels, kernel: 5, stride: 2,

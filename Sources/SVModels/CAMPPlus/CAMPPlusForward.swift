@@ -26,7 +26,7 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
         /// The dense block being built (its input, then each layer's growth appended), and the
         /// BN-ReLU copy a layer or transit reads.
         case block, activated
-        /// A CAM layer's bottleneck output, its segment contexts and gates.
+        /// A CAM layer's bottleneck output, its segment contexts (plus one row of segment sums) and gates.
         case bottleneck, context, contextHidden, gates
         case vectors
     }
@@ -46,7 +46,7 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
         let sizes: [Region: Int] = [
             .plane0: m * cfg.inputSize * t, .plane1: half, .plane2: half, .plane3: half,
             .columns: columns, .block: max(widest, cfg.headOutputChannels / 2) * t2, .activated: widest * t2,
-            .bottleneck: bn * t2, .context: bn * (segments + 1), .contextHidden: bn / 2 * segments,
+            .bottleneck: bn * t2, .context: (bn + 1) * segments, .contextHidden: bn / 2 * segments,
             .gates: cfg.growthRate * segments, .vectors: 2 * cfg.finalChannels + cfg.embeddingSize,
         ]
         regions.layOut(for: encoder, frames: t, sizes: Region.allCases.map { sizes[$0]! })
@@ -129,16 +129,22 @@ extension CAMPPlusEncoder {
 
         // The context is constant over a segment: mean over all frames + mean over the segment
         // (upstream's avg_pool1d with ceil_mode divides the last, shorter segment by its own length).
+        // The utterance mean is the segments' sums added up: one pass over the bottleneck output.
         let seg = config.segmentLength, segments = (n + seg - 1) / seg
-        let context = ws.region(.context), mean = context + bn * segments
-        rowMeans(h, channels: bn, frames: n, out: mean)
+        let context = ws.region(.context), sums = context + bn * segments
         for c in 0..<bn {
             let row = h + c * n
+            var total = 0.0
             for s in 0..<segments {
-                let start = s * seg, count = min(seg, n - start)
                 var sum = 0.0
-                for j in start..<(start + count) { sum += Double(row[j]) }
-                context[c * segments + s] = mean[c] + Float(sum / Double(count))
+                for j in (s * seg)..<min(n, s * seg + seg) { sum += Double(row[j]) }
+                sums[s] = Float(sum)
+                total += sum
+            }
+            let mean = Float(total / Double(n))
+            for s in 0..<segments {
+                let count = min(seg, n - s * seg)
+                context[c * segments + s] = mean + sums[s] / Float(count)
             }
         }
         let hidden = ws.region(.contextHidden), gates = ws.region(.gates)
@@ -153,13 +159,6 @@ extension CAMPPlusEncoder {
             }
         }
     }
-}
-
-/// `y (out, columns) = W·x + b` for a 1×1 convolution with bias on `columns` vectors.
-func applyPointwise(_ layer: ConvLayer, _ x: UnsafePointer<Float>, columns: Int, into y: UnsafeMutablePointer<Float>) {
-    for o in 0..<layer.outChannels { (y + o * columns).initialize(repeating: layer.bias.pointer[o], count: columns) }
-    gemm(.none, .none, m: layer.outChannels, n: columns, k: layer.inChannels, a: layer.weight.pointer, lda: layer.inChannels,
-         b: x, ldb: columns, beta: 1, c: y, ldc: columns)
 }
 
 /// `y = max(scale·x + shift, 0)` per channel (a BatchNorm then ReLU), into another buffer.

@@ -87,9 +87,15 @@ struct SqueezeExcitation: Sendable {
 
 /// `y = W·x + b` for a 1×1 convolution applied to one vector.
 func matvec(_ layer: ConvLayer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
-    y.update(from: layer.bias.pointer, count: layer.outChannels)
-    gemm(.none, .none, m: layer.outChannels, n: 1, k: layer.inChannels * layer.kernel,
-         a: layer.weight.pointer, lda: layer.inChannels * layer.kernel, b: x, ldb: 1, beta: 1, c: y, ldc: 1)
+    applyPointwise(layer, x, columns: 1, into: y)
+}
+
+/// `y (out, columns) = W·x + b` for a 1×1 convolution with bias on `columns` vectors.
+func applyPointwise(_ layer: ConvLayer, _ x: UnsafePointer<Float>, columns: Int, into y: UnsafeMutablePointer<Float>) {
+    precondition(layer.kernel == 1, "applyPointwise: \(layer.name) has kernel \(layer.kernel)")
+    for o in 0..<layer.outChannels { (y + o * columns).initialize(repeating: layer.bias.pointer[o], count: columns) }
+    gemm(.none, .none, m: layer.outChannels, n: columns, k: layer.inChannels, a: layer.weight.pointer, lda: layer.inChannels,
+         b: x, ldb: columns, beta: 1, c: y, ldc: columns)
 }
 
 /// SE-Res2Net block: TDNN(1×1) → Res2Net → TDNN(1×1) → SE, plus the identity shortcut.
