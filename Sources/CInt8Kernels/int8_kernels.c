@@ -118,22 +118,99 @@ VNNI static void pack_avx512(const float *x, int channels, int frames, int kerne
 }
 
 // ---------------------------------------------------------------------------------------------
+// Channel-interleaved activations (the indirect GEMM's input).
+
+/// The value quantised for channel c at data column t: affine map, then ReLU (NaN -> 0).
+static inline float prepared(const float *x, int c, int channel_stride, int t, int frame_step,
+                             const float *a, const float *b, int relu) {
+    float v = x[(size_t)c * channel_stride + (size_t)t * frame_step];
+    if (a) v = fmaf(a[c], v, b[c]);
+    if (relu) v = v > 0 ? v : 0.0f;
+    return v;
+}
+
+/// Group g's columns [from, to) of data, channel by channel (the scalar path).
+static void interleave_scalar(const float *x, int channels, int channel_stride, int frame_step, const float *a,
+                              const float *b, int relu, float inv_scale, int margin, int width, int g, int from,
+                              int to, uint8_t *out) {
+    for (int i = 0; i < 4; i++) {
+        const int c = 4 * g + i;
+        uint8_t *dst = out + ((size_t)g * width + margin) * 4 + i;
+        for (int t = from; t < to; t++)
+            dst[(size_t)t * 4] = c < channels
+                ? quantise(prepared(x, c, channel_stride, t, frame_step, a, b, relu), inv_scale) : ZERO_POINT;
+    }
+}
+
+/// The zero-point columns of group g outside the data.
+static void interleave_margins(int frames, int margin, int width, int g, uint8_t *out) {
+    uint8_t *run = out + (size_t)g * width * 4;
+    memset(run, ZERO_POINT, (size_t)margin * 4);
+    if (margin + frames < width) memset(run + (size_t)(margin + frames) * 4, ZERO_POINT, (size_t)(width - margin - frames) * 4);
+}
+
+static void interleave_portable(const float *x, int channels, int channel_stride, int frames, int frame_step,
+                                const float *a, const float *b, int relu, float inv_scale, int margin, int width,
+                                uint8_t *out) {
+    for (int g = 0; g < (channels + 3) / 4; g++) {
+        interleave_margins(frames, margin, width, g, out);
+        interleave_scalar(x, channels, channel_stride, frame_step, a, b, relu, inv_scale, margin, width, g, 0, frames, out);
+    }
+}
+
+VNNI static void interleave_avx512(const float *x, int channels, int channel_stride, int frames, int frame_step,
+                                   const float *a, const float *b, int relu, float inv_scale, int margin, int width,
+                                   uint8_t *out) {
+    const __m512 inv = _mm512_set1_ps(inv_scale), low = _mm512_set1_ps(-128.0f), high = _mm512_set1_ps(127.0f);
+    const __m512 zero = _mm512_setzero_ps();
+    const __m128i zero_point = _mm_set1_epi8((char)ZERO_POINT);
+    // Strided columns (a stride-2 convolution's phases) take the scalar path.
+    const int vector_end = frame_step == 1 ? frames - frames % 16 : 0;
+    for (int g = 0; g < (channels + 3) / 4; g++) {
+        interleave_margins(frames, margin, width, g, out);
+        uint8_t *run = out + ((size_t)g * width + margin) * 4;
+        for (int t = 0; t < vector_end; t += 16) {
+            __m128i q[4];
+            for (int i = 0; i < 4; i++) {
+                const int c = 4 * g + i;
+                if (c >= channels) { q[i] = zero_point; continue; }
+                __m512 v = _mm512_loadu_ps(x + (size_t)c * channel_stride + t);
+                if (a) v = _mm512_fmadd_ps(_mm512_set1_ps(a[c]), v, _mm512_set1_ps(b[c]));
+                if (relu) v = _mm512_max_ps(v, zero);   // NaN -> 0 (the second operand), as the scalar path
+                v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), low), high);
+                q[i] = _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)), _mm_set1_epi8((char)0x80));
+            }
+            const __m128i a0 = _mm_unpacklo_epi8(q[0], q[1]), a1 = _mm_unpackhi_epi8(q[0], q[1]);
+            const __m128i b0 = _mm_unpacklo_epi8(q[2], q[3]), b1 = _mm_unpackhi_epi8(q[2], q[3]);
+            uint8_t *dst = run + (size_t)t * 4;
+            _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
+            _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(a0, b0));
+            _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(a1, b1));
+            _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(a1, b1));
+        }
+        interleave_scalar(x, channels, channel_stride, frame_step, a, b, relu, inv_scale, margin, width, g,
+                          vector_end, frames, out);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Portable kernel.
 
-static void gemm_portable(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
-                          int frames, const float *scale, const float *bias, float *y, int ldy) {
-    const int k4 = spkv_q8_k4(k), tp = spkv_q8_tp(frames);
+static void gemm_portable(const int8_t *w, const int32_t *compensation, int m, int groups,
+                          const uint8_t *const *panels, int frames, const float *scale, const float *bias,
+                          int relu, float *y, int ldy) {
     for (int r = 0; r < m; r++) {
-        const int8_t *wr = w + (size_t)r * k4;
+        const int8_t *wr = w + (size_t)r * groups * 4;
         float *yr = y + (size_t)r * ldy;
         for (int t = 0; t < frames; t++) {
             int32_t acc = 0;
-            for (int g = 0; g < k4 / 4; g++) {
-                const uint8_t *b = packed + ((size_t)g * tp + t) * 4;
+            for (int g = 0; g < groups; g++) {
+                const uint8_t *b = panels[g] + (size_t)t * 4;
                 acc += (int32_t)b[0] * wr[4 * g] + (int32_t)b[1] * wr[4 * g + 1]
                      + (int32_t)b[2] * wr[4 * g + 2] + (int32_t)b[3] * wr[4 * g + 3];
             }
-            yr[t] = fmaf((float)(acc - compensation[r]), scale[r], bias ? bias[r] : 0.0f);
+            const float v = fmaf((float)(acc - compensation[r]), scale[r], bias ? bias[r] : 0.0f);
+            yr[t] = relu ? (v > 0 ? v : 0.0f) : v;
         }
     }
 }
@@ -146,19 +223,18 @@ static void gemm_portable(const int8_t *w, const int32_t *compensation, int m, i
 #define MAX_NV 4
 
 VNNI static inline __attribute__((always_inline)) void
-tile(const int8_t *w, int k4, const int32_t *compensation, const uint8_t *packed, int tp, int col, int frames,
-     const float *scale, const float *bias, float *y, int ldy, const int ROWS, const int NV) {
+tile(const int8_t *w, int groups, const int32_t *compensation, const uint8_t *const *panels, int col, int frames,
+     const float *scale, const float *bias, int relu, float *y, int ldy, const int ROWS, const int NV) {
     __m512i acc[MAX_ROWS][MAX_NV];
     for (int r = 0; r < ROWS; r++)
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_si512();
-    const uint8_t *panel = packed + (size_t)col * 4;
-    for (int g = 0; g < k4 / 4; g++) {
-        const uint8_t *bp = panel + (size_t)g * tp * 4;
+    for (int g = 0; g < groups; g++) {
+        const uint8_t *bp = panels[g] + (size_t)col * 4;
         __m512i b[MAX_NV];
         for (int v = 0; v < NV; v++) b[v] = _mm512_loadu_si512((const void *)(bp + 64 * v));
         for (int r = 0; r < ROWS; r++) {
             int32_t quad;
-            memcpy(&quad, w + (size_t)r * k4 + 4 * g, 4);
+            memcpy(&quad, w + ((size_t)r * groups + g) * 4, 4);
             const __m512i a = _mm512_set1_epi32(quad);
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], b[v], a);
         }
@@ -166,23 +242,27 @@ tile(const int8_t *w, int k4, const int32_t *compensation, const uint8_t *packed
     for (int r = 0; r < ROWS; r++) {
         const __m512i comp = _mm512_set1_epi32(compensation[r]);
         const __m512 s = _mm512_set1_ps(scale[r]), c = _mm512_set1_ps(bias ? bias[r] : 0.0f);
+        // max(v, 0) sends a NaN to 0, as the portable path does
+        const __m512 floor = relu ? _mm512_setzero_ps() : _mm512_set1_ps(-INFINITY);
         for (int v = 0; v < NV; v++) {
             const int t0 = col + 16 * v;
             if (t0 >= frames) break;
             const int left = frames - t0;
             const __mmask16 mask = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
             const __m512 f = _mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][v], comp));
-            _mm512_mask_storeu_ps(y + (size_t)r * ldy + t0, mask, _mm512_fmadd_ps(f, s, c));
+            __m512 v = _mm512_fmadd_ps(f, s, c);
+            if (relu) v = _mm512_max_ps(v, floor);
+            _mm512_mask_storeu_ps(y + (size_t)r * ldy + t0, mask, v);
         }
     }
 }
 
 #define TILE(R, V) case (R) * 8 + (V): \
-    tile(w, k4, compensation, packed, tp, col, frames, scale, bias, y, ldy, R, V); break;
+    tile(w, groups, compensation, panels, col, frames, scale, bias, relu, y, ldy, R, V); break;
 
-VNNI static void tile_dispatch(int rows, int nv, const int8_t *w, int k4, const int32_t *compensation,
-                               const uint8_t *packed, int tp, int col, int frames, const float *scale,
-                               const float *bias, float *y, int ldy) {
+VNNI static void tile_dispatch(int rows, int nv, const int8_t *w, int groups, const int32_t *compensation,
+                               const uint8_t *const *panels, int col, int frames, const float *scale,
+                               const float *bias, int relu, float *y, int ldy) {
     switch (rows * 8 + nv) {
         TILE(1, 1) TILE(1, 2) TILE(1, 3) TILE(1, 4)
         TILE(2, 1) TILE(2, 2) TILE(2, 3) TILE(2, 4)
@@ -194,16 +274,16 @@ VNNI static void tile_dispatch(int rows, int nv, const int8_t *w, int k4, const 
     }
 }
 
-VNNI static void gemm_vnni(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
-                           int frames, const float *scale, const float *bias, float *y, int ldy) {
-    const int k4 = spkv_q8_k4(k), tp = spkv_q8_tp(frames);
-    // Column blocks of 64 outer, row blocks inner: one panel block (K4 x 64 bytes) serves all rows.
+VNNI static void gemm_vnni(const int8_t *w, const int32_t *compensation, int m, int groups,
+                           const uint8_t *const *panels, int frames, const float *scale, const float *bias,
+                           int relu, float *y, int ldy) {
+    // Column blocks of 64 outer, row blocks inner: one panel block (groups x 64 bytes) serves all rows.
     for (int col = 0; col < frames; col += 16 * MAX_NV) {
         const int nv = (frames - col + 15) / 16 < MAX_NV ? (frames - col + 15) / 16 : MAX_NV;
         for (int r = 0; r < m; r += MAX_ROWS) {
             const int rows = m - r < MAX_ROWS ? m - r : MAX_ROWS;
-            tile_dispatch(rows, nv, w + (size_t)r * k4, k4, compensation + r, packed, tp, col, frames,
-                          scale + r, bias ? bias + r : NULL, y + (size_t)r * ldy, ldy);
+            tile_dispatch(rows, nv, w + (size_t)r * groups * 4, groups, compensation + r, panels, col, frames,
+                          scale + r, bias ? bias + r : NULL, relu, y + (size_t)r * ldy, ldy);
         }
     }
 }
@@ -242,8 +322,29 @@ void spkv_q8_pack(const float *x, int channels, int frames, int kernel, int dila
     else pack_portable(x, channels, frames, kernel, dilation, reflect, inv_scale, packed);
 }
 
+void spkv_q8_interleave(const float *x, int channels, int channel_stride, int frames, int frame_step,
+                        const float *affine_scale, const float *affine_shift, int relu, float inv_scale,
+                        int margin, int width, uint8_t *out) {
+    if (spkv_q8_kernel() == 1)
+        interleave_avx512(x, channels, channel_stride, frames, frame_step, affine_scale, affine_shift, relu, inv_scale,
+                          margin, width, out);
+    else
+        interleave_portable(x, channels, channel_stride, frames, frame_step, affine_scale, affine_shift, relu, inv_scale,
+                            margin, width, out);
+}
+
+void spkv_q8_gemm_indirect(const int8_t *w, const int32_t *compensation, int m, int groups,
+                           const uint8_t *const *panels, int frames, const float *scale, const float *bias,
+                           int relu, float *y, int ldy) {
+    if (spkv_q8_kernel() == 1) gemm_vnni(w, compensation, m, groups, panels, frames, scale, bias, relu, y, ldy);
+    else gemm_portable(w, compensation, m, groups, panels, frames, scale, bias, relu, y, ldy);
+}
+
 void spkv_q8_gemm(const int8_t *w, const int32_t *compensation, int m, int k, const uint8_t *packed,
                   int frames, const float *scale, const float *bias, float *y, int ldy) {
-    if (spkv_q8_kernel() == 1) gemm_vnni(w, compensation, m, k, packed, frames, scale, bias, y, ldy);
-    else gemm_portable(w, compensation, m, k, packed, frames, scale, bias, y, ldy);
+    // The packed panels are consecutive runs of tp columns: one pointer per group of 4 K rows.
+    const int groups = spkv_q8_k4(k) / 4, tp = spkv_q8_tp(frames);
+    const uint8_t *panels[groups > 0 ? groups : 1];
+    for (int g = 0; g < groups; g++) panels[g] = packed + (size_t)g * tp * 4;
+    spkv_q8_gemm_indirect(w, compensation, m, groups, panels, frames, scale, bias, 0, y, ldy);
 }

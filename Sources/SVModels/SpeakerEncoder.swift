@@ -2,7 +2,7 @@ import SVKernels
 
 /// The encoder network of a model file, one case per architecture (`spkv.architecture`): what the
 /// engine needs of any of them — sizes, a workspace, `embed` — in one place, and each network's own
-/// type where a feature exists for one only (int8 and MagNetO for ECAPA-TDNN so far).
+/// type where a feature exists for one only (MagNetO and quantisation-aware training for ECAPA-TDNN).
 public enum SpeakerEncoder: Sendable {
     case ecapa(ECAPAEncoder)
     case campplus(CAMPPlusEncoder)
@@ -70,7 +70,15 @@ public enum SpeakerEncoder: Sendable {
     public var isQuantized: Bool {
         switch self {
         case .ecapa(let e): return e.isQuantized
-        case .campplus: return false
+        case .campplus(let e): return e.isQuantized
+        }
+    }
+
+    /// Tensor prefixes of the convolutions an int8 model of this architecture runs in int8.
+    public var int8Convolutions: [String] {
+        switch self {
+        case .ecapa(let e): return e.config.int8Convolutions
+        case .campplus(let e): return e.config.int8Convolutions
         }
     }
 

@@ -70,17 +70,16 @@ public struct SpeakerModel: Sendable {
             expected.merge(magnitudes.tensorTable) { a, _ in a }
         }
         let quantization = try QuantizationScheme.parse(metadata.quantization)
-        if quantization.kind == .int8Static && ecapaConfig == nil {
-            throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "int8 models are ECAPA-TDNN only in this spkv; this is a \(metadata.architecture) model")
-        }
+        let int8Convolutions = quantization.kind == .int8Static
+            ? ecapaConfig?.int8Convolutions ?? campplusConfig!.int8Convolutions : []
         // Only the scheme's int8 weights may be integers: anything else means another scheme wrote the file.
-        let int8Weights = quantization.kind == .int8Static ? Set(ecapaConfig!.int8Convolutions.map { "\($0).weight" }) : []
+        let int8Weights = Set(int8Convolutions.map { "\($0).weight" })
         for name in file.tensorNames where !(file.tensors[name]!.dtype.isFloatingPoint || int8Weights.contains(name)) {
             throw .tensors(.dtypeMismatch(tensor: name, dtype: file.tensors[name]!.dtype, requested: "F32"))
         }
-        if quantization.kind == .int8Static { expected.merge(QuantizationScheme.int8TensorTable(config: ecapaConfig!)) { a, _ in a } }
+        expected.merge(QuantizationScheme.int8TensorTable(convolutions: int8Convolutions, shapes: expected)) { a, _ in a }
         do { try file.checkTensorTable(expected: expected) } catch { throw .tensors(error) }
-        let int8 = quantization.kind == .int8Static ? try QuantizationScheme.int8Layers(file: file, config: ecapaConfig!) : [:]
+        let int8 = try QuantizationScheme.int8Layers(file: file, convolutions: int8Convolutions)
 
         self.quantization = quantization
         magnitudeNetwork = magnitudes
@@ -94,7 +93,7 @@ public struct SpeakerModel: Sendable {
             if let ecapaConfig {
                 encoder = .ecapa(try ECAPAEncoder(config: ecapaConfig, tensor: { floats($0) }, int8: int8))
             } else {
-                encoder = .campplus(try CAMPPlusEncoder(config: campplusConfig!, tensor: { floats($0) }))
+                encoder = .campplus(try CAMPPlusEncoder(config: campplusConfig!, tensor: { floats($0) }, int8: int8))
             }
         } catch { throw .encoder(error) }
         self.metadata = metadata

@@ -54,6 +54,7 @@ public final class Embedder {
     /// post-training quantisation); nil stops it.
     public func observeEncoderInputs(_ observer: ((String, UnsafeBufferPointer<Float>) -> Void)?) {
         encoderWorkspace.ecapa.inputObserver = observer
+        encoderWorkspace.campplus.inputObserver = observer
     }
 
     /// Embeds mono samples at the model's sample rate. For a MagNetO model the result is `a·x̂`: the

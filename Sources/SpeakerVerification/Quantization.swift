@@ -39,10 +39,7 @@ public enum PostTrainingQuantization {
                                  percentile: Double = 99.99) throws(EmbeddingError) -> Calibration {
         precondition(!paths.isEmpty, "calibrate: no audio")
         let embedder = Embedder(model: model)
-        guard let config = model.ecapaConfig else {
-            preconditionFailure("calibrate: int8 quantisation is ECAPA-TDNN only (the caller checks the architecture)")
-        }
-        let layers = config.int8Convolutions
+        let layers = model.encoder.int8Convolutions
         // Pass 1: the largest |x| per layer.
         var peaks: [String: Float] = [:]
         var seconds = 0.0
@@ -122,10 +119,6 @@ public enum PostTrainingQuantization {
         -> (fp32: SpeakerModel, int8: SpeakerModel, calibration: Calibration) {
         let file = try ModelFile.read(path: modelPath)
         let model = try SpeakerModel(file: file)
-        guard model.ecapaConfig != nil else {
-            throw SpeakerModelError.invalidMetadata(key: ModelMetadata.Key.quantization,
-                                                    reason: "int8 quantisation is ECAPA-TDNN only in this spkv; \(modelPath) is a \(model.encoder.architecture) model")
-        }
         let calibration = try calibrate(model: model, paths: calibrationPaths, method: method, percentile: percentile)
         let quantized = try Int8Quantizer.quantizeAndLoad(file: file, model: model, inputScales: calibration.inputScales,
                                                           calibration: calibration.json)

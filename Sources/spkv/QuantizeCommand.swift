@@ -7,10 +7,13 @@ struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Post-training int8 quantisation of a model, calibrated on audio.",
         discussion: """
-            Weights of every TDNN convolution (first layer, SE-Res2Net blocks, MFA) become int8 with one scale per \
-            output channel; their inputs get static per-tensor int8 scales measured on the calibration audio \
-            (--method mse: the clipping value with the least expected squared error; max: no clipping; \
-            percentile: clip at --percentile of |x|). SE, attention, pooling and the embedding layer stay fp32. \
+            Weights of the convolutions become int8 with one scale per output channel; their inputs get static \
+            per-tensor int8 scales measured on the calibration audio (--method mse: the clipping value with the \
+            least expected squared error; max: no clipping; percentile: clip at --percentile of |x|). ECAPA-TDNN: \
+            every TDNN convolution (first layer, SE-Res2Net blocks, MFA); SE, attention, pooling and the \
+            embedding layer stay fp32. CAM++: the front module but its first convolution, the TDNN layer, the \
+            dense blocks' bottleneck and local convolutions and the transit layers; the context-aware masks, \
+            pooling and the embedding layer stay fp32. \
             The model file records the scheme (int8-static, version 1) and the calibration. AUDIO_LIST is a text \
             file with one audio path per line (relative paths are relative to the list's folder; '#' starts a comment).
             """)
@@ -36,7 +39,7 @@ struct Quantize: ParsableCommand {
             let before = (try? FileManager.default.attributesOfItem(atPath: model)[.size] as? Int) ?? 0
             let after = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
             print(String(format: "calibrated on %d files (%.1f s of audio), method %@, in %.1f s", c.files, c.seconds, method, clock.lap() / 1000))
-            for name in q.ecapaConfig?.int8Convolutions ?? [] {
+            for name in q.encoder.int8Convolutions {
                 // String(format:) does not pad %@ on Linux: pad by hand.
                 let column = name.count >= 48 ? name : name + String(repeating: " ", count: 48 - name.count)
                 print("  " + column + String(format: " input scale %.6g (clips at %.4g)", c.inputScales[name]!, c.inputScales[name]! * 127))

@@ -141,6 +141,30 @@ public struct CAMPPlusConfig: Codable, Equatable, Sendable {
         return t
     }
 
+    /// Tensor prefixes of the convolutions a quantised model runs in int8, in forward order: every
+    /// convolution of the front module but the first (one input channel, 9 weights a row: < 1 % of the
+    /// work), the strided TDNN layer, and each CAM layer's bottleneck and local convolution and each
+    /// transit layer. The context-aware masks (a few hundred multiply-adds per segment) and the dense
+    /// embedding layer stay fp32.
+    public var int8Convolutions: [String] {
+        var names: [String] = []
+        for layer in 1...2 {
+            for block in 0...1 {
+                let p = "head.layer\(layer).\(block)"
+                names += ["\(p).conv1", "\(p).conv2"] + (block == 0 ? ["\(p).shortcut.0"] : [])
+            }
+        }
+        names += ["head.conv2", "xvector.tdnn.linear"]
+        for b in blockLayers.indices {
+            for i in 0..<blockLayers[b] {
+                let p = "xvector.block\(b + 1).tdnnd\(i + 1)"
+                names += ["\(p).linear1", "\(p).cam_layer.linear_local"]
+            }
+            names.append("xvector.transit\(b + 1).linear")
+        }
+        return names
+    }
+
     /// Multiply-accumulates of one forward pass over `frames` feature frames (convolutions and the
     /// dense layer; BatchNorm, pooling and the per-segment context are left out, < 1 %).
     public func multiplyAccumulates(frames t: Int) -> Int {

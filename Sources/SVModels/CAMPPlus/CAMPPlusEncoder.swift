@@ -5,6 +5,11 @@ import SVKernels
 /// W' = s·W, b' = s·b + t); the pre-activation BatchNorms of the dense and transit layers cannot be
 /// (a ReLU sits between them and the convolution) and run as an affine map fused with the ReLU.
 /// Per-call scratch lives in a `CAMPPlusWorkspace`, one per thread.
+///
+/// A quantised model (scheme int8-static) runs the convolutions of `CAMPPlusConfig.int8Convolutions`
+/// through the indirect int8 kernel: each layer's input is quantised once (the pre-activation
+/// BatchNorm-ReLU fused into that pass) and the folded BatchNorm becomes the per-row output scale and
+/// bias, so the int8 weights are the file's unfolded ones, exactly.
 public final class CAMPPlusEncoder: Sendable {
     public let config: CAMPPlusConfig
     let headInput: Conv2dLayer
@@ -15,12 +20,17 @@ public final class CAMPPlusEncoder: Sendable {
     let transits: [TransitLayer]
     let outputNorm: ChannelAffine
     let dense: ConvLayer
+    /// Whether the convolutions of `CAMPPlusConfig.int8Convolutions` run in int8.
+    public let isQuantized: Bool
 
     /// Builds the encoder from named tensors (upstream's state_dict names, `CAMPPlusConfig.tensorTable`);
     /// `tensor(name)` returns the values in PyTorch's row-major layout, or nil when absent.
-    public init(config: CAMPPlusConfig, tensor: (String) -> [Float]?) throws(ECAPAError) {
+    /// `int8`: quantised weights by convolution prefix (all of `CAMPPlusConfig.int8Convolutions`, or
+    /// none); those layers run the int8 kernel and their fp32 weights are never read.
+    public init(config: CAMPPlusConfig, tensor: (String) -> [Float]?, int8: [String: Int8LayerData] = [:]) throws(ECAPAError) {
         try config.validate()
         self.config = config
+        isQuantized = !int8.isEmpty
         let table = config.tensorTable, eps = config.batchNormEpsilon
         func values(_ name: String) throws(ECAPAError) -> [Float] { try EncoderChecks.weights(name, table: table, from: tensor) }
         func norm(_ p: String, affine: Bool = true) throws(ECAPAError) -> ChannelAffine {
@@ -40,10 +50,44 @@ public final class CAMPPlusEncoder: Sendable {
             }
             return (wf, b)
         }
+        /// The int8 form of convolution `p` when the file has it: the following BatchNorm `bn` (if any)
+        /// becomes the output scale and bias.
+        func quantized(_ p: String, bn: String?, affine: Bool = true) throws(ECAPAError) -> Int8IndirectConv? {
+            guard let data = int8[p] else { return nil }
+            let shape = table["\(p).weight"]!
+            let n: ChannelAffine? = if let bn { try norm(bn, affine: affine) } else { nil }
+            return Int8IndirectConv(outChannels: shape[0], inChannels: shape[1], taps: shape.dropFirst(2).reduce(1, *),
+                                    weights: data.weights, weightScale: data.weightScale, inputScale: data.inputScale,
+                                    foldScale: n?.scale.array, bias: n?.shift.array)
+        }
+        let none = AlignedBuffer(count: 0)
         func conv2d(_ p: String, _ bn: String, strideF: Int) throws(ECAPAError) -> Conv2dLayer {
-            let shape = table["\(p).weight"]!, (w, b) = try folded("\(p).weight", bn)
+            let shape = table["\(p).weight"]!
+            if let q = try quantized(p, bn: bn) {
+                return Conv2dLayer(inChannels: shape[1], outChannels: shape[0], kernel: shape[2], strideF: strideF,
+                                   weight: none, bias: none, name: p, int8: q)
+            }
+            let (w, b) = try folded("\(p).weight", bn)
             return Conv2dLayer(inChannels: shape[1], outChannels: shape[0], kernel: shape[2], strideF: strideF,
-                               weight: w, bias: b)
+                               weight: w, bias: b, name: p)
+        }
+        /// A 1-D convolution with no bias, in int8 or fp32.
+        func plain(_ p: String, inChannels: Int, outChannels: Int, kernel: Int, dilation: Int) throws(ECAPAError) -> ConvLayer {
+            if let q = try quantized(p, bn: nil) {
+                return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
+                                 weight: none, bias: none, name: p, indirect: q)
+            }
+            return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
+                             weight: AlignedBuffer(try values("\(p).weight")), bias: none, name: p)
+        }
+        /// A 1-D convolution followed by a BatchNorm (folded), in int8 or fp32.
+        func foldedConv(_ p: String, _ bn: String, inChannels: Int, outChannels: Int, kernel: Int) throws(ECAPAError) -> ConvLayer {
+            if let q = try quantized(p, bn: bn) {
+                return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1,
+                                 weight: none, bias: none, name: p, indirect: q)
+            }
+            let (w, b) = try folded("\(p).weight", bn)
+            return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1, weight: w, bias: b, name: p)
         }
 
         headInput = try conv2d("head.conv1", "head.bn1", strideF: 1)
@@ -60,9 +104,10 @@ public final class CAMPPlusEncoder: Sendable {
         self.headBlocks = headBlocks
         headOutput = try conv2d("head.conv2", "head.bn2", strideF: 2)
 
-        let (tw, tb) = try folded("xvector.tdnn.linear.weight", "xvector.tdnn.nonlinear.batchnorm")
+        let tdnnLayer = try foldedConv("xvector.tdnn.linear", "xvector.tdnn.nonlinear.batchnorm",
+                                       inChannels: config.headOutputChannels, outChannels: config.initChannels, kernel: 5)
         tdnn = StridedConv1d(inChannels: config.headOutputChannels, outChannels: config.initChannels, kernel: 5, stride: 2,
-                             weight: tw, bias: tb)
+                             weight: tdnnLayer.weight, bias: tdnnLayer.bias, name: tdnnLayer.name, int8: tdnnLayer.indirect)
 
         let bn = config.bottleneckChannels, g = config.growthRate
         var blocks: [[CAMDenseLayer]] = [], transits: [TransitLayer] = []
@@ -70,14 +115,11 @@ public final class CAMPPlusEncoder: Sendable {
             var layers: [CAMDenseLayer] = []
             for i in 0..<config.blockLayers[b] {
                 let p = "xvector.block\(b + 1).tdnnd\(i + 1)", cin = channels.input + i * g
-                let (lw, lb) = try folded("\(p).linear1.weight", "\(p).nonlinear2.batchnorm")
-                let k = config.blockKernels[b]
                 layers.append(CAMDenseLayer(
                     inputNorm: try norm("\(p).nonlinear1.batchnorm"),
-                    bottleneck: ConvLayer(inChannels: cin, outChannels: bn, kernel: 1, dilation: 1, weight: lw, bias: lb),
-                    local: ConvLayer(inChannels: bn, outChannels: g, kernel: k, dilation: config.blockDilations[b],
-                                     weight: AlignedBuffer(try values("\(p).cam_layer.linear_local.weight")),
-                                     bias: AlignedBuffer(count: 0)),
+                    bottleneck: try foldedConv("\(p).linear1", "\(p).nonlinear2.batchnorm", inChannels: cin, outChannels: bn, kernel: 1),
+                    local: try plain("\(p).cam_layer.linear_local", inChannels: bn, outChannels: g, kernel: config.blockKernels[b],
+                                     dilation: config.blockDilations[b]),
                     contextReduce: ConvLayer(inChannels: bn, outChannels: bn / 2, kernel: 1, dilation: 1,
                                              weight: AlignedBuffer(try values("\(p).cam_layer.linear1.weight")),
                                              bias: AlignedBuffer(try values("\(p).cam_layer.linear1.bias"))),
@@ -88,9 +130,8 @@ public final class CAMPPlusEncoder: Sendable {
             blocks.append(layers)
             transits.append(TransitLayer(
                 norm: try norm("xvector.transit\(b + 1).nonlinear.batchnorm"),
-                conv: ConvLayer(inChannels: channels.output, outChannels: channels.output / 2, kernel: 1, dilation: 1,
-                                weight: AlignedBuffer(try values("xvector.transit\(b + 1).linear.weight")),
-                                bias: AlignedBuffer(count: 0))))
+                conv: try plain("xvector.transit\(b + 1).linear", inChannels: channels.output, outChannels: channels.output / 2,
+                                kernel: 1, dilation: 1)))
         }
         self.blocks = blocks
         self.transits = transits
@@ -132,8 +173,12 @@ public final class CAMPPlusEncoder: Sendable {
 /// stride `strideF` along frequency only, its BatchNorm folded into weight (out, in·k·k) and bias.
 struct Conv2dLayer: Sendable {
     let inChannels: Int, outChannels: Int, kernel: Int, strideF: Int
+    /// fp32 weights and bias (empty when the layer runs in int8).
     let weight: AlignedBuffer
     let bias: AlignedBuffer
+    /// Upstream's tensor prefix (int8 scales and calibration are keyed by it).
+    let name: String
+    var int8: Int8IndirectConv? = nil
 
     func outputRows(_ rows: Int) -> Int { (rows + 2 * (kernel / 2) - kernel) / strideF + 1 }
     func scratchCount(frames: Int) -> Int { inChannels * kernel * kernel * frames }
@@ -184,6 +229,8 @@ struct StridedConv1d: Sendable {
     let inChannels: Int, outChannels: Int, kernel: Int, stride: Int
     let weight: AlignedBuffer
     let bias: AlignedBuffer
+    let name: String
+    var int8: Int8IndirectConv? = nil
 
     func outputFrames(_ t: Int) -> Int { (t - 1) / stride + 1 }
     func scratchCount(frames t: Int) -> Int { inChannels * kernel * outputFrames(t) }

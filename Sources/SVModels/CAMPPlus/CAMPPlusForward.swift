@@ -8,6 +8,11 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
     /// Called with each stage's output under upstream's module name (head, tdnn, block1, transit1, …,
     /// out_nonlinear, stats): how the parity tests compare every layer with the reference. Nil in normal use.
     var stageObserver: ((String, UnsafeBufferPointer<Float>) -> Void)?
+    /// Called with the input of each convolution of `CAMPPlusConfig.int8Convolutions` (its tensor prefix,
+    /// the values its int8 form would quantise): what post-training quantisation calibrates on.
+    public var inputObserver: ((String, UnsafeBufferPointer<Float>) -> Void)?
+    /// The int8 path's interleaved activations and panel pointers.
+    let int8 = Int8Scratch()
 
     public init() {}
 
@@ -15,8 +20,12 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
         stageObserver?(stage, UnsafeBufferPointer(start: x, count: count))
     }
 
+    @inline(__always) func observeInput(_ layer: String, _ x: UnsafePointer<Float>, count: Int) {
+        inputObserver?(layer, UnsafeBufferPointer(start: x, count: count))
+    }
+
     /// Bytes currently held (for memory reports).
-    public var byteCount: Int { regions.byteCount }
+    public var byteCount: Int { regions.byteCount + int8.byteCount }
 
     enum Region: Int, CaseIterable {
         /// Front module planes: the first convolution's (full frequency), then three at half frequency.
@@ -50,6 +59,25 @@ public final class CAMPPlusWorkspace: @unchecked Sendable {
             .gates: cfg.growthRate * segments, .vectors: 2 * cfg.finalChannels + cfg.embeddingSize,
         ]
         regions.layOut(for: encoder, frames: t, sizes: Region.allCases.map { sizes[$0]! })
+        if encoder.isQuantized { reserveInt8(for: encoder, frames: t) }
+    }
+
+    /// The int8 path's largest interleaved input, panel list and zero run (see each layer's int8 forward).
+    private func reserveInt8(for encoder: CAMPPlusEncoder, frames t: Int) {
+        let cfg = encoder.config, t2 = CAMPPlusEncoder.tdnnFrames(t)
+        let tp = Int8Activations.paddedFrames(t), tp2 = Int8Activations.paddedFrames(t2)
+        let widest = cfg.blockChannels.map(\.output).max() ?? cfg.initChannels
+        let localPad = zip(cfg.blockKernels, cfg.blockDilations).map { ($0 - 1) / 2 * $1 }.max() ?? 0
+        func groups(_ channels: Int) -> Int { (channels + 3) / 4 }
+        let bytes = [
+            cfg.inputSize * Int8Activations.byteCount(channels: cfg.headChannels, width: tp + 2),
+            2 * Int8Activations.byteCount(channels: cfg.headOutputChannels, width: tp2 + 3),
+            Int8Activations.byteCount(channels: widest, width: tp2),
+            Int8Activations.byteCount(channels: cfg.bottleneckChannels, width: tp2 + 2 * localPad),
+        ].max()!
+        let panels = [9 * groups(cfg.headChannels), 5 * groups(cfg.headOutputChannels), groups(widest),
+                      (cfg.blockKernels.max() ?? 1) * groups(cfg.bottleneckChannels)].max()!
+        int8.reserve(byteCount: bytes, panelCount: panels, zeroBytes: (tp + 2) * 4)
     }
 
     @inline(__always) func region(_ r: Region) -> UnsafeMutablePointer<Float> { regions.pointer(r.rawValue) }
@@ -70,11 +98,11 @@ extension CAMPPlusEncoder {
             let hIndex = current == 1 ? 2 : 1, yIndex = current == 0 ? 2 : 6 - current - hIndex
             let input = plane(current), h = plane(hIndex), y = plane(yIndex)
             let outRows = block.conv1.outputRows(rows)
-            block.conv1.forward(input, rows: rows, frames: t, relu: true, into: h, scratch: columns)
-            block.conv2.forward(h, rows: outRows, frames: t, relu: false, into: y, scratch: columns)
+            block.conv1.forward(input, rows: rows, frames: t, relu: true, into: h, scratch: columns, ws: ws)
+            block.conv2.forward(h, rows: outRows, frames: t, relu: false, into: y, scratch: columns, ws: ws)
             let count = block.conv2.outChannels * outRows * t
             if let shortcut = block.shortcut {
-                shortcut.forward(input, rows: rows, frames: t, relu: false, into: h, scratch: columns)
+                shortcut.forward(input, rows: rows, frames: t, relu: false, into: h, scratch: columns, ws: ws)
                 for i in 0..<count { y[i] = max(y[i] + h[i], 0) }
             } else {
                 for i in 0..<count { y[i] = max(y[i] + input[i], 0) }
@@ -83,7 +111,7 @@ extension CAMPPlusEncoder {
             rows = outRows
         }
         let out = plane(current == 1 ? 2 : 1)
-        headOutput.forward(plane(current), rows: rows, frames: t, relu: true, into: out, scratch: columns)
+        headOutput.forward(plane(current), rows: rows, frames: t, relu: true, into: out, scratch: columns, ws: ws)
         return out
     }
 
@@ -92,16 +120,26 @@ extension CAMPPlusEncoder {
         ws.observe("head", headOut, count: config.headOutputChannels * t)
         let n = CAMPPlusEncoder.tdnnFrames(t)
         let columns = ws.region(.columns), block = ws.region(.block), activated = ws.region(.activated)
-        tdnn.forward(headOut, frames: t, into: block, scratch: columns)
+        ws.observeInput(tdnn.name, headOut, count: config.headOutputChannels * t)
+        if let q = tdnn.int8 {
+            tdnn.forwardInt8(q, headOut, frames: t, into: block, scratch: ws.int8)
+        } else {
+            tdnn.forward(headOut, frames: t, into: block, scratch: columns)
+        }
         ws.observe("tdnn", block, count: config.initChannels * n)
         for (b, layers) in blocks.enumerated() {
             for layer in layers { camLayer(layer, block: block, frames: n, ws: ws) }
             ws.observe("block\(b + 1)", block, count: transits[b].conv.inChannels * n)
             // Transit: BN-ReLU of the whole block, then 1×1 to half the channels, back into `block`.
             let transit = transits[b]
-            affineRelu(block, channels: transit.conv.inChannels, frames: n, transit.norm, into: activated)
-            gemm(.none, .none, m: transit.conv.outChannels, n: n, k: transit.conv.inChannels, a: transit.conv.weight.pointer,
-                 lda: transit.conv.inChannels, b: activated, ldb: n, c: block, ldc: n)
+            if let q = transit.conv.indirect {
+                pointwiseInt8(q, block, frames: n, norm: transit.norm, relu: false, into: block, ws: ws)
+            } else {
+                affineRelu(block, channels: transit.conv.inChannels, frames: n, transit.norm, into: activated)
+                ws.observeInput(transit.conv.name, activated, count: transit.conv.inChannels * n)
+                gemm(.none, .none, m: transit.conv.outChannels, n: n, k: transit.conv.inChannels, a: transit.conv.weight.pointer,
+                     lda: transit.conv.inChannels, b: activated, ldb: n, c: block, ldc: n)
+            }
             ws.observe("transit\(b + 1)", block, count: transit.conv.outChannels * n)
         }
         // BN-ReLU, mean and unbiased standard deviation over time, dense layer (its BN folded).
@@ -119,13 +157,23 @@ extension CAMPPlusEncoder {
     func camLayer(_ layer: CAMDenseLayer, block: UnsafeMutablePointer<Float>, frames n: Int, ws: CAMPPlusWorkspace) {
         let cin = layer.bottleneck.inChannels, bn = layer.bottleneck.outChannels, g = layer.local.outChannels
         let activated = ws.region(.activated), h = ws.region(.bottleneck)
-        affineRelu(block, channels: cin, frames: n, layer.inputNorm, into: activated)
-        layer.bottleneck.forward(activated, frames: n, padding: .zeros, into: h, scratch: ws.region(.columns))
-        reluInPlace(h, count: bn * n)
+        if let q = layer.bottleneck.indirect {
+            pointwiseInt8(q, block, frames: n, norm: layer.inputNorm, relu: true, into: h, ws: ws)
+        } else {
+            affineRelu(block, channels: cin, frames: n, layer.inputNorm, into: activated)
+            ws.observeInput(layer.bottleneck.name, activated, count: cin * n)
+            layer.bottleneck.forward(activated, frames: n, padding: .zeros, into: h, scratch: ws.region(.columns))
+            reluInPlace(h, count: bn * n)
+        }
         let y = block + cin * n
-        conv1dSame(x: h, inChannels: bn, frames: n, weight: layer.local.weight.pointer, bias: nil, outChannels: g,
-                   kernel: layer.local.kernel, dilation: layer.local.dilation, padding: .zeros, y: y,
-                   scratch: ws.region(.columns))
+        if let q = layer.local.indirect {
+            dilatedInt8(q, h, frames: n, kernel: layer.local.kernel, dilation: layer.local.dilation, into: y, ws: ws)
+        } else {
+            ws.observeInput(layer.local.name, h, count: bn * n)
+            conv1dSame(x: h, inChannels: bn, frames: n, weight: layer.local.weight.pointer, bias: nil, outChannels: g,
+                       kernel: layer.local.kernel, dilation: layer.local.dilation, padding: .zeros, y: y,
+                       scratch: ws.region(.columns))
+        }
 
         // The context is constant over a segment: mean over all frames + mean over the segment
         // (upstream's avg_pool1d with ceil_mode divides the last, shorter segment by its own length).
@@ -166,5 +214,101 @@ func affineRelu(_ x: UnsafePointer<Float>, channels: Int, frames: Int, _ norm: C
     for c in 0..<channels {
         let s = norm.scale.pointer[c], b = norm.shift.pointer[c], src = x + c * frames, dst = y + c * frames
         for j in 0..<frames { dst[j] = max(s * src[j] + b, 0) }
+    }
+}
+
+// MARK: - int8 layers (indirect kernel: the input quantised once, each tap a pointer into it)
+
+extension CAMPPlusEncoder {
+    /// A 1×1 convolution of max(norm(x), 0) (x: `q.inChannels` rows of `frames`), the BatchNorm-ReLU
+    /// fused into the quantisation pass; ReLU after when `relu`. `y` may alias `x` (the input is
+    /// quantised before the kernel writes).
+    func pointwiseInt8(_ q: Int8IndirectConv, _ x: UnsafePointer<Float>, frames n: Int, norm: ChannelAffine, relu: Bool,
+                       into y: UnsafeMutablePointer<Float>, ws: CAMPPlusWorkspace) {
+        let width = Int8Activations.paddedFrames(n), runs = ws.int8.bytes
+        Int8Activations.interleave(x, channels: q.inChannels, channelStride: n, frames: n, scale: norm.scale.pointer,
+                                   shift: norm.shift.pointer, relu: true, inverseScale: 1 / q.inputScale, margin: 0,
+                                   width: width, into: runs)
+        for g in 0..<q.channelGroups { ws.int8.panels[g] = Int8Activations.panel(runs, group: g, width: width, column: 0) }
+        q.gemm(panels: ws.int8.panels, frames: n, relu: relu, into: y, ldy: n)
+    }
+
+    /// A "same" dilated convolution with zero padding (the CAM layer's local convolution).
+    func dilatedInt8(_ q: Int8IndirectConv, _ x: UnsafePointer<Float>, frames n: Int, kernel: Int, dilation: Int,
+                     into y: UnsafeMutablePointer<Float>, ws: CAMPPlusWorkspace) {
+        let pad = (kernel - 1) / 2 * dilation, width = Int8Activations.paddedFrames(n) + 2 * pad, runs = ws.int8.bytes
+        Int8Activations.interleave(x, channels: q.inChannels, channelStride: n, frames: n, inverseScale: 1 / q.inputScale,
+                                   margin: pad, width: width, into: runs)
+        // Output frame t, tap j reads input t + j·dilation − pad, stored at column t + j·dilation.
+        for j in 0..<kernel {
+            for g in 0..<q.channelGroups {
+                ws.int8.panels[j * q.channelGroups + g] = Int8Activations.panel(runs, group: g, width: width, column: j * dilation)
+            }
+        }
+        q.gemm(panels: ws.int8.panels, frames: n, relu: false, into: y, ldy: n)
+    }
+}
+
+extension Conv2dLayer {
+    /// Runs the layer in int8 when it has an int8 form (else fp32 on `scratch`), reporting its input.
+    func forward(_ x: UnsafePointer<Float>, rows: Int, frames t: Int, relu: Bool, into y: UnsafeMutablePointer<Float>,
+                 scratch: UnsafeMutablePointer<Float>, ws: CAMPPlusWorkspace) {
+        guard let q = int8 else {
+            ws.observeInput(name, x, count: inChannels * rows * t)
+            forward(x, rows: rows, frames: t, relu: relu, into: y, scratch: scratch)
+            return
+        }
+        // Every input row quantised once (margin `pad` columns of zero point on each side); output row
+        // fo, tap (kf, kt) reads input row fo·strideF + kf − pad (a zero run outside) at column kt.
+        let pad = kernel / 2, outRows = outputRows(rows), width = Int8Activations.paddedFrames(t) + 2 * pad
+        let rowBytes = Int8Activations.byteCount(channels: inChannels, width: width), runs = ws.int8.bytes
+        for f in 0..<rows {
+            Int8Activations.interleave(x + f * t, channels: inChannels, channelStride: rows * t, frames: t,
+                                       inverseScale: 1 / q.inputScale, margin: pad, width: width, into: runs + f * rowBytes)
+        }
+        let panels = ws.int8.panels, zero = UnsafePointer(ws.int8.zeroRun), cg = q.channelGroups
+        for fo in 0..<outRows {
+            for kf in 0..<kernel {
+                let fi = fo * strideF + kf - pad
+                for kt in 0..<kernel {
+                    for g in 0..<cg {
+                        panels[(kf * kernel + kt) * cg + g] = fi >= 0 && fi < rows
+                            ? Int8Activations.panel(runs + fi * rowBytes, group: g, width: width, column: kt) : zero
+                    }
+                }
+            }
+            q.gemm(panels: panels, frames: t, relu: relu, into: y + fo * t, ldy: outRows * t)
+        }
+    }
+}
+
+extension StridedConv1d {
+    /// The strided convolution in int8: the input split into its `stride` phases (frames ≡ p mod stride),
+    /// each quantised into its own runs, so that every tap reads one phase at a constant offset.
+    func forwardInt8(_ q: Int8IndirectConv, _ x: UnsafePointer<Float>, frames t: Int, into y: UnsafeMutablePointer<Float>,
+                     scratch: Int8Scratch) {
+        let n = outputFrames(t), pad = (kernel - 1) / 2
+        // Tap k reads input stride·j + k − pad = stride·(j + offset) + phase.
+        func split(_ k: Int) -> (phase: Int, offset: Int) {
+            let d = k - pad, offset = d >= 0 ? d / stride : -((-d + stride - 1) / stride)
+            return (d - offset * stride, offset)
+        }
+        let margin = (pad + stride - 1) / stride, reach = (kernel - 1 - pad) / stride
+        let width = Int8Activations.paddedFrames(n) + margin + reach
+        let phaseBytes = Int8Activations.byteCount(channels: inChannels, width: width), runs = scratch.bytes
+        for p in 0..<stride {
+            Int8Activations.interleave(x + p, channels: inChannels, channelStride: t, frames: (t - p + stride - 1) / stride,
+                                       frameStep: stride, inverseScale: 1 / q.inputScale, margin: margin, width: width,
+                                       into: runs + p * phaseBytes)
+        }
+        let cg = q.channelGroups
+        for k in 0..<kernel {
+            let (phase, offset) = split(k)
+            for g in 0..<cg {
+                scratch.panels[k * cg + g] = Int8Activations.panel(runs + phase * phaseBytes, group: g, width: width,
+                                                                   column: offset + margin)
+            }
+        }
+        q.gemm(panels: scratch.panels, frames: n, relu: true, into: y, ldy: n)
     }
 }

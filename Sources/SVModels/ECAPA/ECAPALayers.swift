@@ -10,6 +10,8 @@ struct ConvLayer: Sendable {
     var name = ""
     /// Quantised weights and input scale: the layer then runs the int8 kernel.
     var int8: Int8ConvWeights? = nil
+    /// The same for CAM++, whose layers quantise their input themselves (fused with a BatchNorm-ReLU).
+    var indirect: Int8IndirectConv? = nil
 
     /// Scratch (in floats) this layer needs for `frames` frames: im2col, or the int8 input panels.
     func scratchCount(frames: Int) -> Int {

@@ -4,11 +4,15 @@ import SVKernels
 /// The `spkv.quantization` metadata of a model file, and the tensors of the int8 scheme.
 ///
 /// Scheme `int8-static`, version 1 (static post-training or quantisation-aware int8):
-/// - every TDNN convolution (`ECAPAConfig.int8Convolutions`: first layer, per block tdnn1, Res2Net
-///   convolutions, tdnn2, and MFA) stores `<prefix>.weight` as **I8** with the fp32 shape
-///   (out, in, kernel), `<prefix>.weight_scale` F32 (out): symmetric per output channel,
+/// - every convolution the architecture lists (`ECAPAConfig.int8Convolutions`: first layer, per block
+///   tdnn1, Res2Net convolutions, tdnn2, and MFA; `CAMPPlusConfig.int8Convolutions`: the front
+///   module but its first convolution, the TDNN layer, the CAM layers' bottleneck and local
+///   convolutions, the transit layers) stores `<prefix>.weight` as **I8** with the fp32 shape
+///   ((out, in, kernel), or (out, in, kh, kw)), `<prefix>.weight_scale` F32 (out): symmetric per output channel,
 ///   w ≈ scale[m]·q, and `<prefix>.input_scale` F32 (1): the static per-tensor scale of its input,
-///   x ≈ scale·q with q = clamp(round_half_even(x/scale), −128, 127);
+///   x ≈ scale·q with q = clamp(round_half_even(x/scale), −128, 127). The weights are the file's own
+///   (a BatchNorm after a convolution is not folded into them; per-channel scales make folding at
+///   load exact);
 /// - everything else (biases, batch norms, SE, attention, pooling, embedding layer, front end)
 ///   stays fp32, as accuracy needs.
 /// The metadata object records the scheme, its version and how the scales were obtained:
@@ -57,10 +61,9 @@ public struct QuantizationScheme: Equatable, Sendable {
     public static func inputScaleName(_ prefix: String) -> String { "\(prefix).input_scale" }
 
     /// The extra tensors of the scheme, with shapes, for the tensor-table check.
-    static func int8TensorTable(config: ECAPAConfig) -> [String: [Int]] {
+    static func int8TensorTable(convolutions: [String], shapes: [String: [Int]]) -> [String: [Int]] {
         var table: [String: [Int]] = [:]
-        let shapes = config.tensorTable
-        for p in config.int8Convolutions {
+        for p in convolutions {
             table[weightScaleName(p)] = [shapes["\(p).weight"]![0]]
             table[inputScaleName(p)] = [1]
         }
@@ -68,9 +71,9 @@ public struct QuantizationScheme: Equatable, Sendable {
     }
 
     /// Reads the int8 layers of a file with this scheme.
-    static func int8Layers(file: ModelFile, config: ECAPAConfig) throws(SpeakerModelError) -> [String: Int8LayerData] {
+    static func int8Layers(file: ModelFile, convolutions: [String]) throws(SpeakerModelError) -> [String: Int8LayerData] {
         var layers: [String: Int8LayerData] = [:]
-        for p in config.int8Convolutions {
+        for p in convolutions {
             let weights: [Int8], scales: [Float], input: [Float]
             do {
                 weights = try file.tensor("\(p).weight").int8s()
@@ -99,7 +102,7 @@ public struct Int8LayerData: Sendable {
 }
 
 /// Post-training quantisation of a model file: int8 weights per output channel and the given
-/// static input scales (one per `ECAPAConfig.int8Convolutions` entry).
+/// static input scales (one per entry of the encoder's `int8Convolutions`).
 public enum Int8Quantizer {
     public static func quantize(file: ModelFile, inputScales: [String: Float], calibration: String) throws(SpeakerModelError) -> ModelFile {
         try quantizeAndLoad(file: file, inputScales: inputScales, calibration: calibration).file
@@ -114,11 +117,8 @@ public enum Int8Quantizer {
         guard !model.encoder.isQuantized else {
             throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "the model is already quantised")
         }
-        guard let config = model.ecapaConfig else {
-            throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "int8 quantisation is ECAPA-TDNN only in this spkv; this is a \(model.encoder.architecture) model")
-        }
         var tensors = file.tensors
-        for p in config.int8Convolutions {
+        for p in model.encoder.int8Convolutions {
             guard let s = inputScales[p], s > 0, s.isFinite else {
                 throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "no valid input scale for \(p)")
             }
