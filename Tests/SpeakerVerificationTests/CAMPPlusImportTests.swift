@@ -1,5 +1,6 @@
 import Foundation
 import SpeakerVerification
+import SVKernels
 import Testing
 import _SVTestSupport
 
@@ -107,19 +108,51 @@ import _SVTestSupport
         }
     }
 
-    /// int8 and MagNetO are ECAPA-TDNN features so far: asking for them with CAM++ is an error, not a crash.
-    @Test func ecapaOnlyFeaturesRefuseCAMPPlus() throws {
+    /// Post-training int8 of a CAM++: the file keeps the fp32 shapes with I8 weights, loads as int8,
+    /// stays close to fp32 on audio it was not calibrated on, and both int8 kernels give the same
+    /// embedding.
+    @Test func theSmallNetworkQuantisesToInt8() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         _ = try ModelImport.run(from: .campplus, source: Self.small, output: dir.path("m.safetensors"))
-        do {
-            _ = try PostTrainingQuantization.quantize(modelPath: dir.path("m.safetensors"), calibrationPaths: [Fixtures.path("speech/speech_a_3s.wav")],
-                                                      method: .mse, percentile: 99.99, outputPath: dir.path("q.safetensors"))
-            Issue.record("no error")
-        } catch {
-            #expect("\(error)".contains("ECAPA-TDNN only") && "\(error)".contains("campplus"), "\(error)")
+        let calibration = ["speech_a_3s", "speech_b_8s"].map { Fixtures.path("speech/\($0).wav") }
+        let (fp32, int8, c) = try PostTrainingQuantization.quantize(modelPath: dir.path("m.safetensors"), calibrationPaths: calibration,
+                                                                   method: .mse, percentile: 99.99, outputPath: dir.path("q.safetensors"))
+        let prefixes = fp32.encoder.int8Convolutions
+        guard case .campplus(let encoder) = fp32.encoder else { Issue.record("not a CAM++"); return }
+        let layers = encoder.config.blockLayers
+        // front module 11 (all but its first convolution: 4 blocks of 2, 2 shortcuts, the last), TDNN 1, two per CAM layer, one transit per block
+        #expect(prefixes.count == 11 + 1 + 2 * layers.reduce(0, +) + layers.count && Set(c.inputScales.keys) == Set(prefixes))
+        #expect(int8.encoder.isQuantized && !fp32.encoder.isQuantized && int8.quantization.kind == .int8Static)
+        let file = try ModelFile.read(path: dir.path("q.safetensors")), original = try ModelFile.read(path: dir.path("m.safetensors"))
+        for p in prefixes {
+            let w = try #require(file.tensors["\(p).weight"])
+            #expect(w.dtype == .i8 && w.shape == original.tensors["\(p).weight"]!.shape, "\(p)")
         }
-        #expect(!FileManager.default.fileExists(atPath: dir.path("q.safetensors")))
+        #expect(file.tensors["head.conv1.weight"]!.dtype == .f32, "the one-channel first convolution stays fp32")
+        let heldOut = Fixtures.path("speech/speech_c_15s.wav")
+        let cosine = try PostTrainingQuantization.agreement(fp32: fp32, int8: int8, paths: [heldOut])[0]
+        #expect(cosine >= 0.99, "int8 vs fp32 cosine \(cosine) on held-out audio")
+        let reloaded = try SpeakerModel.load(path: dir.path("q.safetensors"))
+        let fast = try BLAS.withThreads(1) { try Embedder(model: reloaded).embed(path: heldOut) }
+        let previous = Int8Kernel.use(.portable)
+        defer { Int8Kernel.use(previous) }
+        let portable = try BLAS.withThreads(1) { try Embedder(model: reloaded).embed(path: heldOut) }
+        #expect(fast == portable, "\(previous) and portable C give the same int8 embedding")
+        do {
+            _ = try PostTrainingQuantization.quantize(modelPath: dir.path("q.safetensors"), calibrationPaths: calibration,
+                                                      method: .max, percentile: 99.99, outputPath: dir.path("qq.safetensors"))
+            Issue.record("an int8 model was quantised again")
+        } catch {
+            #expect("\(error)".contains("already quantised"), "\(error)")
+        }
+    }
+
+    /// MagNetO is an ECAPA-TDNN feature: asking CAM++ for pooled statistics is an error, not a crash.
+    @Test func magnetoInputsAreRefusedForCAMPPlus() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        _ = try ModelImport.run(from: .campplus, source: Self.small, output: dir.path("m.safetensors"))
         let model = try SpeakerModel.load(path: dir.path("m.safetensors"))
         #expect(throws: EmbeddingError.noPooledStatistics(architecture: "campplus")) {
             try Embedder(model: model).embeddingAndPooledStatistics(samples: [Float](repeating: 0.1, count: 16_000))
