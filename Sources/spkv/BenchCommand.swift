@@ -29,19 +29,22 @@ struct Bench: ParsableCommand {
                     "model": modelOption.model, "seconds": seconds, "threads": threads, "repeats": repeats,
                     "features_ms": r.featuresMilliseconds.median, "encoder_ms": r.encoderMilliseconds.median,
                     "total_ms": r.totalMilliseconds.median, "total_p90_ms": r.totalMilliseconds.p90,
-                    "encoder_p90_ms": r.encoderMilliseconds.p90, "realtime_factor": r.realTimeFactor,
+                    "encoder_p90_ms": r.encoderMilliseconds.p90, "encoder_p99_ms": r.encoderMilliseconds.p99,
+                    "total_p99_ms": r.totalMilliseconds.p99, "realtime_factor": r.realTimeFactor,
                     "encoder_gflops": r.encoderGFLOPS, "peak_rss_bytes": r.peakResidentBytes ?? -1,
-                    "blas_core": BLAS.coreName,
+                    "blas_core": BLAS.coreName, "quantization": model.quantization.kind.rawValue,
+                    "int8_kernel": model.encoder.isQuantized ? "\(Int8Kernel.current)" : NSNull(),
                 ]
                 let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
                 print(String(decoding: data, as: UTF8.self))
                 return
             }
             func row(_ name: String, _ s: SampleStatistics) -> String {
-                String(format: "%-9@ median %8.3f ms   p90 %8.3f ms   min %8.3f ms", name, s.median, s.p90, s.min)
+                String(format: "%-9@ median %8.3f ms   p90 %8.3f ms   p99 %8.3f ms   min %8.3f ms", name, s.median, s.p90, s.p99, s.min)
             }
             print("model \(modelOption.model): \(model.encoder.parameterCount) parameters, \(seconds) s of audio, " +
-                  "\(threads) BLAS thread(s) (\(BLAS.coreName)), \(repeats) runs")
+                  "\(threads) BLAS thread(s) (\(BLAS.coreName)), \(repeats) runs" +
+                  (model.encoder.isQuantized ? ", int8 kernel \(Int8Kernel.current)" : ""))
             print(row("features", r.featuresMilliseconds))
             print(row("encoder", r.encoderMilliseconds))
             print(row("total", r.totalMilliseconds))
