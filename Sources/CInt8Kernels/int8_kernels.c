@@ -120,6 +120,15 @@ VNNI static void pack_avx512(const float *x, int channels, int frames, int kerne
 // ---------------------------------------------------------------------------------------------
 // Channel-interleaved activations (the indirect GEMM's input).
 
+/// The stored byte of v with zero point zp (128: signed int8 + 128; 0: unsigned): clamping before
+/// rounding equals clamping after it (integer bounds); a NaN ends at the low bound, as in the vector path.
+static inline uint8_t quantise_zp(float x, float inv_scale, int zp) {
+    float v = x * inv_scale;
+    v = v > (float)-zp ? v : (float)-zp;
+    v = v < (float)(255 - zp) ? v : (float)(255 - zp);
+    return (uint8_t)((int)nearbyintf(v) + zp);
+}
+
 /// The value quantised for channel c at data column t: affine map, then ReLU (NaN -> 0).
 static inline float prepared(const float *x, int c, int channel_stride, int t, int frame_step,
                              const float *a, const float *b, int relu) {
@@ -131,43 +140,45 @@ static inline float prepared(const float *x, int c, int channel_stride, int t, i
 
 /// Group g's columns [from, to) of data, channel by channel (the scalar path).
 static void interleave_scalar(const float *x, int channels, int channel_stride, int frame_step, const float *a,
-                              const float *b, int relu, float inv_scale, int margin, int width, int g, int from,
-                              int to, uint8_t *out) {
+                              const float *b, int relu, float inv_scale, int zp, int margin, int width, int g,
+                              int from, int to, uint8_t *out) {
     for (int i = 0; i < 4; i++) {
         const int c = 4 * g + i;
         uint8_t *dst = out + ((size_t)g * width + margin) * 4 + i;
         for (int t = from; t < to; t++)
             dst[(size_t)t * 4] = c < channels
-                ? quantise(prepared(x, c, channel_stride, t, frame_step, a, b, relu), inv_scale) : ZERO_POINT;
+                ? quantise_zp(prepared(x, c, channel_stride, t, frame_step, a, b, relu), inv_scale, zp) : (uint8_t)zp;
     }
 }
 
 /// The zero-point columns of group g outside the data.
-static void interleave_margins(int frames, int margin, int width, int g, uint8_t *out) {
+static void interleave_margins(int frames, int zp, int margin, int width, int g, uint8_t *out) {
     uint8_t *run = out + (size_t)g * width * 4;
-    memset(run, ZERO_POINT, (size_t)margin * 4);
-    if (margin + frames < width) memset(run + (size_t)(margin + frames) * 4, ZERO_POINT, (size_t)(width - margin - frames) * 4);
+    memset(run, zp, (size_t)margin * 4);
+    if (margin + frames < width) memset(run + (size_t)(margin + frames) * 4, zp, (size_t)(width - margin - frames) * 4);
 }
 
 static void interleave_portable(const float *x, int channels, int channel_stride, int frames, int frame_step,
-                                const float *a, const float *b, int relu, float inv_scale, int margin, int width,
-                                uint8_t *out) {
+                                const float *a, const float *b, int relu, float inv_scale, int zp, int margin,
+                                int width, uint8_t *out) {
     for (int g = 0; g < (channels + 3) / 4; g++) {
-        interleave_margins(frames, margin, width, g, out);
-        interleave_scalar(x, channels, channel_stride, frame_step, a, b, relu, inv_scale, margin, width, g, 0, frames, out);
+        interleave_margins(frames, zp, margin, width, g, out);
+        interleave_scalar(x, channels, channel_stride, frame_step, a, b, relu, inv_scale, zp, margin, width, g, 0,
+                          frames, out);
     }
 }
 
 VNNI static void interleave_avx512(const float *x, int channels, int channel_stride, int frames, int frame_step,
-                                   const float *a, const float *b, int relu, float inv_scale, int margin, int width,
-                                   uint8_t *out) {
-    const __m512 inv = _mm512_set1_ps(inv_scale), low = _mm512_set1_ps(-128.0f), high = _mm512_set1_ps(127.0f);
+                                   const float *a, const float *b, int relu, float inv_scale, int zp, int margin,
+                                   int width, uint8_t *out) {
+    const __m512 inv = _mm512_set1_ps(inv_scale), low = _mm512_set1_ps((float)-zp), high = _mm512_set1_ps((float)(255 - zp));
     const __m512 zero = _mm512_setzero_ps();
-    const __m128i zero_point = _mm_set1_epi8((char)ZERO_POINT);
+    const __m512i offset = _mm512_set1_epi32(zp);
+    const __m128i zero_point = _mm_set1_epi8((char)zp);
     // Strided columns (a stride-2 convolution's phases) take the scalar path.
     const int vector_end = frame_step == 1 ? frames - frames % 16 : 0;
     for (int g = 0; g < (channels + 3) / 4; g++) {
-        interleave_margins(frames, margin, width, g, out);
+        interleave_margins(frames, zp, margin, width, g, out);
         uint8_t *run = out + ((size_t)g * width + margin) * 4;
         for (int t = 0; t < vector_end; t += 16) {
             __m128i q[4];
@@ -178,7 +189,7 @@ VNNI static void interleave_avx512(const float *x, int channels, int channel_str
                 if (a) v = _mm512_fmadd_ps(_mm512_set1_ps(a[c]), v, _mm512_set1_ps(b[c]));
                 if (relu) v = _mm512_max_ps(v, zero);   // NaN -> 0 (the second operand), as the scalar path
                 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), low), high);
-                q[i] = _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)), _mm_set1_epi8((char)0x80));
+                q[i] = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), offset));
             }
             const __m128i a0 = _mm_unpacklo_epi8(q[0], q[1]), a1 = _mm_unpackhi_epi8(q[0], q[1]);
             const __m128i b0 = _mm_unpacklo_epi8(q[2], q[3]), b1 = _mm_unpackhi_epi8(q[2], q[3]);
@@ -188,7 +199,7 @@ VNNI static void interleave_avx512(const float *x, int channels, int channel_str
             _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(a1, b1));
             _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(a1, b1));
         }
-        interleave_scalar(x, channels, channel_stride, frame_step, a, b, relu, inv_scale, margin, width, g,
+        interleave_scalar(x, channels, channel_stride, frame_step, a, b, relu, inv_scale, zp, margin, width, g,
                           vector_end, frames, out);
     }
 }
@@ -324,13 +335,13 @@ void spkv_q8_pack(const float *x, int channels, int frames, int kernel, int dila
 
 void spkv_q8_interleave(const float *x, int channels, int channel_stride, int frames, int frame_step,
                         const float *affine_scale, const float *affine_shift, int relu, float inv_scale,
-                        int margin, int width, uint8_t *out) {
+                        int zero_point, int margin, int width, uint8_t *out) {
     if (spkv_q8_kernel() == 1)
         interleave_avx512(x, channels, channel_stride, frames, frame_step, affine_scale, affine_shift, relu, inv_scale,
-                          margin, width, out);
+                          zero_point, margin, width, out);
     else
         interleave_portable(x, channels, channel_stride, frames, frame_step, affine_scale, affine_shift, relu, inv_scale,
-                            margin, width, out);
+                            zero_point, margin, width, out);
 }
 
 void spkv_q8_gemm_indirect(const int8_t *w, const int32_t *compensation, int m, int groups,

@@ -74,6 +74,13 @@ public enum SpeakerEncoder: Sendable {
         }
     }
 
+    /// Whether every int8 convolution reads values that are never negative (CAM++: ReLU outputs), so
+    /// post-training quantisation stores its inputs unsigned (scheme int8-static version 2).
+    public var int8InputsAreNonNegative: Bool {
+        if case .campplus = self { return true }
+        return false
+    }
+
     /// Tensor prefixes of the convolutions an int8 model of this architecture runs in int8.
     public var int8Convolutions: [String] {
         switch self {

@@ -79,7 +79,10 @@ public struct SpeakerModel: Sendable {
         }
         expected.merge(QuantizationScheme.int8TensorTable(convolutions: int8Convolutions, shapes: expected)) { a, _ in a }
         do { try file.checkTensorTable(expected: expected) } catch { throw .tensors(error) }
-        let int8 = try QuantizationScheme.int8Layers(file: file, convolutions: int8Convolutions)
+        if quantization.unsignedActivations && ecapaConfig != nil {
+            throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "unsigned int8 activations need inputs that are never negative; ECAPA-TDNN's are not (its int8 layers read BatchNorm outputs)")
+        }
+        let int8 = try quantization.int8Layers(file: file, convolutions: int8Convolutions)
 
         self.quantization = quantization
         magnitudeNetwork = magnitudes

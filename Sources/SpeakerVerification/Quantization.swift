@@ -40,6 +40,8 @@ public enum PostTrainingQuantization {
         precondition(!paths.isEmpty, "calibrate: no audio")
         let embedder = Embedder(model: model)
         let layers = model.encoder.int8Convolutions
+        // Quantisation levels on one side of zero: 255 for inputs that are never negative (unsigned), else 127.
+        let levels: Float = model.encoder.int8InputsAreNonNegative ? 255 : 127
         // Pass 1: the largest |x| per layer.
         var peaks: [String: Float] = [:]
         var seconds = 0.0
@@ -54,7 +56,7 @@ public enum PostTrainingQuantization {
         }
         var scales: [String: Float] = [:]
         if method == .max {
-            for p in layers { scales[p] = Swift.max(peaks[p] ?? 0, 1e-8) / 127 }
+            for p in layers { scales[p] = Swift.max(peaks[p] ?? 0, 1e-8) / levels }
         } else {
             // Pass 2: histograms of |x| on [0, peak].
             var histograms: [String: [Double]] = [:]
@@ -69,8 +71,9 @@ public enum PostTrainingQuantization {
             for p in layers {
                 let peak = Swift.max(peaks[p] ?? 0, 1e-8)
                 let h = histograms[p] ?? [Double](repeating: 1, count: bins)
-                let clip = method == .percentile ? percentileClip(h, peak: peak, percentile: percentile) : mseClip(h, peak: peak)
-                scales[p] = clip / 127
+                let clip = method == .percentile ? percentileClip(h, peak: peak, percentile: percentile)
+                    : mseClip(h, peak: peak, levels: Double(levels))
+                scales[p] = clip / levels
             }
         }
         embedder.observeEncoderInputs(nil)
@@ -88,12 +91,12 @@ public enum PostTrainingQuantization {
         return peak
     }
 
-    /// The clipping value c (a bin edge) minimising Σ n·err: (|x| − c)² above c, (c/127)²/12 below.
-    static func mseClip(_ h: [Double], peak: Float, minimumBin: Int = 16) -> Float {
+    /// The clipping value c (a bin edge) minimising Σ n·err: (|x| − c)² above c, (c/levels)²/12 below.
+    static func mseClip(_ h: [Double], peak: Float, levels: Double = 127, minimumBin: Int = 16) -> Float {
         let width = Double(peak) / Double(h.count)
         var best = (error: Double.infinity, clip: Double(peak))
         for edge in minimumBin...h.count {
-            let c = Double(edge) * width, step = c / 127
+            let c = Double(edge) * width, step = c / levels
             var error = 0.0, below = 0.0
             for (i, n) in h.enumerated() where n > 0 {
                 let centre = (Double(i) + 0.5) * width

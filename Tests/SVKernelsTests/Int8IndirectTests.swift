@@ -5,17 +5,20 @@ import Testing
 /// Swift twins, bit for bit, with both kernels (AVX-512 VNNI and portable C).
 @Suite(.serialized) struct Int8IndirectTests {
     struct Layout: Sendable, CustomStringConvertible {
-        var channels: Int, frames: Int, step: Int, margin: Int, extra: Int, affine: Bool, relu: Bool
+        var channels: Int, frames: Int, step: Int, margin: Int, extra: Int, affine: Bool, relu: Bool, zeroPoint: Int
         var width: Int { margin + frames + extra }
-        var description: String { "C=\(channels) T=\(frames) step \(step) margin \(margin) width \(width) affine \(affine) relu \(relu)" }
+        var description: String {
+            "C=\(channels) T=\(frames) step \(step) margin \(margin) width \(width) affine \(affine) relu \(relu) zero point \(zeroPoint)"
+        }
     }
 
     static let layouts: [Layout] = [
-        Layout(channels: 1, frames: 1, step: 1, margin: 0, extra: 0, affine: false, relu: false),
-        Layout(channels: 3, frames: 17, step: 1, margin: 2, extra: 3, affine: true, relu: true),
-        Layout(channels: 8, frames: 64, step: 1, margin: 0, extra: 0, affine: true, relu: false),
-        Layout(channels: 13, frames: 50, step: 2, margin: 1, extra: 2, affine: false, relu: true),
-        Layout(channels: 32, frames: 131, step: 1, margin: 4, extra: 21, affine: true, relu: true),
+        Layout(channels: 1, frames: 1, step: 1, margin: 0, extra: 0, affine: false, relu: false, zeroPoint: 128),
+        Layout(channels: 3, frames: 17, step: 1, margin: 2, extra: 3, affine: true, relu: true, zeroPoint: 0),
+        Layout(channels: 8, frames: 64, step: 1, margin: 0, extra: 0, affine: true, relu: false, zeroPoint: 128),
+        Layout(channels: 8, frames: 64, step: 1, margin: 0, extra: 0, affine: true, relu: false, zeroPoint: 0),
+        Layout(channels: 13, frames: 50, step: 2, margin: 1, extra: 2, affine: false, relu: true, zeroPoint: 0),
+        Layout(channels: 32, frames: 131, step: 1, margin: 4, extra: 21, affine: true, relu: true, zeroPoint: 128),
     ]
 
     /// Input values spread over ±(scale·160), so the clamp is exercised, with NaN where asked.
@@ -24,16 +27,23 @@ import Testing
         return (0..<count).map { _ in (rng.nextFloat() - 0.5) * 4 }
     }
 
+    /// The stored byte: clamp(round_half_even(v·inverse), −zp, 255 − zp) + zp; a NaN stores 0.
+    static func stored(_ v: Float, inverse: Float, zeroPoint zp: Int) -> UInt8 {
+        let r = (v * inverse).rounded(.toNearestOrEven)
+        guard !r.isNaN else { return 0 }
+        return UInt8(Int(max(Float(-zp), min(Float(255 - zp), r))) + zp)
+    }
+
     /// What `Int8Activations.interleave` must write, computed one value at a time.
     static func naiveInterleave(_ x: [Float], _ l: Layout, scale: [Float], shift: [Float], inverse: Float) -> [UInt8] {
         let stride = l.frames * l.step
-        var out = [UInt8](repeating: 128, count: Int8Activations.byteCount(channels: l.channels, width: l.width))
+        var out = [UInt8](repeating: UInt8(l.zeroPoint), count: Int8Activations.byteCount(channels: l.channels, width: l.width))
         for c in 0..<l.channels {
             for t in 0..<l.frames {
                 var v = x[c * stride + t * l.step]
                 if l.affine { v = shift[c].addingProduct(scale[c], v) }
                 if l.relu { v = v > 0 ? v : 0 }
-                out[((c / 4) * l.width + l.margin + t) * 4 + c % 4] = UInt8(Int(quantizeInt8(v, inverseScale: inverse)) + 128)
+                out[((c / 4) * l.width + l.margin + t) * 4 + c % 4] = stored(v, inverse: inverse, zeroPoint: l.zeroPoint)
             }
         }
         return out
@@ -46,7 +56,7 @@ import Testing
                 Int8Activations.interleave(xb.baseAddress!, channels: l.channels, channelStride: l.frames * l.step, frames: l.frames,
                                            frameStep: l.step, scale: l.affine ? sb.baseAddress! : nil,
                                            shift: l.affine ? hb.baseAddress! : nil, relu: l.relu, inverseScale: inverse,
-                                           margin: l.margin, width: l.width, into: ob.baseAddress!)
+                                           zeroPoint: l.zeroPoint, margin: l.margin, width: l.width, into: ob.baseAddress!)
             }
         } } }
         return out
@@ -61,7 +71,7 @@ import Testing
     @Test("interleaving equals its naive twin on both kernels", arguments: layouts)
     func interleaveMatchesTwin(_ l: Layout) {
         var x = Self.input(count: l.channels * l.frames * l.step, seed: UInt64(l.channels * 100 + l.frames))
-        x[x.count / 2] = .nan   // after an affine map and a ReLU a NaN becomes 0, else −128
+        x[x.count / 2] = .nan   // after an affine map and a ReLU a NaN becomes 0, else it stores 0
         var rng = SplitMix64(seed: 9)
         let scale = (0..<l.channels).map { _ in (rng.nextFloat() - 0.3) * 2 }, shift = (0..<l.channels).map { _ in rng.nextFloat() - 0.5 }
         let inverse: Float = 127 / 1.5
@@ -71,16 +81,16 @@ import Testing
     }
 
     struct Product: Sendable, CustomStringConvertible {
-        var out: Int, channels: Int, taps: Int, frames: Int, relu: Bool, bias: Bool
-        var description: String { "\(out)×\(channels)·\(taps) T=\(frames) relu \(relu) bias \(bias)" }
+        var out: Int, channels: Int, taps: Int, frames: Int, relu: Bool, bias: Bool, unsigned: Bool
+        var description: String { "\(out)×\(channels)·\(taps) T=\(frames) relu \(relu) bias \(bias) unsigned \(unsigned)" }
     }
 
     static let products: [Product] = [
-        Product(out: 1, channels: 1, taps: 1, frames: 1, relu: false, bias: false),
-        Product(out: 7, channels: 5, taps: 3, frames: 17, relu: true, bias: true),
-        Product(out: 13, channels: 32, taps: 9, frames: 80, relu: false, bias: true),
-        Product(out: 6, channels: 12, taps: 5, frames: 129, relu: true, bias: false),
-        Product(out: 32, channels: 128, taps: 3, frames: 250, relu: false, bias: false),
+        Product(out: 1, channels: 1, taps: 1, frames: 1, relu: false, bias: false, unsigned: false),
+        Product(out: 7, channels: 5, taps: 3, frames: 17, relu: true, bias: true, unsigned: true),
+        Product(out: 13, channels: 32, taps: 9, frames: 80, relu: false, bias: true, unsigned: false),
+        Product(out: 6, channels: 12, taps: 5, frames: 129, relu: true, bias: false, unsigned: true),
+        Product(out: 32, channels: 128, taps: 3, frames: 250, relu: false, bias: false, unsigned: true),
     ]
 
     /// Each tap reads the same interleaved runs at its own column offset (as a dilated convolution
@@ -96,7 +106,8 @@ import Testing
         let bias: [Float]? = p.bias ? (0..<p.out).map { _ in rng.nextFloat() - 0.5 } : nil
         let inputScale: Float = 0.02
         let conv = Int8IndirectConv(outChannels: p.out, inChannels: p.channels, taps: p.taps, weights: weights,
-                                    weightScale: weightScale, inputScale: inputScale, foldScale: fold, bias: bias)
+                                    weightScale: weightScale, inputScale: inputScale, foldScale: fold, bias: bias, unsignedInput: p.unsigned)
+        #expect(conv.inputZeroPoint == (p.unsigned ? 0 : 128))
         #expect(conv.groups == p.taps * ((p.channels + 3) / 4))
         let offset = { (tap: Int) in 2 * tap }   // tap j reads from column 2j
         var expected = [Float](repeating: 0, count: p.out * p.frames)
@@ -105,7 +116,8 @@ import Testing
                 var acc: Int32 = 0
                 for c in 0..<p.channels {
                     for j in 0..<p.taps {
-                        let q = Int32(runs[((c / 4) * width + t + offset(j)) * 4 + c % 4]) - 128
+                        let index: Int = ((c / 4) * width + t + offset(j)) * 4 + c % 4
+                        let q: Int32 = Int32(runs[index]) - Int32(conv.inputZeroPoint)
                         acc += q * Int32(weights[(m * p.channels + c) * p.taps + j])
                     }
                 }
@@ -139,8 +151,9 @@ import Testing
         scratch.reserve(byteCount: 50, panelCount: 2, zeroBytes: 32)
         #expect(scratch.bytes == first, "a smaller request reuses the memory")
         scratch.reserve(byteCount: 4_000, panelCount: 10, zeroBytes: 256)
-        #expect((0..<256).allSatisfy { scratch.zeroRun[$0] == 128 })
+        let signed = scratch.zeroRun(zeroPoint: 128), unsigned = scratch.zeroRun(zeroPoint: 0)
+        #expect((0..<256).allSatisfy { signed[$0] == 128 && unsigned[$0] == 0 })
         #expect(Int(bitPattern: scratch.bytes) % 64 == 0)
-        #expect(scratch.byteCount >= 4_000 + 256 + 10 * 8)
+        #expect(scratch.byteCount >= 4_000 + 2 * 256 + 10 * 8)
     }
 }

@@ -5,7 +5,8 @@ import SVKernels
 /// Each kind of CAM++ int8 layer (2-D front-module convolution, strided TDNN layer, pointwise with a
 /// fused BatchNorm-ReLU, dilated local convolution) against a naive twin that quantises every input
 /// value where the convolution reads it: the panel offsets, phases and padding rows must agree bit for
-/// bit, on both int8 kernels.
+/// bit, on both int8 kernels. The layers quantise their inputs unsigned, as a CAM++ model does
+/// (every int8 layer reads a ReLU output); the stored form is checked in the kernel tests.
 @Suite(.serialized) struct CAMPPlusInt8Tests {
     struct Weights {
         var conv: Int8IndirectConv
@@ -24,11 +25,17 @@ import SVKernels
         let weightScale = (0..<out).map { _ in 0.001 + rng.nextFloat() * 0.01 }
         let fold = (0..<out).map { _ in rng.nextFloat() * 2 - 0.5 }, bias = (0..<out).map { _ in rng.nextFloat() - 0.5 }
         let conv = Int8IndirectConv(outChannels: out, inChannels: channels, taps: taps, weights: q, weightScale: weightScale,
-                                    inputScale: 0.03, foldScale: fold, bias: bias)
+                                    inputScale: 0.03, foldScale: fold, bias: bias, unsignedInput: true)
         return Weights(conv: conv, q: q, weightScale: weightScale, fold: fold, bias: bias)
     }
 
-    /// Values in ±5: beyond the 0.03·127 ≈ 3.8 the scale represents, so the clamp is exercised.
+    /// The unsigned quantised value the kernel multiplies: clamp(round_half_even(x/0.03), 0, 255).
+    static func q(_ x: Float, _ w: Weights) -> Int32 {
+        Int32(max(0, min(255, (x * (1 / w.conv.inputScale)).rounded(.toNearestOrEven))))
+    }
+
+    /// Values in ±5: negatives (clamped to 0) and beyond the 0.03·255 ≈ 7.7 the scale represents only
+    /// after the affine map, so both clamps are exercised.
     static func input(_ count: Int, seed: UInt64) -> [Float] {
         var rng = SplitMix64(seed: seed)
         return (0..<count).map { _ in (rng.nextFloat() - 0.5) * 10 }
@@ -65,8 +72,7 @@ import SVKernels
                             for kt in 0..<kernel {
                                 let fi = fo * strideF + kf - pad, ti = j + kt - pad
                                 guard fi >= 0, fi < rows, ti >= 0, ti < t else { continue }
-                                let q = quantizeInt8(x[(c * rows + fi) * t + ti], inverseScale: 1 / w.conv.inputScale)
-                                acc += Int32(q) * Int32(w.q[((o * cin + c) * kernel + kf) * kernel + kt])
+                                acc += Self.q(x[(c * rows + fi) * t + ti], w) * Int32(w.q[((o * cin + c) * kernel + kf) * kernel + kt])
                             }
                         }
                     }
@@ -101,7 +107,7 @@ import SVKernels
                     for k in 0..<kernel {
                         let i = 2 * j + k - 2
                         guard i >= 0, i < t else { continue }
-                        acc += Int32(quantizeInt8(x[c * t + i], inverseScale: 1 / w.conv.inputScale)) * Int32(w.q[(o * cin + c) * kernel + k])
+                        acc += Self.q(x[c * t + i], w) * Int32(w.q[(o * cin + c) * kernel + k])
                     }
                 }
                 expected[o * n + j] = w.output(o, acc, relu: true)
@@ -124,7 +130,7 @@ import SVKernels
         let cin = 11, cout = 6, n = 37
         let w = Self.weights(out: cout, channels: cin, taps: 1, seed: relu ? 1 : 2)
         var rng = SplitMix64(seed: 4)
-        let norm = ChannelAffine(weight: (0..<cin).map { _ in rng.nextFloat() * 2 - 1 }, bias: (0..<cin).map { _ in rng.nextFloat() - 0.5 },
+        let norm = ChannelAffine(weight: (0..<cin).map { _ in rng.nextFloat() * 4 - 2 }, bias: (0..<cin).map { _ in rng.nextFloat() - 0.5 },
                                  runningMean: (0..<cin).map { _ in rng.nextFloat() - 0.5 }, runningVar: (0..<cin).map { _ in rng.nextFloat() + 0.5 },
                                  epsilon: 1e-5)
         let x = Self.input(cin * n, seed: 6)
@@ -134,7 +140,7 @@ import SVKernels
                 var acc: Int32 = 0
                 for c in 0..<cin {
                     let v = max(norm.shift.pointer[c].addingProduct(norm.scale.pointer[c], x[c * n + j]), 0)
-                    acc += Int32(quantizeInt8(v, inverseScale: 1 / w.conv.inputScale)) * Int32(w.q[o * cin + c])
+                    acc += Self.q(v, w) * Int32(w.q[o * cin + c])
                 }
                 expected[o * n + j] = w.output(o, acc, relu: relu)
             }
@@ -164,7 +170,7 @@ import SVKernels
                     for k in 0..<kernel {
                         let i = j + k * dilation - pad
                         guard i >= 0, i < n else { continue }
-                        acc += Int32(quantizeInt8(x[c * n + i], inverseScale: 1 / w.conv.inputScale)) * Int32(w.q[(o * cin + c) * kernel + k])
+                        acc += Self.q(x[c * n + i], w) * Int32(w.q[(o * cin + c) * kernel + k])
                     }
                 }
                 expected[o * n + j] = w.output(o, acc, relu: false)

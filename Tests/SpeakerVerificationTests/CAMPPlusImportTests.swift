@@ -124,6 +124,8 @@ import _SVTestSupport
         // front module 11 (all but its first convolution: 4 blocks of 2, 2 shortcuts, the last), TDNN 1, two per CAM layer, one transit per block
         #expect(prefixes.count == 11 + 1 + 2 * layers.reduce(0, +) + layers.count && Set(c.inputScales.keys) == Set(prefixes))
         #expect(int8.encoder.isQuantized && !fp32.encoder.isQuantized && int8.quantization.kind == .int8Static)
+        // Every int8 layer reads a ReLU output: inputs stored unsigned (scheme version 2).
+        #expect(int8.quantization.version == 2 && int8.quantization.unsignedActivations)
         let file = try ModelFile.read(path: dir.path("q.safetensors")), original = try ModelFile.read(path: dir.path("m.safetensors"))
         for p in prefixes {
             let w = try #require(file.tensors["\(p).weight"])

@@ -84,6 +84,13 @@ import _SVTestSupport
         #expect { try SpeakerModel(file: unknown) } throws: { "\($0)".contains("unknown quantization scheme 'int4-magic'") }
         unknown.metadata.quantization = #"{"scheme":"int8-static","version":7}"#
         #expect { try SpeakerModel(file: unknown) } throws: { "\($0)".contains("version 7 is newer") }
+        // Version 2 must say how activations are stored; unsigned ones need inputs ECAPA-TDNN does not have.
+        unknown.metadata.quantization = #"{"scheme":"int8-static","version":2}"#
+        #expect { try SpeakerModel(file: unknown) } throws: { "\($0)".contains("needs \"activations\"") }
+        unknown.metadata.quantization = QuantizationScheme.int8Metadata(calibration: "{}", unsignedActivations: true)
+        #expect { try SpeakerModel(file: unknown) } throws: { "\($0)".contains("never negative") && "\($0)".contains("ECAPA-TDNN") }
+        unknown.metadata.quantization = #"{"activations":"int8 per tensor, static","scheme":"int8-static","version":2}"#
+        #expect(try SpeakerModel(file: unknown).encoder.isQuantized, "version 2 with signed activations is version 1's layout")
         // Quantising twice.
         #expect { try Int8Quantizer.quantize(file: file, inputScales: [:], calibration: "{}") } throws: { "\($0)".contains("already quantised") }
     }

@@ -31,18 +31,21 @@ void spkv_q8_gemm(const int8_t *w, const int32_t *compensation, int m, int k, co
                   int frames, const float *scale, const float *bias, float *y, int ldy);
 
 /// Channel-interleaved activations, the layout the indirect GEMM reads (no im2col): channels in
-/// groups of 4, each group a run of `width` columns of 4 bytes, out[(g*width + col)*4 + i] = q + 128
-/// of channel 4g+i at data column t = col - margin (zero point outside [margin, margin + frames) and
-/// for channels >= `channels`). The value read is v = x[c*channel_stride + t*frame_step]; with
+/// groups of 4, each group a run of `width` columns of 4 bytes, out[(g*width + col)*4 + i] = the stored
+/// byte of channel 4g+i at data column t = col - margin (`zero_point` outside [margin, margin + frames)
+/// and for channels >= `channels`). The value read is v = x[c*channel_stride + t*frame_step]; with
 /// `affine_scale` non-NULL, v = affine_scale[c]*v + affine_shift[c] (fmaf); with `relu`, v = max(v, 0)
-/// (a NaN becomes 0); then q = clamp(round_half_even(v * inv_scale), -128, 127).
+/// (a NaN becomes 0); the stored byte is clamp(round_half_even(v * inv_scale), -zero_point,
+/// 255 - zero_point) + zero_point: zero_point 128 is signed int8 (q in [-128, 127]), 0 is unsigned
+/// (q in [0, 255], for inputs that are never negative). A NaN that reaches the clamp stores 0.
 /// `out` holds ceil(channels/4) * width * 4 bytes.
 void spkv_q8_interleave(const float *x, int channels, int channel_stride, int frames, int frame_step,
                         const float *affine_scale, const float *affine_shift, int relu, float inv_scale,
-                        int margin, int width, uint8_t *out);
+                        int zero_point, int margin, int width, uint8_t *out);
 
 /// Indirect GEMM: y[m][t] = fma((float)(acc - compensation[m]), scale[m], bias[m]) (then max(., 0)
-/// when `relu`), acc = sum over groups g and i < 4 of panels[g][4t + i] * w[m][4g + i], for t < frames.
+/// when `relu`), acc = sum over groups g and i < 4 of panels[g][4t + i] * w[m][4g + i], for t < frames
+/// (compensation[m] = zero_point * sum_k w[m][k] removes the stored bytes' offset exactly).
 /// Each panels[g] is one 4-channel run of an interleaved tensor, already offset to the column the
 /// convolution tap reads for output column 0, and must be readable for spkv_q8_tp(frames) columns.
 /// w: m rows of 4*groups int8. bias may be NULL (0).

@@ -58,7 +58,7 @@ public final class CAMPPlusEncoder: Sendable {
             let n: ChannelAffine? = if let bn { try norm(bn, affine: affine) } else { nil }
             return Int8IndirectConv(outChannels: shape[0], inChannels: shape[1], taps: shape.dropFirst(2).reduce(1, *),
                                     weights: data.weights, weightScale: data.weightScale, inputScale: data.inputScale,
-                                    foldScale: n?.scale.array, bias: n?.shift.array)
+                                    foldScale: n?.scale.array, bias: n?.shift.array, unsignedInput: data.unsignedInput)
         }
         let none = AlignedBuffer(count: 0)
         func conv2d(_ p: String, _ bn: String, strideF: Int) throws(ECAPAError) -> Conv2dLayer {

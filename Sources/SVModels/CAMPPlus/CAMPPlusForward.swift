@@ -226,9 +226,8 @@ extension CAMPPlusEncoder {
     func pointwiseInt8(_ q: Int8IndirectConv, _ x: UnsafePointer<Float>, frames n: Int, norm: ChannelAffine, relu: Bool,
                        into y: UnsafeMutablePointer<Float>, ws: CAMPPlusWorkspace) {
         let width = Int8Activations.paddedFrames(n), runs = ws.int8.bytes
-        Int8Activations.interleave(x, channels: q.inChannels, channelStride: n, frames: n, scale: norm.scale.pointer,
-                                   shift: norm.shift.pointer, relu: true, inverseScale: 1 / q.inputScale, margin: 0,
-                                   width: width, into: runs)
+        q.interleave(x, channelStride: n, frames: n, scale: norm.scale.pointer, shift: norm.shift.pointer, relu: true,
+                     margin: 0, width: width, into: runs)
         for g in 0..<q.channelGroups { ws.int8.panels[g] = Int8Activations.panel(runs, group: g, width: width, column: 0) }
         q.gemm(panels: ws.int8.panels, frames: n, relu: relu, into: y, ldy: n)
     }
@@ -237,8 +236,7 @@ extension CAMPPlusEncoder {
     func dilatedInt8(_ q: Int8IndirectConv, _ x: UnsafePointer<Float>, frames n: Int, kernel: Int, dilation: Int,
                      into y: UnsafeMutablePointer<Float>, ws: CAMPPlusWorkspace) {
         let pad = (kernel - 1) / 2 * dilation, width = Int8Activations.paddedFrames(n) + 2 * pad, runs = ws.int8.bytes
-        Int8Activations.interleave(x, channels: q.inChannels, channelStride: n, frames: n, inverseScale: 1 / q.inputScale,
-                                   margin: pad, width: width, into: runs)
+        q.interleave(x, channelStride: n, frames: n, margin: pad, width: width, into: runs)
         // Output frame t, tap j reads input t + j·dilation − pad, stored at column t + j·dilation.
         for j in 0..<kernel {
             for g in 0..<q.channelGroups {
@@ -263,10 +261,9 @@ extension Conv2dLayer {
         let pad = kernel / 2, outRows = outputRows(rows), width = Int8Activations.paddedFrames(t) + 2 * pad
         let rowBytes = Int8Activations.byteCount(channels: inChannels, width: width), runs = ws.int8.bytes
         for f in 0..<rows {
-            Int8Activations.interleave(x + f * t, channels: inChannels, channelStride: rows * t, frames: t,
-                                       inverseScale: 1 / q.inputScale, margin: pad, width: width, into: runs + f * rowBytes)
+            q.interleave(x + f * t, channelStride: rows * t, frames: t, margin: pad, width: width, into: runs + f * rowBytes)
         }
-        let panels = ws.int8.panels, zero = UnsafePointer(ws.int8.zeroRun), cg = q.channelGroups
+        let panels = ws.int8.panels, zero = ws.int8.zeroRun(zeroPoint: q.inputZeroPoint), cg = q.channelGroups
         for fo in 0..<outRows {
             for kf in 0..<kernel {
                 let fi = fo * strideF + kf - pad
@@ -297,9 +294,8 @@ extension StridedConv1d {
         let width = Int8Activations.paddedFrames(n) + margin + reach
         let phaseBytes = Int8Activations.byteCount(channels: inChannels, width: width), runs = scratch.bytes
         for p in 0..<stride {
-            Int8Activations.interleave(x + p, channels: inChannels, channelStride: t, frames: (t - p + stride - 1) / stride,
-                                       frameStep: stride, inverseScale: 1 / q.inputScale, margin: margin, width: width,
-                                       into: runs + p * phaseBytes)
+            q.interleave(x + p, channelStride: t, frames: (t - p + stride - 1) / stride, frameStep: stride, margin: margin,
+                         width: width, into: runs + p * phaseBytes)
         }
         let cg = q.channelGroups
         for k in 0..<kernel {

@@ -18,19 +18,26 @@ import SVKernels
 /// The metadata object records the scheme, its version and how the scales were obtained:
 /// `{"scheme":"int8-static","version":1,"weights":"int8 symmetric per output channel",
 ///   "activations":"int8 per tensor, static","calibration":{…}}`.
+///
+/// Version 2 adds `"activations":"uint8 per tensor, static"`: every int8 layer's input is never
+/// negative (CAM++: each reads a ReLU output) and is quantised as q = clamp(round_half_even(x/scale),
+/// 0, 255), twice the resolution of the signed form over the same range. Version 1 files are read as before.
 public struct QuantizationScheme: Equatable, Sendable {
     public enum Kind: String, Sendable { case none, int8Static = "int8-static" }
-    public static let int8Version = 1
+    public static let int8Version = 2
+    static let signedActivations = "int8 per tensor, static", unsignedActivations = "uint8 per tensor, static"
 
     public let kind: Kind
     public let version: Int
     /// How the activation scales were obtained (free-form JSON object text), for `spkv info`.
     public let calibration: String?
+    /// Version 2's unsigned activations (q in [0, 255]) instead of signed int8.
+    public let unsignedActivations: Bool
 
     public static let none = QuantizationScheme(kind: .none, version: 1, calibration: nil)
 
-    public init(kind: Kind, version: Int, calibration: String?) {
-        self.kind = kind; self.version = version; self.calibration = calibration
+    public init(kind: Kind, version: Int, calibration: String?, unsignedActivations: Bool = false) {
+        self.kind = kind; self.version = version; self.calibration = calibration; self.unsignedActivations = unsignedActivations
     }
 
     /// Parses `spkv.quantization`; an unknown scheme or a newer version is an error naming it.
@@ -47,14 +54,25 @@ public struct QuantizationScheme: Equatable, Sendable {
         if kind == .int8Static, version > int8Version {
             throw .invalidMetadata(key: key, reason: "int8-static version \(version) is newer than this spkv reads (\(int8Version))")
         }
+        var unsigned = false
+        if kind == .int8Static, version >= 2 {
+            switch object["activations"] as? String {
+            case signedActivations?: unsigned = false
+            case unsignedActivations?: unsigned = true
+            case let other:
+                throw .invalidMetadata(key: key, reason: "int8-static version 2 needs \"activations\" to be '\(signedActivations)' or '\(unsignedActivations)', not \(other.map { "'\($0)'" } ?? "nothing")")
+            }
+        }
         let calibration = (object["calibration"]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
-        return QuantizationScheme(kind: kind, version: version, calibration: calibration.map { String(decoding: $0, as: UTF8.self) })
+        return QuantizationScheme(kind: kind, version: version, calibration: calibration.map { String(decoding: $0, as: UTF8.self) },
+                                  unsignedActivations: unsigned)
     }
 
-    /// The metadata text for an int8 model calibrated as described by `calibration` (JSON object text).
-    public static func int8Metadata(calibration: String) -> String {
-        #"{"activations":"int8 per tensor, static","calibration":"# + calibration
-            + #","scheme":"int8-static","version":1,"weights":"int8 symmetric per output channel"}"#
+    /// The metadata text for an int8 model calibrated as described by `calibration` (JSON object text):
+    /// version 1 (signed activations) unless `unsignedActivations`, which needs version 2.
+    public static func int8Metadata(calibration: String, unsignedActivations: Bool = false) -> String {
+        #"{"activations":""# + (unsignedActivations ? Self.unsignedActivations : signedActivations) + #"","calibration":"# + calibration
+            + #","scheme":"int8-static","version":"# + (unsignedActivations ? "2" : "1") + #","weights":"int8 symmetric per output channel"}"#
     }
 
     public static func weightScaleName(_ prefix: String) -> String { "\(prefix).weight_scale" }
@@ -71,38 +89,41 @@ public struct QuantizationScheme: Equatable, Sendable {
     }
 
     /// Reads the int8 layers of a file with this scheme.
-    static func int8Layers(file: ModelFile, convolutions: [String]) throws(SpeakerModelError) -> [String: Int8LayerData] {
+    func int8Layers(file: ModelFile, convolutions: [String]) throws(SpeakerModelError) -> [String: Int8LayerData] {
         var layers: [String: Int8LayerData] = [:]
         for p in convolutions {
             let weights: [Int8], scales: [Float], input: [Float]
             do {
                 weights = try file.tensor("\(p).weight").int8s()
-                scales = try file.tensor(weightScaleName(p)).floats().array
-                input = try file.tensor(inputScaleName(p)).floats().array
+                scales = try file.tensor(Self.weightScaleName(p)).floats().array
+                input = try file.tensor(Self.inputScaleName(p)).floats().array
             } catch { throw .tensors(error) }
             guard scales.allSatisfy({ $0 > 0 && $0.isFinite }), let s = input.first, s > 0, s.isFinite else {
                 throw .invalidMetadata(key: ModelMetadata.Key.quantization,
                                        reason: "layer \(p) has a scale that is not a positive finite number")
             }
-            layers[p] = Int8LayerData(weights: weights, weightScale: scales, inputScale: s)
+            layers[p] = Int8LayerData(weights: weights, weightScale: scales, inputScale: s, unsignedInput: unsignedActivations)
         }
         return layers
     }
 }
 
-/// One int8 convolution as stored: weights (out, in·kernel), per-row scales, input scale.
+/// One int8 convolution as stored: weights (out, in·kernel), per-row scales, input scale, and whether
+/// the input is quantised unsigned (scheme version 2).
 public struct Int8LayerData: Sendable {
     public var weights: [Int8]
     public var weightScale: [Float]
     public var inputScale: Float
+    public var unsignedInput: Bool
 
-    public init(weights: [Int8], weightScale: [Float], inputScale: Float) {
-        self.weights = weights; self.weightScale = weightScale; self.inputScale = inputScale
+    public init(weights: [Int8], weightScale: [Float], inputScale: Float, unsignedInput: Bool = false) {
+        self.weights = weights; self.weightScale = weightScale; self.inputScale = inputScale; self.unsignedInput = unsignedInput
     }
 }
 
 /// Post-training quantisation of a model file: int8 weights per output channel and the given
-/// static input scales (one per entry of the encoder's `int8Convolutions`).
+/// static input scales (one per entry of the encoder's `int8Convolutions`; for an encoder whose int8
+/// inputs are never negative, scales of the unsigned form: clip / 255).
 public enum Int8Quantizer {
     public static func quantize(file: ModelFile, inputScales: [String: Float], calibration: String) throws(SpeakerModelError) -> ModelFile {
         try quantizeAndLoad(file: file, inputScales: inputScales, calibration: calibration).file
@@ -136,7 +157,8 @@ public enum Int8Quantizer {
             } catch { throw .tensors(error) }
         }
         var metadata = file.metadata
-        metadata.quantization = QuantizationScheme.int8Metadata(calibration: calibration)
+        metadata.quantization = QuantizationScheme.int8Metadata(calibration: calibration,
+                                                                unsignedActivations: model.encoder.int8InputsAreNonNegative)
         let out = ModelFile(metadata: metadata, tensors: Array(tensors.values))
         return (out, try SpeakerModel(file: out))   // never hand out a file that would not load
     }
