@@ -1,4 +1,5 @@
 import Foundation
+import SVFiles
 
 /// How post-training quantisation turns observed activations into a layer's input scale.
 public enum ActivationCalibration: String, Sendable, CaseIterable {
@@ -22,13 +23,51 @@ public enum PostTrainingQuantization {
         public var files: Int
         public var seconds: Double
 
+        public init(inputScales: [String: Float], method: ActivationCalibration, percentile: Double, files: Int, seconds: Double) {
+            self.inputScales = inputScales; self.method = method; self.percentile = percentile; self.files = files; self.seconds = seconds
+        }
+
+        var provenance: [String: Any] {
+            ["method": method.rawValue, "percentile": method == .percentile ? percentile : NSNull(), "files": files,
+             "seconds": (seconds * 100).rounded() / 100]
+        }
+
         /// The `calibration` object stored in the model's quantization metadata.
         public var json: String {
-            let object: [String: Any] = ["method": method.rawValue, "percentile": method == .percentile ? percentile : NSNull(),
-                                         "files": files, "seconds": (seconds * 100).rounded() / 100]
-            return String(decoding: (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8),
-                          as: UTF8.self)
+            String(decoding: (try? JSONSerialization.data(withJSONObject: provenance, options: [.sortedKeys])) ?? Data("{}".utf8),
+                   as: UTF8.self)
         }
+
+        /// The scales and their provenance as a JSON file (`spkv quantize --save-scales`), written atomically;
+        /// values are written as the shortest decimal that reads back to the same Float.
+        public func write(path: String) throws {
+            var object = provenance
+            object["input_scales"] = inputScales.mapValues { Double($0) }
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])
+            try AtomicFile.write(data + Data("\n".utf8), to: path)
+        }
+
+        /// Reads a file written by `write(path:)`; anything else is an error naming the file.
+        public static func read(path: String) throws(ScalesFileError) -> Calibration {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ScalesFileError(path: path, reason: "cannot read it") }
+            guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let scales = object["input_scales"] as? [String: Double],
+                  let method = (object["method"] as? String).flatMap(ActivationCalibration.init(rawValue:)),
+                  let files = object["files"] as? Int, let seconds = object["seconds"] as? Double else {
+                throw ScalesFileError(path: path, reason: "not a scales file (spkv quantize --save-scales writes one: input_scales, method, files, seconds)")
+            }
+            if let bad = scales.first(where: { !($0.value > 0 && $0.value.isFinite && Float($0.value).isFinite) }) {
+                throw ScalesFileError(path: path, reason: "the input scale of \(bad.key) is not a positive finite number")
+            }
+            return Calibration(inputScales: scales.mapValues { Float($0) }, method: method,
+                               percentile: object["percentile"] as? Double ?? 99.99, files: files, seconds: seconds)
+        }
+    }
+
+    /// A scales file that cannot be used.
+    public struct ScalesFileError: Error, CustomStringConvertible {
+        public let path: String, reason: String
+        public var description: String { "\(path): \(reason)" }
     }
 
     /// Histogram bins of |x| per layer (second pass).
@@ -120,9 +159,23 @@ public enum PostTrainingQuantization {
     public static func quantize(modelPath: String, calibrationPaths: [String], method: ActivationCalibration,
                                 percentile: Double, outputPath: String) throws
         -> (fp32: SpeakerModel, int8: SpeakerModel, calibration: Calibration) {
+        try quantize(modelPath: modelPath, outputPath: outputPath) { model throws in
+            try calibrate(model: model, paths: calibrationPaths, method: method, percentile: percentile)
+        }
+    }
+
+    /// Writes the int8 model file with scales measured before (a scales file): a pure function of the
+    /// two inputs, whatever the machine's float kernels.
+    public static func quantize(modelPath: String, calibration: Calibration, outputPath: String) throws
+        -> (fp32: SpeakerModel, int8: SpeakerModel, calibration: Calibration) {
+        try quantize(modelPath: modelPath, outputPath: outputPath) { _ in calibration }
+    }
+
+    static func quantize(modelPath: String, outputPath: String, scales: (SpeakerModel) throws -> Calibration) throws
+        -> (fp32: SpeakerModel, int8: SpeakerModel, calibration: Calibration) {
         let file = try ModelFile.read(path: modelPath)
         let model = try SpeakerModel(file: file)
-        let calibration = try calibrate(model: model, paths: calibrationPaths, method: method, percentile: percentile)
+        let calibration = try scales(model)
         let quantized = try Int8Quantizer.quantizeAndLoad(file: file, model: model, inputScales: calibration.inputScales,
                                                           calibration: calibration.json)
         try quantized.file.write(path: outputPath)
