@@ -36,9 +36,11 @@ let package = Package(
         // MARK: - Inference core (dependency direction: kernels <- features/models/scoring <- streaming <- facade <- CLI)
         // int8 convolution kernels (AVX-512 VNNI + portable), optimised in every configuration.
         .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: [.unsafeFlags(["-O2"])]),
+        // fp32 indirect-GEMM convolution kernel (AVX-512; OpenBLAS elsewhere), optimised in every configuration.
+        .target(name: "CF32Kernels", path: "Sources/CF32Kernels", cSettings: [.unsafeFlags(["-O2"])]),
         // Atomic file writes (temporary file, fsync, rename): every output goes through it.
         .target(name: "SVFiles", path: "Sources/SVFiles", swiftSettings: swiftSettings),
-        .target(name: "SVKernels", dependencies: ["COpenBLAS", "CInt8Kernels"], exclude: ["README.md"], swiftSettings: audioPathSettings),
+        .target(name: "SVKernels", dependencies: ["COpenBLAS", "CInt8Kernels", "CF32Kernels"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVAudio", dependencies: ["CSndFile", "SVFiles"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVFeatures", dependencies: ["SVKernels", "SVFiles"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures", "SVFiles"], exclude: ["README.md"], swiftSettings: swiftSettings),

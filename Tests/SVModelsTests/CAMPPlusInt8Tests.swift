@@ -80,15 +80,29 @@ import SVKernels
                 }
             }
         }
-        let ws = Self.workspace(), scratch = AlignedBuffer(count: 1)
+        let ws = Self.workspace()
         for (kernel, y) in Self.bothKernels({
             var y = [Float](repeating: .nan, count: expected.count)
             x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { yb in
-                layer.forward(xb.baseAddress!, rows: rows, frames: t, relu: true, into: yb.baseAddress!, scratch: scratch.pointer, ws: ws)
+                layer.forward(xb.baseAddress!, rows: rows, frames: t, relu: true, into: yb.baseAddress!, input: .compact(t),
+                              output: .compact(t), ws: ws, threads: 1)
             } }
             return y
         }) {
             #expect(y == expected, "\(kernel)")
+        }
+        // The same from and into padded planes (rows t + 2 apart, a zero column either side), as the front
+        // module lays them out for the indirect fp32 kernel.
+        let padded = PlaneLayout.padded(t)
+        var xp = [Float](repeating: 0, count: cin * rows * padded.stride)
+        for r in 0..<(cin * rows) { for j in 0..<t { xp[r * padded.stride + 1 + j] = x[r * t + j] } }
+        var yp = [Float](repeating: .nan, count: cout * outRows * padded.stride)
+        xp.withUnsafeBufferPointer { xb in yp.withUnsafeMutableBufferPointer { yb in
+            layer.forward(xb.baseAddress!, rows: rows, frames: t, relu: true, into: yb.baseAddress!, input: padded, output: padded, ws: ws, threads: 1)
+        } }
+        for r in 0..<(cout * outRows) {
+            #expect(Array(yp[(r * padded.stride + 1)..<(r * padded.stride + 1 + t)]) == Array(expected[(r * t)..<(r * t + t)]), "padded row \(r)")
+            #expect(yp[r * padded.stride] == 0 && yp[r * padded.stride + t + 1] == 0, "padded row \(r): zero columns")
         }
     }
 

@@ -12,7 +12,11 @@ import _SVTestSupport
 @Suite struct CAMPPlusParityTests {
     static let minimumCosine = 0.99999
 
-    static func smallEncoder() throws -> CAMPPlusEncoder {
+    /// The fp32 convolution paths this machine runs: im2col + OpenBLAS always, the indirect AVX-512
+    /// kernel where the CPU has it. Every parity test runs each.
+    static let paths: [Bool] = F32IndirectWeights.isAvailable ? [false, true] : [false]
+
+    static func smallEncoder(indirectKernel: Bool = F32IndirectWeights.isAvailable) throws -> CAMPPlusEncoder {
         let weights = try SafeTensors.read(path: Fixtures.path("campplus/campplus_small.safetensors"))
         let constructor = try #require(weights.metadata["constructor"])
         let arguments = try #require(JSONSerialization.jsonObject(with: Data(constructor.utf8)) as? [String: Int])
@@ -21,17 +25,19 @@ import _SVTestSupport
                                     initChannels: arguments["init_channels"]!)
         #expect(Set(weights.tensors.keys) == Set(config.tensorTable.keys), "the tensor table is upstream's state_dict")
         for (name, shape) in config.tensorTable { #expect(weights.tensors[name]?.shape == shape, "\(name)") }
-        return try CAMPPlusEncoder(config: config) { name in try? weights.tensors[name]?.floats().array }
+        return try CAMPPlusEncoder(config: config, tensor: { name in try? weights.tensors[name]?.floats().array },
+                                   indirectKernel: indirectKernel)
     }
 
     static func golden() throws -> SafeTensors {
         try SafeTensors.read(path: Fixtures.path("campplus/campplus_small_golden.safetensors"))
     }
 
-    @Test(arguments: ["speech_a_3s", "speech_b_8s", "speech_c_15s"])
-    func embeddingMatches3DSpeaker(clip: String) throws {
+    @Test(arguments: ["speech_a_3s", "speech_b_8s", "speech_c_15s"], paths)
+    func embeddingMatches3DSpeaker(clip: String, indirectKernel: Bool) throws {
         let golden = try Self.golden()
-        let encoder = try Self.smallEncoder()
+        let encoder = try Self.smallEncoder(indirectKernel: indirectKernel)
+        #expect(encoder.usesIndirectKernel == indirectKernel)
         let (features, frames) = try ECAPAParityTests.melMajor(golden.tensors["\(clip)/features"]!)
         let ours = try encoder.embed(features: features, frames: frames, workspace: CAMPPlusWorkspace())
         let theirs = try golden.tensors["\(clip)/embedding"]!.floats().array
@@ -66,9 +72,10 @@ import _SVTestSupport
 
     /// Every stage (front module, TDNN, each dense block and transit layer, the last BN-ReLU, the pooled
     /// statistics) equals upstream's module output, relative to that stage's largest value.
-    @Test func everyStageMatches3DSpeaker() throws {
+    @Test(arguments: paths)
+    func everyStageMatches3DSpeaker(indirectKernel: Bool) throws {
         let golden = try Self.golden()
-        let encoder = try Self.smallEncoder()
+        let encoder = try Self.smallEncoder(indirectKernel: indirectKernel)
         let (features, frames) = try ECAPAParityTests.melMajor(golden.tensors["speech_a_3s/features"]!)
         let workspace = CAMPPlusWorkspace()
         var stages: [String: [Float]] = [:]

@@ -22,15 +22,22 @@ public final class CAMPPlusEncoder: Sendable {
     let dense: ConvLayer
     /// Whether the convolutions of `CAMPPlusConfig.int8Convolutions` run in int8.
     public let isQuantized: Bool
+    /// Whether the fp32 convolutions run the indirect AVX-512 kernel (`F32IndirectWeights`) rather than
+    /// im2col + OpenBLAS.
+    public let usesIndirectKernel: Bool
 
     /// Builds the encoder from named tensors (upstream's state_dict names, `CAMPPlusConfig.tensorTable`);
     /// `tensor(name)` returns the values in PyTorch's row-major layout, or nil when absent.
     /// `int8`: quantised weights by convolution prefix (all of `CAMPPlusConfig.int8Convolutions`, or
     /// none); those layers run the int8 kernel and their fp32 weights are never read.
-    public init(config: CAMPPlusConfig, tensor: (String) -> [Float]?, int8: [String: Int8LayerData] = [:]) throws(ECAPAError) {
+    /// `indirectKernel`: run the fp32 convolutions on the indirect AVX-512 kernel (the default where the CPU
+    /// has AVX-512; tests turn it off to check the OpenBLAS path).
+    public init(config: CAMPPlusConfig, tensor: (String) -> [Float]?, int8: [String: Int8LayerData] = [:],
+                indirectKernel: Bool = F32IndirectWeights.isAvailable) throws(ECAPAError) {
         try config.validate()
         self.config = config
         isQuantized = !int8.isEmpty
+        usesIndirectKernel = indirectKernel && F32IndirectWeights.isAvailable
         let table = config.tensorTable, eps = config.batchNormEpsilon
         func values(_ name: String) throws(ECAPAError) -> [Float] { try EncoderChecks.weights(name, table: table, from: tensor) }
         func norm(_ p: String, affine: Bool = true) throws(ECAPAError) -> ChannelAffine {
@@ -60,16 +67,21 @@ public final class CAMPPlusEncoder: Sendable {
                                     weights: data.weights, weightScale: data.weightScale, inputScale: data.inputScale,
                                     foldScale: n?.scale.array, bias: n?.shift.array, unsignedInput: data.unsignedInput)
         }
-        let none = AlignedBuffer(count: 0)
+        let none = AlignedBuffer(count: 0), indirect = usesIndirectKernel
+        /// The weights packed for the indirect kernel when it runs (the row-major copy is then dropped).
+        func packed(_ w: AlignedBuffer, rows: Int) -> (AlignedBuffer, F32IndirectWeights?) {
+            guard indirect else { return (w, nil) }
+            return (none, F32IndirectWeights(w.pointer, outChannels: rows, k: w.count / max(1, rows)))
+        }
         func conv2d(_ p: String, _ bn: String, strideF: Int) throws(ECAPAError) -> Conv2dLayer {
             let shape = table["\(p).weight"]!
             if let q = try quantized(p, bn: bn) {
                 return Conv2dLayer(inChannels: shape[1], outChannels: shape[0], kernel: shape[2], strideF: strideF,
                                    weight: none, bias: none, name: p, int8: q)
             }
-            let (w, b) = try folded("\(p).weight", bn)
+            let (w, b) = try folded("\(p).weight", bn), (weight, fast) = packed(w, rows: shape[0])
             return Conv2dLayer(inChannels: shape[1], outChannels: shape[0], kernel: shape[2], strideF: strideF,
-                               weight: w, bias: b, name: p)
+                               weight: weight, bias: b, name: p, fast: fast)
         }
         /// A 1-D convolution with no bias, in int8 or fp32.
         func plain(_ p: String, inChannels: Int, outChannels: Int, kernel: Int, dilation: Int) throws(ECAPAError) -> ConvLayer {
@@ -77,8 +89,9 @@ public final class CAMPPlusEncoder: Sendable {
                 return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
                                  weight: none, bias: none, name: p, indirect: q)
             }
+            let (weight, fast) = packed(AlignedBuffer(try values("\(p).weight")), rows: outChannels)
             return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
-                             weight: AlignedBuffer(try values("\(p).weight")), bias: none, name: p)
+                             weight: weight, bias: none, name: p, fast: fast)
         }
         /// A 1-D convolution followed by a BatchNorm (folded), in int8 or fp32.
         func foldedConv(_ p: String, _ bn: String, inChannels: Int, outChannels: Int, kernel: Int) throws(ECAPAError) -> ConvLayer {
@@ -86,8 +99,9 @@ public final class CAMPPlusEncoder: Sendable {
                 return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1,
                                  weight: none, bias: none, name: p, indirect: q)
             }
-            let (w, b) = try folded("\(p).weight", bn)
-            return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1, weight: w, bias: b, name: p)
+            let (w, b) = try folded("\(p).weight", bn), (weight, fast) = packed(w, rows: outChannels)
+            return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1, weight: weight, bias: b,
+                             name: p, fast: fast)
         }
 
         headInput = try conv2d("head.conv1", "head.bn1", strideF: 1)
@@ -107,7 +121,8 @@ public final class CAMPPlusEncoder: Sendable {
         let tdnnLayer = try foldedConv("xvector.tdnn.linear", "xvector.tdnn.nonlinear.batchnorm",
                                        inChannels: config.headOutputChannels, outChannels: config.initChannels, kernel: 5)
         tdnn = StridedConv1d(inChannels: config.headOutputChannels, outChannels: config.initChannels, kernel: 5, stride: 2,
-                             weight: tdnnLayer.weight, bias: tdnnLayer.bias, name: tdnnLayer.name, int8: tdnnLayer.indirect)
+                             weight: tdnnLayer.weight, bias: tdnnLayer.bias, name: tdnnLayer.name, int8: tdnnLayer.indirect,
+                             fast: tdnnLayer.fast)
 
         let bn = config.bottleneckChannels, g = config.growthRate
         var blocks: [[CAMDenseLayer]] = [], transits: [TransitLayer] = []
@@ -179,6 +194,8 @@ struct Conv2dLayer: Sendable {
     /// Upstream's tensor prefix (int8 scales and calibration are keyed by it).
     let name: String
     var int8: Int8IndirectConv? = nil
+    /// Weights packed for the fp32 indirect kernel (`weight` is then empty).
+    var fast: F32IndirectWeights? = nil
 
     func outputRows(_ rows: Int) -> Int { (rows + 2 * (kernel / 2) - kernel) / strideF + 1 }
     func scratchCount(frames: Int) -> Int { inChannels * kernel * kernel * frames }
@@ -231,6 +248,7 @@ struct StridedConv1d: Sendable {
     let bias: AlignedBuffer
     let name: String
     var int8: Int8IndirectConv? = nil
+    var fast: F32IndirectWeights? = nil
 
     func outputFrames(_ t: Int) -> Int { (t - 1) / stride + 1 }
     func scratchCount(frames t: Int) -> Int { inChannels * kernel * outputFrames(t) }

@@ -12,6 +12,8 @@ struct ConvLayer: Sendable {
     var int8: Int8ConvWeights? = nil
     /// The same for CAM++, whose layers quantise their input themselves (fused with a BatchNorm-ReLU).
     var indirect: Int8IndirectConv? = nil
+    /// CAM++'s fp32 weights packed for the indirect AVX-512 kernel (`weight` is then empty).
+    var fast: F32IndirectWeights? = nil
 
     /// Scratch (in floats) this layer needs for `frames` frames: im2col, or the int8 input panels.
     func scratchCount(frames: Int) -> Int {
