@@ -24,17 +24,21 @@ struct Import: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output spkv model file.") var output: String
     @Option(name: .customLong("front-end"), help: "Override the front end: \(FeatureConfig.presetNames.joined(separator: ", ")).")
     var frontEnd: String?
-    @Option(help: "The five dilations, comma-separated (weights cannot reveal them).") var dilations = "1,2,3,4,1"
+    @Option(help: "ECAPA-TDNN: the five dilations, comma-separated (weights cannot reveal them; default 1,2,3,4,1).")
+    var dilations: String?
 
     func validate() throws {
         if let frontEnd, FeatureConfig.preset(named: frontEnd) == nil {
             throw ValidationError("unknown front end '\(frontEnd)'; valid: \(FeatureConfig.presetNames.joined(separator: ", "))")
         }
+        if from == .campplus, dilations != nil {
+            throw ValidationError("--dilations sets ECAPA-TDNN's dilations; a CAM++ has upstream's (1,2,2 per dense block)")
+        }
         guard parsedDilations?.count == 5 else { throw ValidationError("--dilations needs five integers from 1 to 64, e.g. 1,2,3,4,1") }
     }
 
     var parsedDilations: [Int]? {
-        let values = dilations.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let values = (dilations ?? "1,2,3,4,1").split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         return values.count == 5 && values.allSatisfy({ (1...64).contains($0) }) ? values : nil
     }
 

@@ -28,6 +28,8 @@ import _SVTestSupport
         ("--refresh", ["verify", "-m", model, "--enrollment", "p.json", "--live", "--refresh", "nan"]),
         ("--reconnect", ["verify", "-m", model, "--enrollment", "p.json", "--live", "--reconnect", "1e300"]),
         ("--min-speech", ["enroll", "-m", model, "--name", "a", "--min-speech", "1e300", "-o", "p.json", audio]),
+        // Not a range, but the same kind of mistake: dilations a CAM++ import would ignore.
+        ("--dilations", ["import", "--from", "campplus", "x.pt", "-o", "m", "--dilations", "1,2,3,4,1"]),
         ("--dilations", ["import", "--from", "speechbrain", "x.ckpt", "-o", "m", "--dilations", "1,2,3,4,100000000000"]),
         ("--capture-rate", ["verify", "-m", model, "--enrollment", "p.json", "--live", "--capture-rate", "9000000000000000000"]),
     ]

@@ -25,6 +25,9 @@ public final class CAMPPlusEncoder: Sendable {
     /// Whether the fp32 convolutions run the indirect AVX-512 kernel (`F32IndirectWeights`) rather than
     /// im2col + OpenBLAS.
     public let usesIndirectKernel: Bool
+    /// The widest "same" padding of a local convolution: the margin of the bottleneck output's rows on
+    /// the indirect kernel (stored: computing it allocates, and it is read once per layer).
+    let localPadding: Int
 
     /// Builds the encoder from named tensors (upstream's state_dict names, `CAMPPlusConfig.tensorTable`);
     /// `tensor(name)` returns the values in PyTorch's row-major layout, or nil when absent.
@@ -38,6 +41,7 @@ public final class CAMPPlusEncoder: Sendable {
         self.config = config
         isQuantized = !int8.isEmpty
         usesIndirectKernel = indirectKernel && F32IndirectWeights.isAvailable
+        localPadding = zip(config.blockKernels, config.blockDilations).map { ($0 - 1) / 2 * $1 }.max() ?? 0
         let table = config.tensorTable, eps = config.batchNormEpsilon
         func values(_ name: String) throws(ECAPAError) -> [Float] { try EncoderChecks.weights(name, table: table, from: tensor) }
         func norm(_ p: String, affine: Bool = true) throws(ECAPAError) -> ChannelAffine {

@@ -132,7 +132,8 @@ extension CAMPPlusEncoder {
             }
             features = UnsafePointer(input)
         }
-        let run = { (layer: Conv2dLayer, x: UnsafePointer<Float>, rows: Int, relu: Bool, y: UnsafeMutablePointer<Float>, output: PlaneLayout) in
+        func run(_ layer: Conv2dLayer, _ x: UnsafePointer<Float>, _ rows: Int, _ relu: Bool, _ y: UnsafeMutablePointer<Float>,
+                 _ output: PlaneLayout) {
             layer.forward(x, rows: rows, frames: t, relu: relu, into: y, input: layout, output: output, ws: ws, threads: threads)
         }
         run(headInput, features, rows, true, ws.region(.plane0), layout)

@@ -3,9 +3,6 @@ import SVKernels
 // MARK: - fp32 on the indirect kernel (AVX-512): each K index of a convolution is a pointer into its input
 
 extension CAMPPlusEncoder {
-    /// The widest "same" padding of a local convolution: the margin of the bottleneck output's rows.
-    var localPadding: Int { zip(config.blockKernels, config.blockDilations).map { ($0 - 1) / 2 * $1 }.max() ?? 0 }
-
     /// A 1×1 convolution of x (rows `frames` apart) into y (rows `ldy` apart), bias and ReLU fused.
     func pointwiseIndirect(_ fast: F32IndirectWeights, _ x: UnsafePointer<Float>, frames n: Int, bias: UnsafePointer<Float>?, relu: Bool,
                            into y: UnsafeMutablePointer<Float>, ldy: Int, ws: CAMPPlusWorkspace, threads: Int) {
