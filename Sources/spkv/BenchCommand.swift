@@ -22,11 +22,13 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            var clock = Stopwatch()
             let model = try SpeakerModel.load(path: modelOption.model)
+            let loadMilliseconds = clock.lap()   // read, CRC, tensor-table check, front end and encoder built
             let r = try PipelineBenchmark.run(model: model, seconds: seconds, threads: threads, repeats: repeats)
             if json {
                 let object: [String: Any] = [
-                    "model": modelOption.model, "seconds": seconds, "threads": threads, "repeats": repeats,
+                    "model": modelOption.model, "load_ms": loadMilliseconds, "seconds": seconds, "threads": threads, "repeats": repeats,
                     "features_ms": r.featuresMilliseconds.median, "encoder_ms": r.encoderMilliseconds.median,
                     "total_ms": r.totalMilliseconds.median, "total_p90_ms": r.totalMilliseconds.p90,
                     "encoder_p90_ms": r.encoderMilliseconds.p90, "encoder_p99_ms": r.encoderMilliseconds.p99,
@@ -44,7 +46,8 @@ struct Bench: ParsableCommand {
             }
             print("model \(modelOption.model): \(model.encoder.parameterCount) parameters, \(seconds) s of audio, " +
                   "\(threads) BLAS thread(s) (\(BLAS.coreName)), \(repeats) runs" +
-                  (model.encoder.isQuantized ? ", int8 kernel \(Int8Kernel.current)" : ""))
+                  (model.encoder.isQuantized ? ", int8 kernel \(Int8Kernel.current)" : "") +
+                  String(format: "; loaded in %.1f ms", loadMilliseconds))
             print(row("features", r.featuresMilliseconds))
             print(row("encoder", r.encoderMilliseconds))
             print(row("total", r.totalMilliseconds))
