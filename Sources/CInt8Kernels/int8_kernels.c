@@ -68,6 +68,16 @@ VNNI static inline __m128i quantise16(const float *src, __m512 inv, __m512 low, 
     return _mm_xor_si128(_mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)), _mm_set1_epi8((char)0x80));
 }
 
+/// 16 columns of 4 rows of bytes -> the 64 bytes [t][4] of a panel (VNNI's 4 consecutive K values per lane).
+VNNI static inline void store_interleaved(const __m128i q[4], uint8_t *dst) {
+    const __m128i a0 = _mm_unpacklo_epi8(q[0], q[1]), a1 = _mm_unpackhi_epi8(q[0], q[1]);
+    const __m128i b0 = _mm_unpacklo_epi8(q[2], q[3]), b1 = _mm_unpackhi_epi8(q[2], q[3]);
+    _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
+    _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(a0, b0));
+    _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(a1, b1));
+    _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(a1, b1));
+}
+
 /// Each group of 4 K rows, 16 columns at a time: four rows quantised and interleaved into the
 /// 64 bytes [t][4] of the panel; columns where a row of the group reads padding use the scalar path.
 VNNI static void pack_avx512(const float *x, int channels, int frames, int kernel, int dilation, int reflect,
@@ -94,13 +104,7 @@ VNNI static void pack_avx512(const float *x, int channels, int frames, int kerne
         for (; t + 16 <= hi; t += 16) {
             __m128i q[4];
             for (int r = 0; r < 4; r++) q[r] = src[r] ? quantise16(src[r] + t, inv, low, high) : zero_point;
-            const __m128i a0 = _mm_unpacklo_epi8(q[0], q[1]), a1 = _mm_unpackhi_epi8(q[0], q[1]);
-            const __m128i b0 = _mm_unpacklo_epi8(q[2], q[3]), b1 = _mm_unpackhi_epi8(q[2], q[3]);
-            uint8_t *dst = panel + (size_t)t * 4;
-            _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
-            _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(a0, b0));
-            _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(a1, b1));
-            _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(a1, b1));
+            store_interleaved(q, panel + (size_t)t * 4);
         }
         // Edges and the remainder, row by row; the panel's padding columns hold the zero point.
         for (int r = 0; r < 4; r++) {
@@ -191,13 +195,7 @@ VNNI static void interleave_avx512(const float *x, int channels, int channel_str
                 v = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v, inv), low), high);
                 q[i] = _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), offset));
             }
-            const __m128i a0 = _mm_unpacklo_epi8(q[0], q[1]), a1 = _mm_unpackhi_epi8(q[0], q[1]);
-            const __m128i b0 = _mm_unpacklo_epi8(q[2], q[3]), b1 = _mm_unpackhi_epi8(q[2], q[3]);
-            uint8_t *dst = run + (size_t)t * 4;
-            _mm_storeu_si128((__m128i *)dst, _mm_unpacklo_epi16(a0, b0));
-            _mm_storeu_si128((__m128i *)(dst + 16), _mm_unpackhi_epi16(a0, b0));
-            _mm_storeu_si128((__m128i *)(dst + 32), _mm_unpacklo_epi16(a1, b1));
-            _mm_storeu_si128((__m128i *)(dst + 48), _mm_unpackhi_epi16(a1, b1));
+            store_interleaved(q, run + (size_t)t * 4);
         }
         interleave_scalar(x, channels, channel_stride, frame_step, a, b, relu, inv_scale, zp, margin, width, g,
                           vector_end, frames, out);

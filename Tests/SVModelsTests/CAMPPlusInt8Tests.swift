@@ -41,6 +41,27 @@ import SVKernels
         return (0..<count).map { _ in (rng.nextFloat() - 0.5) * 10 }
     }
 
+    /// The naive 1-D convolution: output frame j, tap k reads input frame `input(j, k)` (zero outside the input).
+    static func naive1d(_ w: Weights, _ x: [Float], inChannels cin: Int, kernel: Int, inputFrames t: Int, outputFrames n: Int,
+                        relu: Bool, input: (Int, Int) -> Int) -> [Float] {
+        let cout = w.conv.outChannels
+        var y = [Float](repeating: 0, count: cout * n)
+        for o in 0..<cout {
+            for j in 0..<n {
+                var acc: Int32 = 0
+                for c in 0..<cin {
+                    for k in 0..<kernel {
+                        let i = input(j, k)
+                        guard i >= 0, i < t else { continue }
+                        acc += q(x[c * t + i], w) * Int32(w.q[(o * cin + c) * kernel + k])
+                    }
+                }
+                y[o * n + j] = w.output(o, acc, relu: relu)
+            }
+        }
+        return y
+    }
+
     static func workspace() -> CAMPPlusWorkspace {
         let ws = CAMPPlusWorkspace()
         ws.int8.reserve(byteCount: 1 << 20, panelCount: 1024, zeroBytes: 4096)
@@ -113,20 +134,7 @@ import SVKernels
         let layer = StridedConv1d(inChannels: cin, outChannels: cout, kernel: kernel, stride: 2, weight: AlignedBuffer(count: 0),
                                   bias: AlignedBuffer(count: 0), name: "test", int8: w.conv)
         let x = Self.input(cin * t, seed: 5), n = layer.outputFrames(t)
-        var expected = [Float](repeating: 0, count: cout * n)
-        for o in 0..<cout {
-            for j in 0..<n {
-                var acc: Int32 = 0
-                for c in 0..<cin {
-                    for k in 0..<kernel {
-                        let i = 2 * j + k - 2
-                        guard i >= 0, i < t else { continue }
-                        acc += Self.q(x[c * t + i], w) * Int32(w.q[(o * cin + c) * kernel + k])
-                    }
-                }
-                expected[o * n + j] = w.output(o, acc, relu: true)
-            }
-        }
+        let expected = Self.naive1d(w, x, inChannels: cin, kernel: kernel, inputFrames: t, outputFrames: n, relu: true) { j, k in 2 * j + k - 2 }
         let ws = Self.workspace()
         for (kernel, y) in Self.bothKernels({
             var y = [Float](repeating: .nan, count: expected.count)
@@ -176,19 +184,8 @@ import SVKernels
         let cin = 8, cout = 4, kernel = 3, n = 29, pad = dilation
         let w = Self.weights(out: cout, channels: cin, taps: kernel, seed: UInt64(40 + dilation))
         let x = Self.input(cin * n, seed: 7).map { max($0, 0) }   // a ReLU output
-        var expected = [Float](repeating: 0, count: cout * n)
-        for o in 0..<cout {
-            for j in 0..<n {
-                var acc: Int32 = 0
-                for c in 0..<cin {
-                    for k in 0..<kernel {
-                        let i = j + k * dilation - pad
-                        guard i >= 0, i < n else { continue }
-                        acc += Self.q(x[c * n + i], w) * Int32(w.q[(o * cin + c) * kernel + k])
-                    }
-                }
-                expected[o * n + j] = w.output(o, acc, relu: false)
-            }
+        let expected = Self.naive1d(w, x, inChannels: cin, kernel: kernel, inputFrames: n, outputFrames: n, relu: false) { j, k in
+            j + k * dilation - pad
         }
         let encoder = try CAMPPlusParityTests.smallEncoder(), ws = Self.workspace()
         for (kernel, y) in Self.bothKernels({
