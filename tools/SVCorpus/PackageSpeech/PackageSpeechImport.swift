@@ -1,0 +1,95 @@
+import Foundation
+import SVAudio
+
+/// `spkv-train corpus import-package`: the labelled human speech of Debian packages (`SpeechPackage`) as a
+/// corpus: each clip decoded by libsndfile (Ogg Vorbis, WAV), mixed to mono and resampled to 16 kHz,
+/// clips shorter than `minimumSeconds` dropped, byte-identical files kept once, one recording per
+/// clip; speaker = the voice as the package defines it, `engine` = the package, and the `voice` column
+/// keeps language, kind, source rate and the label's caveats (flags).
+public enum PackageSpeechImport {
+    public static let outputRate = 16_000
+
+    public struct PackageReport: Sendable, Equatable {
+        public var package: String
+        public var licence: String
+        public var clipsRead = 0
+        public var clipsKept = 0
+        public var droppedShort = 0
+        public var duplicates = 0
+        public var keptSeconds = 0.0
+        /// Kept clips per speaker.
+        public var speakers: [String: Int] = [:]
+        /// Source sample rates seen (Hz → clips).
+        public var sampleRates: [Int: Int] = [:]
+    }
+
+    /// - Parameter maxClips: read at most this many clips per package, spread evenly over its sorted list
+    ///   (a quick look, and tests).
+    public static func run(packages: [SpeechPackage], root: String, output: String, minimumSeconds: Double = 0.5,
+                           maxClips: Int? = nil, force: Bool,
+                           progress: (String, Int, Int) -> Void = { _, _, _ in }) throws(CorpusError) -> [PackageReport] {
+        precondition(!packages.isEmpty, "PackageSpeechImport: no package")
+        // Every package is listed before anything is written: a missing one is an error up front.
+        var listed: [(SpeechPackage, [SpeechPackage.Clip])] = []
+        for package in packages { listed.append((package, try package.clips(root: root))) }
+        var description = CorpusDescription(kind: "import-package", options: nil, textSource: nil,
+                                            tools: Dictionary(uniqueKeysWithValues: packages.map { ($0.rawValue, $0.licence) })
+                                                .merging(["max_clips": maxClips.map { "\($0)" } ?? "all",
+                                                          "min_seconds": "\(minimumSeconds)"]) { a, _ in a },
+                                            importRoot: URL(fileURLWithPath: root).standardizedFileURL.path,
+                                            complete: false, utterances: 0, audioSeconds: 0)
+        _ = try CorpusOutput.prepare(output, description: description, force: force)
+        var rows: [CorpusUtterance] = [], reports: [PackageReport] = []
+        for (package, all) in listed {
+            var report = PackageReport(package: package.rawValue, licence: package.licence)
+            let clips = maxClips.map { n in all.count <= n ? all : (0..<n).map { all[$0 * all.count / n] } } ?? all
+            var seen: [Data: String] = [:]   // file bytes → first path (duplicates kept once)
+            for (k, clip) in clips.enumerated() {
+                progress(package.rawValue, k, clips.count)
+                report.clipsRead += 1
+                let source = "\(root)/\(package.folder)/\(clip.path)"
+                guard let bytes = FileManager.default.contents(atPath: source) else {
+                    throw .gameData(path: source, reason: "cannot read it (\(package.rawValue))")
+                }
+                if seen[bytes] != nil { report.duplicates += 1; continue }
+                seen[bytes] = clip.path
+                let audio: AudioClip, sourceRate: Int
+                do {
+                    sourceRate = try AudioFile.info(path: source).sampleRate
+                    audio = try AudioFile.readMono(path: source, sampleRate: outputRate)
+                } catch {
+                    throw .gameData(path: source, reason: "\(package.rawValue): \(error.description)")
+                }
+                guard audio.duration >= minimumSeconds else { report.droppedShort += 1; continue }
+                let stem = clip.path.replacingOccurrences(of: ".ogg", with: "").replacingOccurrences(of: ".wav", with: "")
+                let relative = "\(package.rawValue)/\(stem).wav"
+                let folder = ("\(output)/wav/\(relative)" as NSString).deletingLastPathComponent
+                do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+                    throw .unwritableOutput(path: folder, reason: error.localizedDescription)
+                }
+                do { try AudioFile.write(path: "\(output)/wav/\(relative)", samples: audio.samples, sampleRate: outputRate, format: .wav16) } catch {
+                    throw .audio(path: "\(output)/wav/\(relative)", message: error.description)
+                }
+                var voice = ["kind": clip.kind, "source_rate": "\(sourceRate)"]
+                if let language = clip.language { voice["language"] = language }
+                if !clip.flags.isEmpty { voice["flags"] = clip.flags.joined(separator: ",") }
+                let id = "\(package.rawValue)-" + stem.replacingOccurrences(of: "/", with: "-")
+                rows.append(CorpusUtterance(id: id, speaker: "\(package.rawValue)/\(clip.speaker)", recording: id, path: relative,
+                                            split: .train, duration: (audio.duration * 10_000).rounded() / 10_000,
+                                            engine: package.rawValue, voice: CorpusManifest.json(voice)))
+                report.clipsKept += 1
+                report.keptSeconds += audio.duration
+                report.speakers[clip.speaker, default: 0] += 1
+                report.sampleRates[sourceRate, default: 0] += 1
+            }
+            reports.append(report)
+        }
+        try CorpusManifest.writeAtomically(CorpusManifest.tsv(rows), to: "\(output)/meta.tsv")
+        try CorpusManifest.writeAtomically(CorpusManifest.list(rows, split: .train), to: "\(output)/train.txt")
+        description.complete = true
+        description.utterances = rows.count
+        description.audioSeconds = (rows.reduce(0) { $0 + $1.duration } * 10).rounded() / 10
+        try CorpusOutput.writeDescription(description, dir: output)
+        return reports
+    }
+}
