@@ -81,6 +81,13 @@ import _SVTestSupport
             #expect(clip.sampleRate == 16_000 && abs(clip.duration - row.duration) < 1e-3, "\(row.path)")
             #expect(clip.samples.contains { abs($0) > 0.01 }, "\(row.path) is silent")
         }
+        // Another import into the same folder is not taken for this one resumed.
+        do {
+            _ = try PackageSpeechImport.run(packages: [.hedgewars], root: Self.root, output: dir.path("c"), maxClips: 3, force: false)
+            Issue.record("a different import into a corpus folder went ahead without --force")
+        } catch {
+            #expect(error.description.contains("--force"), "\(error)")
+        }
         let voice = try #require(rows.first { $0.engine == "hedgewars-data" }?.voice)
         #expect(voice.contains("\"flags\":\"pitch-shifted\"") && voice.contains("\"kind\":\"voice-pack\""), "\(voice)")
     }

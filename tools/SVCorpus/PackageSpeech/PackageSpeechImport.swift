@@ -32,7 +32,10 @@ public enum PackageSpeechImport {
         // Every package is listed before anything is written: a missing one is an error up front.
         var listed: [(SpeechPackage, [SpeechPackage.Clip])] = []
         for package in packages { listed.append((package, try package.clips(root: root))) }
-        var description = CorpusDescription(kind: "import-package", options: nil, textSource: nil,
+        // The recipe (packages, length limit, sampling) goes where `sameRecipe` compares it, so that another
+        // import into the same folder needs --force instead of being taken for this one resumed.
+        let recipe = "packages \(packages.map(\.rawValue).joined(separator: ",")); min_seconds \(minimumSeconds); max_clips \(maxClips.map { "\($0)" } ?? "all")"
+        var description = CorpusDescription(kind: "import-package", options: nil, textSource: recipe,
                                             tools: Dictionary(uniqueKeysWithValues: packages.map { ($0.rawValue, $0.licence) })
                                                 .merging(["max_clips": maxClips.map { "\($0)" } ?? "all",
                                                           "min_seconds": "\(minimumSeconds)"]) { a, _ in a },
