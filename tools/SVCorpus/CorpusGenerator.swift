@@ -77,6 +77,18 @@ public enum CorpusOutput {
         try CorpusManifest.writeAtomically(TrialListBuilder.text(cross), to: "\(dir)/dev/trials-cross-channel.txt")
     }
 
+    /// Finishes an import with only training utterances: meta.tsv, train.txt, and corpus.json marked complete
+    /// with the utterance count and hours (written last: a corpus.json that says complete means the rest is there).
+    static func finishImport(_ dir: String, rows: [CorpusUtterance], description: CorpusDescription) throws(CorpusError) {
+        try CorpusManifest.writeAtomically(CorpusManifest.tsv(rows), to: "\(dir)/meta.tsv")
+        try CorpusManifest.writeAtomically(CorpusManifest.list(rows, split: .train), to: "\(dir)/train.txt")
+        var done = description
+        done.complete = true
+        done.utterances = rows.count
+        done.audioSeconds = (rows.reduce(0) { $0 + $1.duration } * 10).rounded() / 10
+        try writeDescription(done, dir: dir)
+    }
+
     static func writeDescription(_ d: CorpusDescription, dir: String) throws(CorpusError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]

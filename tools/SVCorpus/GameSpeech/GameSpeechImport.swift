@@ -36,7 +36,7 @@ public enum GameSpeechImport {
         guard let queenExtension = queen.streamExtension else {
             throw .gameData(path: queen.path, reason: "compression type \(queen.compression) is not one spkv decodes (MP3, Ogg or FLAC)")
         }
-        var description = CorpusDescription(kind: "import-game", options: nil, textSource: nil,
+        let description = CorpusDescription(kind: "import-game", options: nil, textSource: nil,
                                             tools: ["beneath-a-steel-sky": "dnr \(sky.entries.count) entries",
                                                     "flight-of-the-amazon-queen": queen.version,
                                                     "max_clips": maxClips.map { "\($0)" } ?? "all"],
@@ -97,12 +97,7 @@ public enum GameSpeechImport {
             queenReport.kinds[kind.rawValue, default: 0] += 1
         }
         try? fm.removeItem(atPath: "\(output)/.work")
-        try CorpusManifest.writeAtomically(CorpusManifest.tsv(rows), to: "\(output)/meta.tsv")
-        try CorpusManifest.writeAtomically(CorpusManifest.list(rows, split: .train), to: "\(output)/train.txt")
-        description.complete = true
-        description.utterances = rows.count
-        description.audioSeconds = (rows.reduce(0) { $0 + $1.duration } * 10).rounded() / 10
-        try CorpusOutput.writeDescription(description, dir: output)
+        try CorpusOutput.finishImport(output, rows: rows, description: description)
         return [skyReport, queenReport]
     }
 

@@ -35,7 +35,7 @@ public enum PackageSpeechImport {
         // The recipe (packages, length limit, sampling) goes where `sameRecipe` compares it, so that another
         // import into the same folder needs --force instead of being taken for this one resumed.
         let recipe = "packages \(packages.map(\.rawValue).joined(separator: ",")); min_seconds \(minimumSeconds); max_clips \(maxClips.map { "\($0)" } ?? "all")"
-        var description = CorpusDescription(kind: "import-package", options: nil, textSource: recipe,
+        let description = CorpusDescription(kind: "import-package", options: nil, textSource: recipe,
                                             tools: Dictionary(uniqueKeysWithValues: packages.map { ($0.rawValue, $0.licence) })
                                                 .merging(["max_clips": maxClips.map { "\($0)" } ?? "all",
                                                           "min_seconds": "\(minimumSeconds)"]) { a, _ in a },
@@ -87,12 +87,7 @@ public enum PackageSpeechImport {
             }
             reports.append(report)
         }
-        try CorpusManifest.writeAtomically(CorpusManifest.tsv(rows), to: "\(output)/meta.tsv")
-        try CorpusManifest.writeAtomically(CorpusManifest.list(rows, split: .train), to: "\(output)/train.txt")
-        description.complete = true
-        description.utterances = rows.count
-        description.audioSeconds = (rows.reduce(0) { $0 + $1.duration } * 10).rounded() / 10
-        try CorpusOutput.writeDescription(description, dir: output)
+        try CorpusOutput.finishImport(output, rows: rows, description: description)
         return reports
     }
 }
