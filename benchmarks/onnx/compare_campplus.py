@@ -16,7 +16,8 @@ For each length (default 5 s and 10 s of speech-like input; 3d-speaker front end
      and one inter-op thread, sequential, all graph optimisations; the timed input changes one value a run;
   3. spkv: `spkv bench --model MODEL --seconds S --threads 1 --json`, encoder median (same frame count),
      with OpenBLAS's own kernel choice and, for comparison, each --coretypes family forced;
-  4. rounds alternate the engines; medians, p99 over all runs, ratios and peak RSS are printed (never asserted).
+  4. rounds alternate the engines; medians, p99 (ORT: over all runs; spkv: the largest of the rounds' p99s, as
+     `spkv bench` reports one per run), ratios and peak RSS are printed (never asserted).
 
 Run by hand:
     swift build -c release

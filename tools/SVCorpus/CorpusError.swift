@@ -23,7 +23,7 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
     case badImportTree(path: String, reason: String)
     /// An audio file could not be read or written.
     case audio(path: String, message: String)
-    /// A game-data file (speech import) is missing, truncated or corrupt.
+    /// A package's data file (game or package speech import) is missing, truncated or corrupt.
     case gameData(path: String, reason: String)
 
     public var description: String {
@@ -67,7 +67,7 @@ public enum CorpusError: Error, Equatable, CustomStringConvertible, Sendable {
         case .audio(let path, let message):
             return "audio error on '\(path)': \(message)"
         case .gameData(let path, let reason):
-            return "game data '\(path)': \(reason)"
+            return "package data '\(path)': \(reason)"
         }
     }
 }

@@ -257,6 +257,19 @@ struct StridedConv1d: Sendable {
     func outputFrames(_ t: Int) -> Int { (t - 1) / stride + 1 }
     func scratchCount(frames t: Int) -> Int { inChannels * kernel * outputFrames(t) }
 
+    /// The indirect kernels' view of the stride (int8 and fp32 alike): the input split into its `stride`
+    /// phases (frames ≡ p mod stride), each stored with `margin` zero columns in front and room for
+    /// `reach` past its end, so that tap k reads input stride·j + k − pad = stride·(j + offset) + phase
+    /// at the constant column offset + margin of one phase.
+    var phaseMargin: Int { ((kernel - 1) / 2 + stride - 1) / stride }
+    var phaseReach: Int { (kernel - 1 - (kernel - 1) / 2) / stride }
+    func phaseTap(_ k: Int) -> (phase: Int, offset: Int) {
+        let d = k - (kernel - 1) / 2, offset = d >= 0 ? d / stride : -((-d + stride - 1) / stride)
+        return (d - offset * stride, offset)
+    }
+    /// Input frames in phase p.
+    func phaseFrames(_ t: Int, phase p: Int) -> Int { (t - p + stride - 1) / stride }
+
     func forward(_ x: UnsafePointer<Float>, frames t: Int, into y: UnsafeMutablePointer<Float>,
                  scratch cols: UnsafeMutablePointer<Float>) {
         let n = outputFrames(t), pad = (kernel - 1) / 2

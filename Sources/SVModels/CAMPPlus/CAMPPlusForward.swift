@@ -370,26 +370,19 @@ extension Conv2dLayer {
 }
 
 extension StridedConv1d {
-    /// The strided convolution in int8: the input split into its `stride` phases (frames ≡ p mod stride),
-    /// each quantised into its own runs, so that every tap reads one phase at a constant offset.
+    /// The strided convolution in int8: each phase of the input (`phaseTap`) quantised into its own runs.
     func forwardInt8(_ q: Int8IndirectConv, _ x: UnsafePointer<Float>, frames t: Int, into y: UnsafeMutablePointer<Float>,
                      scratch: Int8Scratch) {
-        let n = outputFrames(t), pad = (kernel - 1) / 2
-        // Tap k reads input stride·j + k − pad = stride·(j + offset) + phase.
-        func split(_ k: Int) -> (phase: Int, offset: Int) {
-            let d = k - pad, offset = d >= 0 ? d / stride : -((-d + stride - 1) / stride)
-            return (d - offset * stride, offset)
-        }
-        let margin = (pad + stride - 1) / stride, reach = (kernel - 1 - pad) / stride
-        let width = Int8Activations.paddedFrames(n) + margin + reach
+        let n = outputFrames(t), margin = phaseMargin
+        let width = Int8Activations.paddedFrames(n) + margin + phaseReach
         let phaseBytes = Int8Activations.byteCount(channels: inChannels, width: width), runs = scratch.bytes
         for p in 0..<stride {
-            q.interleave(x + p, channelStride: t, frames: (t - p + stride - 1) / stride, frameStep: stride, margin: margin,
+            q.interleave(x + p, channelStride: t, frames: phaseFrames(t, phase: p), frameStep: stride, margin: margin,
                          width: width, into: runs + p * phaseBytes)
         }
         let cg = q.channelGroups
         for k in 0..<kernel {
-            let (phase, offset) = split(k)
+            let (phase, offset) = phaseTap(k)
             for g in 0..<cg {
                 scratch.panels[k * cg + g] = Int8Activations.panel(runs + phase * phaseBytes, group: g, width: width,
                                                                    column: offset + margin)

@@ -46,16 +46,15 @@ extension Conv2dLayer {
 }
 
 extension StridedConv1d {
-    /// The strided convolution on the indirect kernel: the input split into its `stride` phases (frames
-    /// ≡ p mod stride) with zero margins, so that every tap reads one phase at a constant offset.
+    /// The strided convolution on the indirect kernel: each phase of the input (`phaseTap`) copied with
+    /// zero margins.
     func forwardIndirect(_ fast: F32IndirectWeights, _ x: UnsafePointer<Float>, frames t: Int, into y: UnsafeMutablePointer<Float>,
                          ws: CAMPPlusWorkspace, threads: Int) {
-        let n = outputFrames(t), pad = (kernel - 1) / 2
-        let margin = (pad + stride - 1) / stride, reach = (kernel - 1 - pad) / stride
-        let width = F32IndirectWeights.paddedFrames(n) + margin + reach
+        let n = outputFrames(t), margin = phaseMargin
+        let width = F32IndirectWeights.paddedFrames(n) + margin + phaseReach
         let phases = ws.region(.columns)
         for p in 0..<stride {
-            let count = (t - p + stride - 1) / stride
+            let count = phaseFrames(t, phase: p)
             for c in 0..<inChannels {
                 let row = phases + (p * inChannels + c) * width, src = x + c * t + p
                 row.initialize(repeating: 0, count: margin)
@@ -63,10 +62,9 @@ extension StridedConv1d {
                 (row + margin + count).initialize(repeating: 0, count: width - margin - count)
             }
         }
-        // Tap k reads input stride·j + k − pad = stride·(j + offset) + phase.
         let pointers = ws.rowPointers
         for k in 0..<kernel {
-            let d = k - pad, offset = d >= 0 ? d / stride : -((-d + stride - 1) / stride), phase = d - offset * stride
+            let (phase, offset) = phaseTap(k)
             for c in 0..<inChannels {
                 pointers[c * kernel + k] = UnsafePointer(phases + (phase * inChannels + c) * width + margin + offset)
             }

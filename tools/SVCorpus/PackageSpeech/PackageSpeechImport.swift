@@ -46,7 +46,7 @@ public enum PackageSpeechImport {
         for (package, all) in listed {
             var report = PackageReport(package: package.rawValue, licence: package.licence)
             let clips = maxClips.map { n in all.count <= n ? all : (0..<n).map { all[$0 * all.count / n] } } ?? all
-            var seen: [Data: String] = [:]   // file bytes → first path (duplicates kept once)
+            var seen: [UInt64: [String]] = [:]   // digest of the file → paths kept with it (duplicates kept once)
             for (k, clip) in clips.enumerated() {
                 progress(package.rawValue, k, clips.count)
                 report.clipsRead += 1
@@ -54,8 +54,13 @@ public enum PackageSpeechImport {
                 guard let bytes = FileManager.default.contents(atPath: source) else {
                     throw .gameData(path: source, reason: "cannot read it (\(package.rawValue))")
                 }
-                if seen[bytes] != nil { report.duplicates += 1; continue }
-                seen[bytes] = clip.path
+                // Equal digests are compared byte for byte, so a collision never drops a clip.
+                let digest = fnv1a(bytes), earlier = seen[digest] ?? []
+                if earlier.contains(where: { FileManager.default.contents(atPath: "\(root)/\(package.folder)/\($0)") == bytes }) {
+                    report.duplicates += 1
+                    continue
+                }
+                seen[digest] = earlier + [clip.path]
                 let audio: AudioClip, sourceRate: Int
                 do {
                     sourceRate = try AudioFile.info(path: source).sampleRate
@@ -89,5 +94,12 @@ public enum PackageSpeechImport {
         }
         try CorpusOutput.finishImport(output, rows: rows, description: description)
         return reports
+    }
+
+    /// 64-bit FNV-1a of a file's bytes: the duplicate check keeps digests, not whole files.
+    static func fnv1a(_ data: Data) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in data { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
     }
 }
