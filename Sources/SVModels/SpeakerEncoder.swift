@@ -113,12 +113,12 @@ public enum SpeakerEncoder: Sendable {
         }
     }
 
-    /// The pooled statistics of the most recent `embed` on `workspace` (ECAPA-TDNN: after its pooling
-    /// BatchNorm, MagNetO's input); nil for an architecture that does not keep them.
-    public func pooledStatistics(_ workspace: EncoderWorkspace) -> [Float]? {
+    /// The pooled statistics of the most recent `embed` on `workspace`, what the embedding layer reads
+    /// (ECAPA-TDNN: after its pooling BatchNorm; CAM++: mean and standard deviation): MagNetO's input.
+    public func pooledStatistics(_ workspace: EncoderWorkspace) -> [Float] {
         switch self {
         case .ecapa(let e): return e.pooledStatistics(workspace.ecapa)
-        case .campplus: return nil
+        case .campplus(let e): return e.pooledStatistics(workspace.campplus)
         }
     }
 }

@@ -61,11 +61,9 @@ public struct SpeakerModel: Sendable {
         let magnitudes: MagnitudeNetwork?
         do { magnitudes = try MagnitudeNetwork.read(from: file) } catch { throw .magnitudeNetwork(error) }
         if let magnitudes {
-            guard let ecapaConfig else {
-                throw .magnitudeNetwork(.invalid("MagNetO magnitudes are read from ECAPA-TDNN's pooled statistics; this is a \(metadata.architecture) model"))
-            }
-            guard magnitudes.inputSize == 2 * ecapaConfig.mfaChannels else {
-                throw .magnitudeNetwork(.invalid("it reads \(magnitudes.inputSize) pooled statistics but the encoder gives \(2 * ecapaConfig.mfaChannels)"))
+            let pooled = ecapaConfig.map { 2 * $0.mfaChannels } ?? 2 * campplusConfig!.finalChannels
+            guard magnitudes.inputSize == pooled else {
+                throw .magnitudeNetwork(.invalid("it reads \(magnitudes.inputSize) pooled statistics but the encoder gives \(pooled)"))
             }
             expected.merge(magnitudes.tensorTable) { a, _ in a }
         }

@@ -17,8 +17,6 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
     case encoder(source: String, ECAPAError)
     /// Every sample is exactly zero: there is no voice to embed (a muted or disconnected input).
     case digitalSilence(source: String, seconds: Double)
-    /// Pooled statistics (MagNetO's input) were asked of an encoder that does not keep them.
-    case noPooledStatistics(architecture: String)
 
     public var description: String {
         switch self {
@@ -29,8 +27,6 @@ public enum EmbeddingError: Error, Equatable, CustomStringConvertible {
         case .encoder(let source, let e): return "\(source): \(e)"
         case .digitalSilence(let source, let seconds):
             return "\(source): all \(String(format: "%.2f", seconds)) s are digital silence (every sample is 0); check the recording or the input device"
-        case .noPooledStatistics(let architecture):
-            return "a \(architecture) encoder keeps no pooled statistics (MagNetO reads ECAPA-TDNN's)"
         }
     }
 }
@@ -97,19 +93,12 @@ public final class Embedder {
     /// batch norm): what MagNetO training reads. Never scaled by a magnitude.
     public func embeddingAndPooledStatistics(samples: [Float], source: String = "<memory>") throws(EmbeddingError)
         -> (embedding: [Float], pooled: [Float]) {
-        guard model.encoder.ecapa != nil else { throw .noPooledStatistics(architecture: model.encoder.architecture) }
         let e = try encoderEmbedding(samples: samples, source: source)
         return (e, pooledStatistics())
     }
 
-    /// The pooled statistics of the last embed. Only ECAPA-TDNN keeps them, and only ECAPA-TDNN models
-    /// can carry a magnitude network (checked when the model loads; MagNetO training checks it too).
-    private func pooledStatistics() -> [Float] {
-        guard let pooled = model.encoder.pooledStatistics(encoderWorkspace) else {
-            preconditionFailure("pooled statistics of a \(model.encoder.architecture) encoder: MagNetO is ECAPA-TDNN only")
-        }
-        return pooled
-    }
+    /// The pooled statistics of the last embed (what the embedding layer read).
+    private func pooledStatistics() -> [Float] { model.encoder.pooledStatistics(encoderWorkspace) }
 
     private func encoderEmbedding(samples: [Float], source: String) throws(EmbeddingError) -> [Float] {
         var out = [Float](repeating: 0, count: model.embeddingSize)

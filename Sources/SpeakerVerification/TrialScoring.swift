@@ -33,6 +33,9 @@ public struct TrialScoring {
     /// Or the cohort as ready embeddings of this model (e.g. `spkv embed` output); used with the paths.
     public var cohortEmbeddings: [[Float]] = []
     public var cohortTopN = 300
+    /// Multi-clip enrollment: a trial's enroll name found here is a model, the mean of these files'
+    /// embeddings as `spkv enroll` builds a profile (unit vectors; a MagNetO model's `a·x̂` vectors).
+    public var enrollments: [String: [String]] = [:]
     public var progress: (@Sendable (Int, Int) -> Void)?
 
     public init(model: SpeakerModel) { self.model = model }
@@ -58,11 +61,20 @@ public struct TrialScoring {
 
         // All files, trials first then cohort, each once; check they all exist before any work.
         var order: [String] = [], seen = Set<String>()
-        for name in trials.flatMap({ [$0.enroll, $0.test] }) + cohortPaths where seen.insert(name).inserted { order.append(name) }
+        let files = trials.flatMap { [$0.enroll, $0.test] }.flatMap { enrollments[$0] ?? [$0] } + cohortPaths
+        for name in files where seen.insert(name).inserted { order.append(name) }
         let missing = order.filter { !FileManager.default.fileExists(atPath: resolve($0)) }
         guard missing.isEmpty else { throw .missingAudio(missing.map(resolve)) }
 
-        let embeddings = try embedAll(order)
+        var embeddings = try embedAll(order)
+        for model in Set(trials.map(\.enroll)) {
+            guard let clips = enrollments[model], !clips.isEmpty else { continue }
+            var sum = [Double](repeating: 0, count: self.model.embeddingSize)
+            for clip in clips {
+                for (i, v) in (backend.isMagNetO ? embeddings[clip]! : Cosine.normalized(embeddings[clip]!)).enumerated() { sum[i] += Double(v) }
+            }
+            embeddings[model] = sum.map { Float($0 / Double(clips.count)) }
+        }
         // Unit vectors are only needed by AS-norm; the back end normalises what it compares itself.
         let hasCohort = !(cohortPaths.isEmpty && cohortEmbeddings.isEmpty)
         let normalized = hasCohort ? embeddings.mapValues { Cosine.normalized($0) } : [:]

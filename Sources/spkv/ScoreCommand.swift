@@ -23,6 +23,8 @@ struct Score: ParsableCommand {
     @Option(help: "AS-norm cohort: a text file listing cohort audio files (relative to --audio-root), or 'spkv embed' output of this model.")
     var cohort: String?
     @Option(name: .customLong("top-n"), help: "AS-norm: the N highest cohort scores per side.") var topN = 300
+    @Option(help: "Multi-clip enrollment: lines 'MODEL CLIP CLIP …' (paths as in the trials); a trial whose enroll field is a MODEL compares with the mean of its clips' embeddings, as 'spkv enroll' does.")
+    var enrollments: String?
     @Option(help: "MagNetO models: write an SVG scatter of cosine vs magnitude product per labelled trial (the paper's Figure 4).")
     var scatter: String?
 
@@ -41,6 +43,7 @@ struct Score: ParsableCommand {
             scorer.threads = threads
             scorer.cachePath = embeddings
             scorer.cohortTopN = topN
+            if let enrollments { scorer.enrollments = try Self.readEnrollments(enrollments) }
             if let cohort {
                 guard let text = try? String(contentsOfFile: cohort, encoding: .utf8) else {
                     throw ReportedFailure("\(cohort): cannot read the cohort list")
@@ -71,6 +74,26 @@ struct Score: ParsableCommand {
             }
             try TextOutput(path: output).write(ScoreFile.format(scores))
         }
+    }
+}
+
+extension Score {
+    /// `MODEL CLIP CLIP …` per line ('#' comments and blank lines skipped); a model without clips or named
+    /// twice is an error with its line.
+    static func readEnrollments(_ path: String) throws -> [String: [String]] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ReportedFailure("\(path): cannot read the enrollment list")
+        }
+        var models: [String: [String]] = [:]
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" }).map(String.init)
+            guard let model = fields.first, !model.hasPrefix("#") else { continue }
+            guard fields.count >= 2 else { throw ReportedFailure("\(path):\(index + 1): expected 'MODEL CLIP [CLIP …]', got '\(line)'") }
+            guard models[model] == nil else { throw ReportedFailure("\(path):\(index + 1): model '\(model)' is defined twice") }
+            models[model] = Array(fields.dropFirst())
+        }
+        guard !models.isEmpty else { throw ReportedFailure("\(path): no enrollment model in it") }
+        return models
     }
 }
 

@@ -17,10 +17,10 @@ import _SVTestSupport
             ("food/cheese/cheese_desc_pt_BR.wav", "pt_BR:desc", ["several-speakers"]),
             ("animals/birds/pigeon_desc_fr.ogg", "fr:desc", ["several-speakers"]),
             ("animals/mammals/rat_desc.ogg", "en:desc", []),
-            ("symbols/math/7_en_GB.ogg", "en_GB:digits", []),
+            ("symbols/math/7_en_GB.ogg", "en_GB:digits-letters", []),
             ("symbols/math/3.ogg", "und:digits", ["language-unknown"]),
             ("symbols/math/operators/opplus_desc_es.ogg", "es:desc", []),
-            ("symbols/alphabets/english/filled/lowercase/a_filled_en_GB.ogg", "en_GB:letters", []),
+            ("symbols/alphabets/english/filled/lowercase/a_filled_en_GB.ogg", "en_GB:digits-letters", []),   // one recorder
             ("symbols/alphabets/english/filled/uppercase/a_ogonek_desc_lt.ogg", "lt:letters", []),
             ("symbols/alphabets/german/filled/a_umlaut_filled.ogg", "de:letters", []),
             ("symbols/alphabets/asl/asl_u_desc_ru.ogg", "ru:desc", []),
@@ -60,7 +60,7 @@ import _SVTestSupport
         #expect(hedgewars.count == 514, "\(hedgewars.count) hedgewars clips")
         #expect(Set(hedgewars.map(\.speaker)).count == 11)
         #expect(Set(tuxpaint.map(\.speaker)).isSuperset(of: ["ro:desc", "es:desc", "ru:desc", "fr:desc", "bg:desc", "el:desc",
-                                                             "be:desc", "ca:desc", "da:desc", "ro:digits", "en_GB:letters"]))
+                                                             "be:desc", "ca:desc", "da:desc", "ro:digits", "en_GB:digits-letters"]))
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let reports = try PackageSpeechImport.run(packages: [.tuxpaint, .hedgewars], root: Self.root, output: dir.path("c"),

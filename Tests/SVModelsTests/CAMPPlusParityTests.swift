@@ -91,5 +91,10 @@ import _SVTestSupport
             let worst = maxAbsDifference(ours, theirs)
             #expect(worst <= 2e-5 * max(1, scale), "\(name): max |ours − upstream| = \(worst) (largest value \(scale))")
         }
+        // MagNetO's input is upstream's pooled statistics, kept after the embedding is written.
+        let pooled = encoder.pooledStatistics(workspace)
+        let theirs = try golden.tensors["speech_a_3s/stats"]!.floats().array
+        #expect(pooled.count == encoder.pooledSize && pooled.count == theirs.count)
+        #expect(maxAbsDifference(pooled, theirs) <= 2e-5 * max(1, theirs.map(abs).max() ?? 1))
     }
 }

@@ -150,14 +150,19 @@ import _SVTestSupport
         }
     }
 
-    /// MagNetO is an ECAPA-TDNN feature: asking CAM++ for pooled statistics is an error, not a crash.
-    @Test func magnetoInputsAreRefusedForCAMPPlus() throws {
+    /// MagNetO reads CAM++'s pooled statistics (mean and standard deviation of the last BN-ReLU output):
+    /// the embedder returns them with the unscaled embedding, and the standard deviations are never negative.
+    @Test func magnetoInputsOfCAMPPlusArePooledStatistics() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         _ = try ModelImport.run(from: .campplus, source: Self.small, output: dir.path("m.safetensors"))
         let model = try SpeakerModel.load(path: dir.path("m.safetensors"))
-        #expect(throws: EmbeddingError.noPooledStatistics(architecture: "campplus")) {
-            try Embedder(model: model).embeddingAndPooledStatistics(samples: [Float](repeating: 0.1, count: 16_000))
-        }
+        let samples = (0..<16_000).map { Float(sin(Double($0) * 0.05) * 0.3 + sin(Double($0) * 0.013) * 0.2) }
+        let (embedding, pooled) = try Embedder(model: model).embeddingAndPooledStatistics(samples: samples)
+        #expect(embedding == (try Embedder(model: model).embed(samples: samples)))
+        #expect(pooled.count == model.encoder.pooledSize && pooled.allSatisfy(\.isFinite))
+        let half = pooled.count / 2
+        #expect(pooled[half...].allSatisfy { $0 >= 0 } && pooled[half...].contains { $0 > 0 }, "standard deviations")
+        #expect(pooled[..<half].allSatisfy { $0 >= 0 }, "means of ReLU outputs")
     }
 }

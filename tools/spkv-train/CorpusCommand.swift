@@ -7,7 +7,7 @@ struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Make a synthetic VoxCeleb-like corpus, or import a speaker/recording/utterance tree.",
-        subcommands: [Synth.self, Import.self, ImportGame.self, ImportPackage.self, GameTrials.self, Merge.self])
+        subcommands: [Synth.self, Import.self, ImportGame.self, ImportPackage.self, GameTrials.self, Trials.self, Merge.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -155,8 +155,10 @@ struct CorpusCommand: ParsableCommand {
                 to mono, resampled to 16 kHz and written as 16-bit WAV under wav/<package>/; clips shorter than \
                 --min-seconds and byte-identical copies are dropped. Speakers: tuxpaint-stamps-default \
                 '<language>:<desc|digits|letters>' (descriptions and digits are different volunteers; French and \
-                pt_BR descriptions are flagged several-speakers), hedgewars-data the voice pack (Robot and Singer \
-                and the non-verbal clips left out; every pack flagged pitch-shifted). The voice column of meta.tsv \
+                pt_BR descriptions are flagged several-speakers; en_GB digits and letters are one recorder), \
+                hedgewars-data the voice pack (Robot and Singer and the non-verbal clips left out; every pack flagged \
+                pitch-shifted), gcin-voice '3' or '5' (six syllables joined per clip, 0.1 s apart), codec2-examples \
+                the talker (one recording each; raw files are 8 kHz s16le). The voice column of meta.tsv \
                 keeps language, kind, source rate and flags. Prints clips, hours, speakers, sample rates and licence \
                 per package. The survey behind the rules: benchmarks/real-speech/PACKAGES.md.
                 """)
@@ -220,6 +222,61 @@ struct CorpusCommand: ParsableCommand {
             try CorpusManifest.writeAtomically(TrialListBuilder.text(trials), to: out)
             let targets = trials.filter(\.target).count
             print("wrote \(trials.count) trials to \(out): \(targets) targets, \(trials.count - targets) non-targets")
+        }
+    }
+
+    struct Trials: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The real-speech benchmark: trial lists over an import-package corpus, confounds kept apart.",
+            discussion: """
+                Writes into --out-dir: all.txt, same-language.txt (non-targets between speakers of one language, \
+                targets of the languages that have several speakers), cross-language.txt, cross-package.txt, \
+                short.txt / long.txt (both sides shorter / not shorter than --short-seconds), package-<name>.txt \
+                (both sides in one package: the leave-one-package-out lists) and enroll3.txt with enroll3.enrollments \
+                (models of three clips: spkv score --enrollments). Labels that cover several people or no known \
+                language give no trials, and speakers a package may have recorded twice are never non-targets \
+                (benchmarks/real-speech/README.md). Paths are the corpus's (relative to its wav/ folder), for \
+                spkv score --audio-root CORPUS/wav. Deterministic in --seed and the corpus.
+                """)
+
+        @Option(name: .long, help: "A corpus folder written by import-package.") var corpus: String
+        @Option(name: .customLong("out-dir"), help: "Folder for the lists.") var outDir: String
+        @Option(name: .customLong("max-clips-per-speaker"), help: "Clips per speaker the lists draw from.") var maxClipsPerSpeaker = 100
+        @Option(name: .customLong("targets-per-clip"), help: "Target partners drawn per clip.") var targetsPerClip = 2
+        @Option(name: .customLong("nontargets-per-pool"), help: "Non-targets per clip from each pool (same language, same package, anywhere).")
+        var nonTargetsPerPool = 1
+        @Option(name: .customLong("short-seconds"), help: "Short / long boundary.") var shortSeconds = 1.5
+        @Option(name: .long, help: "Seed of every draw.") var seed: UInt64 = 2026
+
+        func validate() throws {
+            try checkRange(maxClipsPerSpeaker, 2...1_000_000, "--max-clips-per-speaker")
+            try checkRange(targetsPerClip, 1...1_000, "--targets-per-clip")
+            try checkRange(nonTargetsPerPool, 1...1_000, "--nontargets-per-pool")
+            try checkRange(shortSeconds, 0.1...60, "--short-seconds")
+        }
+
+        func run() throws {
+            let rows = try CorpusManifest.read(path: "\(corpus)/meta.tsv")
+            guard rows.contains(where: { SpeechPackage(rawValue: $0.engine) != nil }) else {
+                throw CorpusError.gameData(path: corpus, reason: "its meta.tsv has no clip of a labelled package (import them with `spkv-train corpus import-package`)")
+            }
+            var settings = PackageTrials.Settings()
+            settings.maxClipsPerSpeaker = maxClipsPerSpeaker; settings.targetsPerClip = targetsPerClip
+            settings.nonTargetsPerPool = nonTargetsPerPool; settings.shortSeconds = shortSeconds; settings.seed = seed
+            let lists = PackageTrials.build(rows, settings: settings)
+            do { try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true) } catch {
+                throw CorpusError.unwritableOutput(path: outDir, reason: error.localizedDescription)
+            }
+            for (name, trials) in lists.lists {
+                try CorpusManifest.writeAtomically(TrialListBuilder.text(trials), to: "\(outDir)/\(name).txt")
+                let targets = trials.filter(\.target).count
+                print("\(name).txt: \(targets) targets, \(trials.count - targets) non-targets")
+            }
+            if !lists.enrollments.isEmpty {
+                let name = "enroll\(settings.enrollClips).enrollments"
+                try CorpusManifest.writeAtomically(PackageTrials.enrollmentText(lists.enrollments), to: "\(outDir)/\(name)")
+                print("\(name): \(lists.enrollments.count) models of \(settings.enrollClips) clips")
+            }
         }
     }
 

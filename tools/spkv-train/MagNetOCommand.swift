@@ -36,6 +36,8 @@ struct MagNetOCommand: ParsableCommand {
     @Option(help: "Stage 2 first: retrain the embedding layer on full-length utterances with AM-softmax for this many steps (speaker labels; 0: skip).")
     var refineSteps = 0
     @Option(help: "Stage 2 learning rate (SGD momentum 0.9, halved every --refine-steps/5).") var refineLr = 0.1
+    @Option(name: .customLong("exclude-source"), help: "Leave out the utterances of this source (meta.tsv's engine column, e.g. a package held out for evaluation); repeatable.")
+    var excludeSources: [String] = []
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Threads for embedding the corpus.") var threads = 2
 
@@ -79,8 +81,8 @@ struct MagNetOCommand: ParsableCommand {
         let frozen: SpeakerModel
         do { frozen = try SpeakerModel.load(path: model) } catch { throw TrainingError.run("\(error)") }
         guard frozen.magnitudeNetwork == nil else { throw TrainingError.run("\(model) already has a MagNetO network; start from the plain model") }
-        guard let frozenConfig = frozen.ecapaConfig else {
-            throw TrainingError.run("MagNetO reads ECAPA-TDNN's pooled statistics; \(model) is a \(frozen.encoder.architecture) model")
+        if refineSteps > 0, frozen.ecapaConfig == nil {
+            throw TrainingError.run("--refine-steps retrains ECAPA-TDNN's embedding layer; \(model) is a \(frozen.encoder.architecture) model (train stage 3 alone)")
         }
         let data = try TrainingCorpus(path: corpus)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -100,11 +102,25 @@ struct MagNetOCommand: ParsableCommand {
             print(String(format: "inputs: %d utterances embedded in %.0f s (pooled width %d)", inputs.count, Date().timeIntervalSince(clock), inputs.pooledSize))
         }
 
+        // Held-out sources leave after extraction, so one cache serves every held-out choice.
+        var speakerLabels = data.labels
+        if !excludeSources.isEmpty {
+            let known = Set(data.train.map(\.engine))
+            for source in excludeSources where !known.contains(source) {
+                throw TrainingError.config(key: "exclude-source", reason: "no utterance of \(corpus) comes from '\(source)' (sources: \(known.sorted().joined(separator: ", ")))")
+            }
+            let kept = data.train.indices.filter { !excludeSources.contains(data.train[$0].engine) }
+            inputs = inputs.subset(kept)
+            speakerLabels = kept.map { data.labels[$0] }
+            print("left out \(data.train.count - kept.count) utterances of \(excludeSources.joined(separator: ", ")); \(kept.count) train")
+        }
+
         // Stage 2 (optional): the refined embedding layer replaces the model's, for both output files.
         var file: ModelFile
         do { file = try ModelFile.read(path: model) } catch { throw TrainingError.run("\(model): \(error)") }
         var refinement: FullLengthRefinement?
         if refineSteps > 0 {
+            let frozenConfig = frozen.ecapaConfig!
             let prefix = frozenConfig.embeddingLayerName
             let w: [Float], b: [Float]
             do { w = try file.tensor("\(prefix).weight").floats().array; b = try file.tensor("\(prefix).bias").floats().array } catch {
@@ -112,7 +128,7 @@ struct MagNetOCommand: ParsableCommand {
             }
             var settings = FullLengthRefinement.Settings()
             settings.steps = refineSteps; settings.learningRate = refineLr; settings.decaySteps = max(1, refineSteps / 5)
-            let r = try FullLengthRefinement(inputs: inputs, labels: data.labels, weight: w, bias: b, settings: settings)
+            let r = try FullLengthRefinement(inputs: inputs, labels: speakerLabels, weight: w, bias: b, settings: settings)
             try r.write(into: &file, config: frozenConfig)
             inputs = r.apply(to: inputs)
             refinement = r
@@ -121,12 +137,12 @@ struct MagNetOCommand: ParsableCommand {
 
         let pairLabels: [Int]
         switch config.labels {
-        case .speakers: pairLabels = data.labels
+        case .speakers: pairLabels = speakerLabels
         case .clusters:
             let k = config.clusters > 0 ? config.clusters : data.speakers.count
             guard k <= inputs.count else { throw TrainingError.config(key: "clusters", reason: "\(k) clusters for \(inputs.count) utterances") }
             pairLabels = MagNetOTrainer.clusterLabels(inputs: inputs, clusters: k, seed: config.seed)
-            let nmi = ClusterMetrics.normalizedMutualInformation(pairLabels, data.labels)
+            let nmi = ClusterMetrics.normalizedMutualInformation(pairLabels, speakerLabels)
             print(String(format: "clusters: k = %d, NMI vs speakers %.3f (diagnostic only; labels unused for training)", k, nmi))
         }
 
@@ -154,6 +170,7 @@ struct MagNetOCommand: ParsableCommand {
         // Model files: the frozen model's tensors plus the network; the offset in spkv.scoring.
         let provenance = ["kind": "cosine", "labels": config.labels.rawValue, "pair_labels": "\(Set(pairLabels).count)",
                           "utterances": "\(inputs.count)", "corpus_id": data.id, "steps": "\(config.steps)",
+                          "excluded_sources": excludeSources.joined(separator: ","),
                           "calibrator_scale": "\(c.scale)", "calibrator_offset": "\(c.offset)",
                           "loss_calibrator": String(format: "%.6f", before), "loss_trained": String(format: "%.6f", after),
                           "refine_steps": "\(refinement != nil ? refineSteps : 0)"]

@@ -164,6 +164,13 @@ public final class CAMPPlusEncoder: Sendable {
     public var embeddingSize: Int { config.embeddingSize }
     /// Width of the pooled statistics (mean and standard deviation of the last BN-ReLU output).
     public var pooledSize: Int { 2 * config.finalChannels }
+    /// The pooled statistics of the most recent `embed` on `workspace`: mean and unbiased standard
+    /// deviation over time of the last BN-ReLU output, exactly what the dense layer reads (MagNetO's input).
+    public func pooledStatistics(_ workspace: CAMPPlusWorkspace) -> [Float] {
+        precondition(workspace.byteCount > 0, "pooledStatistics: no embed has run on this workspace")
+        return Array(UnsafeBufferPointer(start: workspace.region(.vectors), count: pooledSize))
+    }
+
     /// Fewest feature frames: the TDNN layer halves them, and the unbiased standard deviation needs two.
     public var minimumFrames: Int { 3 }
     /// Frames after the stride-2 TDNN layer.

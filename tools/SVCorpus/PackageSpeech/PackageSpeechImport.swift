@@ -46,30 +46,21 @@ public enum PackageSpeechImport {
         for (package, all) in listed {
             var report = PackageReport(package: package.rawValue, licence: package.licence)
             let clips = maxClips.map { n in all.count <= n ? all : (0..<n).map { all[$0 * all.count / n] } } ?? all
-            var seen: [UInt64: [String]] = [:]   // digest of the file → paths kept with it (duplicates kept once)
+            var seen: [UInt64: [SpeechPackage.Clip]] = [:]   // digest of the files → clips kept with it (duplicates kept once)
             for (k, clip) in clips.enumerated() {
                 progress(package.rawValue, k, clips.count)
                 report.clipsRead += 1
                 let source = "\(root)/\(package.folder)/\(clip.path)"
-                guard let bytes = FileManager.default.contents(atPath: source) else {
-                    throw .gameData(path: source, reason: "cannot read it (\(package.rawValue))")
-                }
+                let bytes = try clipBytes(clip, package: package, root: root)
                 // Equal digests are compared byte for byte, so a collision never drops a clip.
                 let digest = fnv1a(bytes), earlier = seen[digest] ?? []
-                if earlier.contains(where: { FileManager.default.contents(atPath: "\(root)/\(package.folder)/\($0)") == bytes }) {
-                    report.duplicates += 1
-                    continue
-                }
-                seen[digest] = earlier + [clip.path]
-                let audio: AudioClip, sourceRate: Int
-                do {
-                    sourceRate = try AudioFile.info(path: source).sampleRate
-                    audio = try AudioFile.readMono(path: source, sampleRate: outputRate)
-                } catch {
-                    throw .gameData(path: source, reason: "\(package.rawValue): \(error.description)")
-                }
+                var duplicate = false
+                for kept in earlier where try clipBytes(kept, package: package, root: root) == bytes { duplicate = true; break }
+                if duplicate { report.duplicates += 1; continue }
+                seen[digest] = earlier + [clip]
+                let (audio, sourceRate) = try decode(clip, package: package, root: root)
                 guard audio.duration >= minimumSeconds else { report.droppedShort += 1; continue }
-                let stem = clip.path.replacingOccurrences(of: ".ogg", with: "").replacingOccurrences(of: ".wav", with: "")
+                let stem = ["ogg", "wav", "raw"].reduce(clip.path) { $0.replacingOccurrences(of: ".\($1)", with: "") }
                 let relative = "\(package.rawValue)/\(stem).wav"
                 let folder = ("\(output)/wav/\(relative)" as NSString).deletingLastPathComponent
                 do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
@@ -94,6 +85,60 @@ public enum PackageSpeechImport {
         }
         try CorpusOutput.finishImport(output, rows: rows, description: description)
         return reports
+    }
+
+    /// The bytes of a clip's files, in order (what the duplicate check compares).
+    static func clipBytes(_ clip: SpeechPackage.Clip, package: SpeechPackage, root: String) throws(CorpusError) -> Data {
+        var bytes = Data()
+        for part in clip.parts {
+            let path = "\(root)/\(package.folder)/\(part)"
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw .gameData(path: path, reason: "cannot read it (\(package.rawValue))")
+            }
+            bytes.append(data)
+        }
+        return bytes
+    }
+
+    /// Silence between joined parts (syllables), as between words of a slow reading.
+    static let joinGapSeconds = 0.1
+
+    /// The clip at 16 kHz mono (its parts joined with `joinGapSeconds` of silence) and the source rate.
+    static func decode(_ clip: SpeechPackage.Clip, package: SpeechPackage, root: String) throws(CorpusError) -> (AudioClip, Int) {
+        var samples: [Float] = [], sourceRate = 0
+        for part in clip.parts {
+            let path = "\(root)/\(package.folder)/\(part)"
+            do {
+                let audio: AudioClip
+                if let rate = package.rawSampleRate, part.hasSuffix(".raw") {
+                    sourceRate = rate
+                    audio = try readRaw16(path: path, sampleRate: rate)
+                } else {
+                    sourceRate = try AudioFile.info(path: path).sampleRate
+                    audio = try AudioFile.readMono(path: path, sampleRate: outputRate)
+                }
+                if !samples.isEmpty { samples += [Float](repeating: 0, count: Int(joinGapSeconds * Double(outputRate))) }
+                samples += audio.samples
+            } catch {
+                throw .gameData(path: path, reason: "\(package.rawValue): \(error.description)")
+            }
+        }
+        do { return (try AudioClip(samples: samples, sampleRate: outputRate, source: clip.path), sourceRate) } catch {
+            throw .gameData(path: "\(root)/\(package.folder)/\(clip.path)", reason: "\(package.rawValue): \(error.description)")
+        }
+    }
+
+    /// A headerless signed 16-bit little-endian mono file at `sampleRate`, resampled to 16 kHz.
+    static func readRaw16(path: String, sampleRate: Int) throws(AudioError) -> AudioClip {
+        guard let data = FileManager.default.contents(atPath: path) else { throw .fileNotFound(path: path) }
+        guard data.count >= 2, data.count % 2 == 0 else {
+            throw .truncated(path: path, declaredFrames: (data.count + 1) / 2, readFrames: data.count / 2)
+        }
+        let pcm = data.withUnsafeBytes { raw in
+            (0..<data.count / 2).map { Float(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) / 32_768 }
+        }
+        let resampled = sampleRate == outputRate ? pcm : Resampler(inputRate: sampleRate, outputRate: outputRate).process(pcm)
+        return try AudioClip(samples: resampled, sampleRate: outputRate, source: path)
     }
 
     /// 64-bit FNV-1a of a file's bytes: the duplicate check keeps digests, not whole files.

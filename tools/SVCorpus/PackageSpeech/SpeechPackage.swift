@@ -7,26 +7,39 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
     case tuxpaint = "tuxpaint-stamps-default"
     /// Hedgehog voice packs: one voice per pack, every pack pitch-shifted (cartoon voices).
     case hedgewars = "hedgewars-data"
+    /// Mandarin syllables read by two speakers (`3.ogg` a man, `5.ogg` a woman), joined into clips.
+    case gcin = "gcin-voice"
+    /// codec2's reference talkers: one recording each, 8 kHz (raw s16le or WAV).
+    case codec2 = "codec2-examples"
 
     /// Where the package installs its audio, relative to the root (`/` or a `dpkg -x` folder).
     public var folder: String {
         switch self {
         case .tuxpaint: return "usr/share/tuxpaint/stamps"
         case .hedgewars: return "usr/share/games/hedgewars/Data/Sounds/voices"
+        case .gcin: return "usr/share/gcin-voice/ogg"
+        case .codec2: return "usr/share/codec2"
         }
     }
+
+    /// Sample rate of the package's headerless `.raw` files (signed 16-bit little-endian mono).
+    public var rawSampleRate: Int? { self == .codec2 ? 8_000 : nil }
 
     /// The licence of the audio and the credit to give, from the package's copyright and changelog.
     public var licence: String {
         switch self {
         case .tuxpaint: return "GPL-2 (Tux Paint Stamps © 2002-2022 Bill Kendrick & contributors; voices credited in the package changelog)"
         case .hedgewars: return "GFDL-1.3 (Hedgewars voice packs © 2004-2006 Andrey Korotaev / Hedgewars Project)"
+        case .gcin: return "3.ogg: GPL-3 or LGPL-3 (© 2014 Edward Der-Hua Liu); 5.ogg: CC-BY-3.0 (徵音梅林開發委員會錄音組 / 聲優 羅竺 Chu Lo)"
+        case .codec2: return "LGPL-2.1 (codec2 test vectors © 2007-2019 David Rowe; talkers by callsign or file name)"
         }
     }
 
     /// One labelled clip: its path under `folder`, its speaker key and what is known about it.
     public struct Clip: Equatable, Sendable {
         public var path: String
+        /// The files under `folder` that make the clip, joined in this order (one, except for joined syllables).
+        public var parts: [String]
         public var speaker: String
         public var language: String?
         public var kind: String
@@ -39,6 +52,8 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         switch self {
         case .tuxpaint: return Self.tuxpaintLabel(relative)
         case .hedgewars: return Self.hedgewarsLabel(relative)
+        case .gcin: return Self.gcinLabel(relative)
+        case .codec2: return Self.codec2Label(relative)
         }
     }
 
@@ -56,7 +71,8 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         for case let relative as String in walker {
             if let clip = label(relative) { clips.append(clip) }
         }
-        return clips.sorted { $0.path < $1.path }
+        clips.sort { $0.path < $1.path }
+        return self == .gcin ? Self.joinSyllables(clips) : clips
     }
 
     // MARK: - Tux Paint
@@ -93,8 +109,26 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         // French descriptions: two credited recorders, three recording sessions; pt_BR: several children.
         if clip.kind == "desc", clip.language == "fr" || clip.language == "pt_BR" { flags.append("several-speakers") }
         if clip.language == "und" { flags.append("language-unknown") }
-        return Clip(path: relative, speaker: "\(clip.language):\(clip.kind)", language: clip.language == "und" ? nil : clip.language,
+        // John Arundel recorded both the en_GB digits and letters: one speaker.
+        let key = clip.language == "en_GB" ? "en_GB:digits-letters" : "\(clip.language):\(clip.kind)"
+        return Clip(path: relative, parts: [relative], speaker: key, language: clip.language == "und" ? nil : clip.language,
                     kind: clip.kind, flags: flags)
+    }
+
+    /// Tux Paint languages whose descriptions and digits may be the same person (overlapping or missing
+    /// credits, `PACKAGES.md` §1): their speakers are never paired as non-targets.
+    static let tuxpaintUncertainLanguages: Set<String> = ["be", "ca", "fr"]
+
+    /// Whether two different speaker keys of this package may still be one person (then a trial list
+    /// must not call them a non-target).
+    public func mayBeSamePerson(_ a: String, _ b: String) -> Bool {
+        guard a != b else { return true }
+        switch self {
+        case .tuxpaint:
+            let la = a.split(separator: ":").first.map(String.init), lb = b.split(separator: ":").first.map(String.init)
+            return la == lb && la.map(Self.tuxpaintUncertainLanguages.contains) == true
+        case .hedgewars, .gcin, .codec2: return false
+        }
     }
 
     // MARK: - Hedgewars
@@ -112,6 +146,51 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         let name = String(parts[1].dropLast(4))
         guard hedgewarsNonVerbal.firstMatch(in: name, range: NSRange(name.startIndex..., in: name)) == nil else { return nil }
         let pack = hedgewarsSameVoice[parts[0]] ?? parts[0]
-        return Clip(path: relative, speaker: pack, language: nil, kind: "voice-pack", flags: ["pitch-shifted"])
+        return Clip(path: relative, parts: [relative], speaker: pack, language: nil, kind: "voice-pack", flags: ["pitch-shifted"])
+    }
+
+    // MARK: - gcin
+
+    /// Syllables joined into one clip: six of ~0.35 s make a ~2.5-s clip (a single syllable is too
+    /// short to verify, and would be dropped by the 0.5-s limit).
+    static let gcinSyllablesPerClip = 6
+
+    /// `<zhuyin syllable>[tone]/<3|5>.ogg`: the file name is the speaker (gcin-voice's copyright).
+    static func gcinLabel(_ relative: String) -> Clip? {
+        let parts = relative.split(separator: "/").map(String.init)
+        guard parts.count == 2, parts[1] == "3.ogg" || parts[1] == "5.ogg" else { return nil }
+        return Clip(path: relative, parts: [relative], speaker: String(parts[1].prefix(1)), language: "zh", kind: "syllables", flags: [])
+    }
+
+    /// Each speaker's syllables, in path order, joined `gcinSyllablesPerClip` at a time into clips named
+    /// `<speaker>/joined-NNNN` (a shorter last group is kept if it reaches the length limit).
+    static func joinSyllables(_ syllables: [Clip]) -> [Clip] {
+        var joined: [Clip] = []
+        for speaker in Set(syllables.map(\.speaker)).sorted() {
+            let own = syllables.filter { $0.speaker == speaker }
+            for (n, start) in stride(from: 0, to: own.count, by: gcinSyllablesPerClip).enumerated() {
+                let group = own[start..<min(own.count, start + gcinSyllablesPerClip)]
+                joined.append(Clip(path: String(format: "%@/joined-%04d", speaker, n + 1), parts: group.map(\.path), speaker: speaker,
+                                   language: "zh", kind: "joined-syllables", flags: []))
+            }
+        }
+        return joined
+    }
+
+    // MARK: - codec2
+
+    /// The talkers of codec2's test vectors (`PACKAGES.md` §6): one recording each. Left out: modem and
+    /// sine signals, codec-processed copies (m2400, f2400), the 3-s prefixes and the 10-s excerpt of longer
+    /// files, WAV twins of raw files, the concatenations (all.wav, hts.raw, speech_orig_16k.wav), speech in
+    /// noise (mmt1), and `cross`, which may be the same person as `big_dog`.
+    static let codec2Talkers: [String: String] = [
+        "raw/ve9qrp.raw": "VE9QRP", "raw/vk5qi.raw": "VK5QI", "raw/g3plx.raw": "G3PLX", "raw/kristoff.raw": "kristoff",
+        "raw/cq_ref.raw": "cq_ref", "raw/hts1.raw": "hts1", "raw/hts2.raw": "hts2", "raw/morig.raw": "morig",
+        "raw/forig.raw": "forig", "raw/big_dog.raw": "big_dog", "wav/wia_16kHz.wav": "wia",
+    ]
+
+    static func codec2Label(_ relative: String) -> Clip? {
+        guard let talker = codec2Talkers[relative] else { return nil }
+        return Clip(path: relative, parts: [relative], speaker: talker, language: "en", kind: "talker", flags: ["one-recording"])
     }
 }

@@ -23,6 +23,14 @@ public struct MagNetOInputs: Sendable {
         self.embeddings = embeddings; self.pooled = pooled
     }
 
+    /// The rows at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> MagNetOInputs {
+        let d = embeddingSize, p = pooledSize
+        return MagNetOInputs(count: indices.count, embeddingSize: d, pooledSize: p,
+                             embeddings: indices.flatMap { embeddings[($0 * d)..<(($0 + 1) * d)] },
+                             pooled: indices.flatMap { pooled[($0 * p)..<(($0 + 1) * p)] })
+    }
+
     /// Unit-length embeddings, row-major.
     public var unitEmbeddings: [Float] {
         var out = embeddings
