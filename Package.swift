@@ -25,13 +25,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // MARK: - System libraries (pkg-config names: alsa, sndfile, openblas)
+        // MARK: - System libraries (pkg-config names: alsa, sndfile, openblas, zlib)
         .systemLibrary(name: "CALSA", path: "Sources/CALSA",
                        pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CSndFile", path: "Sources/CSndFile",
                        pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(name: "COpenBLAS", path: "Sources/COpenBLAS",
                        pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // Inflate for the zip archives of game packages (training tools only; the engine does not link it).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib",
+                       pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Inference core (dependency direction: kernels <- features/models/scoring <- streaming <- facade <- CLI)
         // int8 convolution kernels (AVX-512 VNNI + portable), optimised in every configuration.
@@ -57,7 +60,7 @@ let package = Package(
 
         // MARK: - Training tool (tools/; nothing under Sources imports it)
         .target(name: "SVAutograd", dependencies: ["SVKernels", "SVModels"], path: "tools/SVAutograd", swiftSettings: swiftSettings),
-        .target(name: "SVCorpus", dependencies: ["SVAudio", "SVKernels", "SVFiles"], path: "tools/SVCorpus", swiftSettings: swiftSettings),
+        .target(name: "SVCorpus", dependencies: ["CZlib", "SVAudio", "SVKernels", "SVFiles", "SVModels"], path: "tools/SVCorpus", swiftSettings: swiftSettings),
         .target(name: "SVTraining", dependencies: ["SVAutograd", "SVCorpus", "SVFiles", "SpeakerVerification"],
                 path: "tools/SVTraining", swiftSettings: swiftSettings),
         .executableTarget(name: "spkv-train",
@@ -91,7 +94,7 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVAutogradTests", dependencies: ["SVAutograd", "SVKernels", "SVModels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
-        .testTarget(name: "SVCorpusTests", dependencies: ["SVCorpus", "SVAudio", "SVKernels", "_SVTestSupport"],
+        .testTarget(name: "SVCorpusTests", dependencies: ["CZlib", "SVCorpus", "SVAudio", "SVKernels", "SVModels", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVTrainingTests", dependencies: ["SVTraining", "SVAutograd", "SVKernels", "SpeakerVerification",
                                                             "_SVTestSupport"], swiftSettings: swiftSettings),

@@ -92,6 +92,53 @@ import _SVTestSupport
         #expect(voice.contains("\"flags\":\"pitch-shifted\"") && voice.contains("\"kind\":\"voice-pack\""), "\(voice)")
     }
 
+    @Test func gcinAndCodec2LabelsFollowTheSurvey() {
+        #expect(SpeechPackage.gcin.label("ㄅㄚ2/3.ogg")?.speaker == "3")
+        #expect(SpeechPackage.gcin.label("ㄅㄚ2/5.ogg")?.language == "zh")
+        #expect(SpeechPackage.gcin.label("ㄅㄚ2/4.ogg") == nil && SpeechPackage.gcin.label("3.ogg") == nil)
+        let syllables = (0..<13).map { SpeechPackage.Clip(path: String(format: "s%02d/3.ogg", $0), parts: [String(format: "s%02d/3.ogg", $0)],
+                                                            speaker: "3", language: "zh", kind: "syllables", flags: []) }
+        let joined = SpeechPackage.joinSyllables(syllables)
+        #expect(joined.map(\.parts.count) == [6, 6, 1] && joined.map(\.path) == ["3/joined-0001", "3/joined-0002", "3/joined-0003"])
+        #expect(joined[1].parts.first == "s06/3.ogg" && joined.allSatisfy { $0.speaker == "3" })
+        #expect(SpeechPackage.codec2.label("raw/ve9qrp.raw")?.speaker == "VE9QRP")
+        #expect(SpeechPackage.codec2.label("wav/wia_16kHz.wav")?.speaker == "wia")
+        // Modem signals, concatenations, codec-processed copies, excerpts and an uncertain talker stay out.
+        for excluded in ["wav/vk2tpm_004.wav", "wav/david4.wav", "wav/all.wav", "raw/hts.raw", "raw/m2400.raw", "raw/hts1a.raw",
+                         "raw/ve9qrp_10s.raw", "raw/cross.raw", "wav/ve9qrp.wav", "raw/sine1k_2Hz_spread.raw"] {
+            #expect(SpeechPackage.codec2.label(excluded) == nil, "\(excluded)")
+        }
+        // Tux Paint languages with overlapping or missing credits: their kinds may be one person.
+        #expect(SpeechPackage.tuxpaint.mayBeSamePerson("be:desc", "be:digits"))
+        #expect(!SpeechPackage.tuxpaint.mayBeSamePerson("ro:desc", "ro:digits"))
+        #expect(!SpeechPackage.hedgewars.mayBeSamePerson("Pirate", "Surfer"))
+    }
+
+    /// gcin-voice and codec2-examples as installed: joined syllables, and raw 8-kHz files decoded exactly as
+    /// libsndfile decodes their WAV twins.
+    @Test func gcinAndCodec2Import() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let reports = try PackageSpeechImport.run(packages: [.gcin, .codec2], root: Self.root, output: dir.path("c"), maxClips: 6, force: false)
+        #expect(reports[0].clipsKept == 6 && reports[0].speakers.keys.sorted() == ["3", "5"], "\(reports[0])")
+        #expect(reports[0].keptSeconds > 6 * 1.8 && reports[0].keptSeconds < 6 * 3.5, "six syllables a clip: \(reports[0].keptSeconds) s")
+        #expect(reports[1].clipsKept == 6 && reports[1].sampleRates[8_000] != nil, "\(reports[1])")
+        let base = "\(Self.root)/usr/share/codec2"
+        let raw = try PackageSpeechImport.readRaw16(path: "\(base)/raw/vk5qi.raw", sampleRate: 8_000)
+        let wav = try AudioFile.readMono(path: "\(base)/wav/vk5qi.wav")
+        #expect(raw.samples.count == wav.samples.count && maxAbsDifference(raw.samples, wav.samples) < 1e-6)
+        // A raw file cut inside a sample is refused, named.
+        let folder = dir.path("root/usr/share/codec2/raw")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try Data([1, 2, 3]).write(to: URL(fileURLWithPath: "\(folder)/vk5qi.raw"))
+        do {
+            _ = try PackageSpeechImport.run(packages: [.codec2], root: dir.path("root"), output: dir.path("c2"), force: false)
+            Issue.record("no error")
+        } catch {
+            #expect(error.description.contains("vk5qi.raw") && error.description.contains("codec2-examples"), "\(error)")
+        }
+    }
+
     @Test func missingPackagesAndCorruptClipsAreClearErrors() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -157,10 +157,13 @@ import _SVTestSupport
         defer { dir.remove() }
         _ = try ModelImport.run(from: .campplus, source: Self.small, output: dir.path("m.safetensors"))
         let model = try SpeakerModel.load(path: dir.path("m.safetensors"))
-        let samples = (0..<16_000).map { Float(sin(Double($0) * 0.05) * 0.3 + sin(Double($0) * 0.013) * 0.2) }
+        let samples: [Float] = (0..<16_000).map { i in
+            let t = Double(i)
+            return Float(0.3 * sin(t * 0.05) + 0.2 * sin(t * 0.013))
+        }
         let (embedding, pooled) = try Embedder(model: model).embeddingAndPooledStatistics(samples: samples)
         #expect(embedding == (try Embedder(model: model).embed(samples: samples)))
-        #expect(pooled.count == model.encoder.pooledSize && pooled.allSatisfy(\.isFinite))
+        #expect(pooled.count == model.encoder.pooledSize && pooled.allSatisfy { $0.isFinite })
         let half = pooled.count / 2
         #expect(pooled[half...].allSatisfy { $0 >= 0 } && pooled[half...].contains { $0 > 0 }, "standard deviations")
         #expect(pooled[..<half].allSatisfy { $0 >= 0 }, "means of ReLU outputs")

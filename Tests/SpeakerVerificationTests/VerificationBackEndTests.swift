@@ -107,6 +107,26 @@ import _SVTestSupport
         #expect(c.accepted == (10 * c.cosine - 2 >= log(99)))
     }
 
+    /// A multi-clip model is the mean of its clips' unit embeddings (as a profile is); its clips must exist.
+    @Test func trialScoringEnrollsModelsFromSeveralClips() throws {
+        let model = try Self.model()
+        var scorer = TrialScoring(model: model)
+        scorer.audioRoot = Fixtures.path("speech")
+        scorer.enrollments = ["joe": ["speech_a_3s.wav", "speech_b_8s.wav"]]
+        let scores = try scorer.score(try TrialList.parse("1 joe speech_c_15s.wav\n0 speech_a_3s.wav speech_c_15s.wav\n", source: "t"))
+        let embedder = Embedder(model: model)
+        let a = Cosine.normalized(try embedder.embed(path: Self.speech[0])), b = Cosine.normalized(try embedder.embed(path: Self.speech[1]))
+        let c = try embedder.embed(path: Self.speech[2])
+        let mean = zip(a, b).map { ($0 + $1) / 2 }
+        #expect(abs(scores.trials[0].score - Double(Cosine.similarity(mean, c))) < 1e-5)
+        #expect(abs(scores.trials[1].score - Double(Cosine.similarity(a, c))) < 1e-5)
+        #expect(abs(scores.trials[0].score - scores.trials[1].score) > 1e-4, "the model is not its first clip")
+        scorer.enrollments = ["joe": ["speech_a_3s.wav", "gone.wav"]]
+        #expect(throws: TrialScoringError.missingAudio([Fixtures.path("speech") + "/gone.wav"])) {
+            try scorer.score(try TrialList.parse("1 joe speech_c_15s.wav\n", source: "t"))
+        }
+    }
+
     @Test func trialScoringListsMissingFilesAndUsesTheCache() throws {
         let model = try Self.model()
         let dir = try TemporaryDirectory()

@@ -244,7 +244,7 @@ struct CorpusCommand: ParsableCommand {
         @Option(name: .customLong("max-clips-per-speaker"), help: "Clips per speaker the lists draw from.") var maxClipsPerSpeaker = 100
         @Option(name: .customLong("targets-per-clip"), help: "Target partners drawn per clip.") var targetsPerClip = 2
         @Option(name: .customLong("nontargets-per-pool"), help: "Non-targets per clip from each pool (same language, same package, anywhere).")
-        var nonTargetsPerPool = 1
+        var nonTargetsPerPool = 2
         @Option(name: .customLong("short-seconds"), help: "Short / long boundary.") var shortSeconds = 1.5
         @Option(name: .long, help: "Seed of every draw.") var seed: UInt64 = 2026
 

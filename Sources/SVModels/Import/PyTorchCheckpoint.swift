@@ -309,6 +309,22 @@ public enum PyTorchCheckpointError: Error, Equatable, CustomStringConvertible {
     /// A resource limit (entries, name length, bytes decoded) was exceeded.
     case tooLarge(what: String, limit: Int)
 
+    /// For a zip error met outside a checkpoint (`ZipArchive` on other archives): what is wrong, without
+    /// the checkpoint advice; nil for the pickle and tensor cases.
+    public var zipDescription: String? {
+        switch self {
+        case .io(let e): return "cannot read the archive: \(e)"
+        case .notZipArchive(let reason): return "not a zip archive: \(reason)"
+        case .unsupportedZip(let what): return "unsupported zip archive: \(what)"
+        case .malformedZip(let what): return "damaged zip archive: \(what)"
+        case let .overlappingZipEntries(first, second): return "damaged zip archive: entries '\(first)' and '\(second)' overlap in the file"
+        case let .unsupportedZipEntry(entry, reason): return "zip entry '\(entry)' cannot be read: \(reason)"
+        case let .checksumMismatch(entry, stored, computed): return "zip entry '\(entry)' is corrupt: CRC-32 \(computed), stored \(stored)"
+        case .missingEntry(let name): return "the archive has no '\(name)'"
+        default: return nil
+        }
+    }
+
     static let convertHint = "convert it with `python3 tools/convert_checkpoint.py IN.ckpt OUT.safetensors` and import the .safetensors"
 
     public var description: String {

@@ -9,28 +9,34 @@
 /// `PyTorchCheckpointError`, and every offset and length is checked against the file size, so no
 /// byte sequence can make it trap. Entries may not share bytes of the file: otherwise one stretch
 /// of it could be read, and held, once per entry (the zip-bomb pattern).
-struct ZipArchive {
-    struct Entry: Equatable {
-        let name: String
+public struct ZipArchive {
+    public struct Entry: Equatable, Sendable {
+        public let name: String
         /// Offset of the entry's local file header.
         let localHeaderOffset: Int
         /// Offset of the entry's data, after the local header's name and extra field.
         let dataOffset: Int
-        let size: Int
-        let crc32: UInt32
-        let method: UInt16
-        let flags: UInt16
+        /// Bytes of the entry in the file (compressed size).
+        public let size: Int
+        /// Bytes once decompressed, as the central directory declares them.
+        public let uncompressedSize: Int
+        public let crc32: UInt32
+        /// 0 stored, 8 deflate.
+        public let method: UInt16
+        public let flags: UInt16
     }
 
     let source: any ModelByteSource
     /// Entries in central-directory order.
-    let entries: [Entry]
+    public let entries: [Entry]
     private let index: [String: Int]
 
     /// Largest central directory accepted (a checkpoint with a million tensors needs ~100 MB).
     static let maxCentralDirectoryBytes = 256 << 20
 
-    init(source: any ModelByteSource) throws(PyTorchCheckpointError) {
+    /// Reads and checks the central directory (errors are `PyTorchCheckpointError`'s zip cases, whose
+    /// `zipDescription` says what is wrong without the checkpoint advice).
+    public init(source: any ModelByteSource) throws(PyTorchCheckpointError) {
         self.source = source
         let directory = try Self.locateCentralDirectory(source)
         entries = try Self.parseCentralDirectory(source, directory)
@@ -40,7 +46,14 @@ struct ZipArchive {
         self.index = index
     }
 
-    func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
+    public func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
+
+    /// The entry's bytes as they lie in the file (compressed for method 8), unchecked: for a caller
+    /// that decompresses them and checks `crc32` itself. Encrypted entries are refused.
+    public func rawBytes(of entry: Entry) throws(PyTorchCheckpointError) -> [UInt8] {
+        if entry.flags & 0x1 != 0 { throw .unsupportedZipEntry(entry: entry.name, reason: "it is encrypted") }
+        return try Self.read(source, at: entry.dataOffset, count: entry.size, what: "entry '\(entry.name)'")
+    }
 
     /// The stored bytes of `entry`, CRC-checked.
     func contents(of entry: Entry) throws(PyTorchCheckpointError) -> [UInt8] {
@@ -186,9 +199,10 @@ struct ZipArchive {
             if method == 0, flags & 1 == 0, compressed != uncompressed {
                 throw .malformedZip("stored entry '\(name)' has compressed size \(compressed) ≠ size \(uncompressed)")
             }
+            guard uncompressed <= UInt64(Int.max) else { throw .malformedZip("entry '\(name)': size \(uncompressed) is out of range") }
             let dataOffset = try dataOffset(source, name: name, localHeaderOffset: Int(localOffset), size: Int(compressed))
             entries.append(Entry(name: name, localHeaderOffset: Int(localOffset), dataOffset: dataOffset, size: Int(compressed),
-                                 crc32: crc, method: method, flags: flags))
+                                 uncompressedSize: Int(uncompressed), crc32: crc, method: method, flags: flags))
             p = end
         }
         return entries

@@ -47,18 +47,18 @@ public enum PackageSpeechImport {
             var report = PackageReport(package: package.rawValue, licence: package.licence)
             let clips = maxClips.map { n in all.count <= n ? all : (0..<n).map { all[$0 * all.count / n] } } ?? all
             var seen: [UInt64: [SpeechPackage.Clip]] = [:]   // digest of the files → clips kept with it (duplicates kept once)
+            let files = try PackageFiles(package: package, root: root)
             for (k, clip) in clips.enumerated() {
                 progress(package.rawValue, k, clips.count)
                 report.clipsRead += 1
-                let source = "\(root)/\(package.folder)/\(clip.path)"
-                let bytes = try clipBytes(clip, package: package, root: root)
+                let bytes = try clipBytes(clip, files)
                 // Equal digests are compared byte for byte, so a collision never drops a clip.
                 let digest = fnv1a(bytes), earlier = seen[digest] ?? []
                 var duplicate = false
-                for kept in earlier where try clipBytes(kept, package: package, root: root) == bytes { duplicate = true; break }
+                for kept in earlier where try clipBytes(kept, files) == bytes { duplicate = true; break }
                 if duplicate { report.duplicates += 1; continue }
                 seen[digest] = earlier + [clip]
-                let (audio, sourceRate) = try decode(clip, package: package, root: root)
+                let (audio, sourceRate) = try decode(clip, files)
                 guard audio.duration >= minimumSeconds else { report.droppedShort += 1; continue }
                 let stem = ["ogg", "wav", "raw"].reduce(clip.path) { $0.replacingOccurrences(of: ".\($1)", with: "") }
                 let relative = "\(package.rawValue)/\(stem).wav"
@@ -88,15 +88,9 @@ public enum PackageSpeechImport {
     }
 
     /// The bytes of a clip's files, in order (what the duplicate check compares).
-    static func clipBytes(_ clip: SpeechPackage.Clip, package: SpeechPackage, root: String) throws(CorpusError) -> Data {
+    static func clipBytes(_ clip: SpeechPackage.Clip, _ files: PackageFiles) throws(CorpusError) -> Data {
         var bytes = Data()
-        for part in clip.parts {
-            let path = "\(root)/\(package.folder)/\(part)"
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw .gameData(path: path, reason: "cannot read it (\(package.rawValue))")
-            }
-            bytes.append(data)
-        }
+        for part in clip.parts { bytes.append(try files.bytes(part)) }
         return bytes
     }
 
@@ -104,27 +98,16 @@ public enum PackageSpeechImport {
     static let joinGapSeconds = 0.1
 
     /// The clip at 16 kHz mono (its parts joined with `joinGapSeconds` of silence) and the source rate.
-    static func decode(_ clip: SpeechPackage.Clip, package: SpeechPackage, root: String) throws(CorpusError) -> (AudioClip, Int) {
+    static func decode(_ clip: SpeechPackage.Clip, _ files: PackageFiles) throws(CorpusError) -> (AudioClip, Int) {
         var samples: [Float] = [], sourceRate = 0
         for part in clip.parts {
-            let path = "\(root)/\(package.folder)/\(part)"
-            do {
-                let audio: AudioClip
-                if let rate = package.rawSampleRate, part.hasSuffix(".raw") {
-                    sourceRate = rate
-                    audio = try readRaw16(path: path, sampleRate: rate)
-                } else {
-                    sourceRate = try AudioFile.info(path: path).sampleRate
-                    audio = try AudioFile.readMono(path: path, sampleRate: outputRate)
-                }
-                if !samples.isEmpty { samples += [Float](repeating: 0, count: Int(joinGapSeconds * Double(outputRate))) }
-                samples += audio.samples
-            } catch {
-                throw .gameData(path: path, reason: "\(package.rawValue): \(error.description)")
-            }
+            let (audio, rate) = try files.decode(part, outputRate: outputRate)
+            if !samples.isEmpty { samples += [Float](repeating: 0, count: Int(joinGapSeconds * Double(outputRate))) }
+            samples += audio.samples
+            sourceRate = rate
         }
         do { return (try AudioClip(samples: samples, sampleRate: outputRate, source: clip.path), sourceRate) } catch {
-            throw .gameData(path: "\(root)/\(package.folder)/\(clip.path)", reason: "\(package.rawValue): \(error.description)")
+            throw .gameData(path: files.location(clip.path), reason: "\(files.package.rawValue): \(error.description)")
         }
     }
 

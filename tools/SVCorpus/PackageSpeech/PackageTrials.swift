@@ -19,7 +19,7 @@ public enum PackageTrials {
         /// Target partners drawn per clip.
         public var targetsPerClip = 2
         /// Non-targets drawn per clip from each pool: same language, same package, anywhere.
-        public var nonTargetsPerPool = 1
+        public var nonTargetsPerPool = 2
         /// Short-clip condition: both sides shorter than this; long: both at least this.
         public var shortSeconds = 1.5
         /// Clips per multi-clip enrollment model, models per speaker, and tests per model and pool.

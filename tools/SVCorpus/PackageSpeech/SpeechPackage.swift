@@ -11,6 +11,10 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
     case gcin = "gcin-voice"
     /// codec2's reference talkers: one recording each, 8 kHz (raw s16le or WAV).
     case codec2 = "codec2-examples"
+    /// Nexuiz player voices, announcer and tutorial instructor, inside `data.pk3` (a zip).
+    case nexuiz = "nexuiz-data"
+    /// Warzone 2100's narrator, taunt voices and commander, inside `base.wz` (a zip).
+    case warzone = "warzone2100-data"
 
     /// Where the package installs its audio, relative to the root (`/` or a `dpkg -x` folder).
     public var folder: String {
@@ -19,8 +23,13 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         case .hedgewars: return "usr/share/games/hedgewars/Data/Sounds/voices"
         case .gcin: return "usr/share/gcin-voice/ogg"
         case .codec2: return "usr/share/codec2"
+        case .nexuiz: return "usr/share/games/nexuiz/data/data.pk3"
+        case .warzone: return "usr/share/games/warzone2100/base.wz"
         }
     }
+
+    /// Whether `folder` is a zip archive whose members are the files.
+    public var isArchive: Bool { self == .nexuiz || self == .warzone }
 
     /// Sample rate of the package's headerless `.raw` files (signed 16-bit little-endian mono).
     public var rawSampleRate: Int? { self == .codec2 ? 8_000 : nil }
@@ -32,6 +41,8 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         case .hedgewars: return "GFDL-1.3 (Hedgewars voice packs © 2004-2006 Andrey Korotaev / Hedgewars Project)"
         case .gcin: return "3.ogg: GPL-3 or LGPL-3 (© 2014 Edward Der-Hua Liu); 5.ogg: CC-BY-3.0 (徵音梅林開發委員會錄音組 / 聲優 羅竺 Chu Lo)"
         case .codec2: return "LGPL-2.1 (codec2 test vectors © 2007-2019 David Rowe; talkers by callsign or file name)"
+        case .nexuiz: return "GPL-2+ (Nexuiz © 2002-2009 Alientrap / Lee Vermeulen; announcer Amos 'torus' Dudley; player voices Michael 'Tenshihan' Quinn)"
+        case .warzone: return "GPL-2+ (Warzone 2100 © 1999-2004 Eidos Interactive / Pumpkin Studios, 2005-2013 Warzone 2100 Project; voice actors not named)"
         }
     }
 
@@ -54,24 +65,14 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         case .hedgewars: return Self.hedgewarsLabel(relative)
         case .gcin: return Self.gcinLabel(relative)
         case .codec2: return Self.codec2Label(relative)
+        case .nexuiz: return Self.nexuizLabel(relative)
+        case .warzone: return Self.warzoneLabel(relative)
         }
     }
 
     /// Every labelled clip of the installed package, sorted by path.
     public func clips(root: String) throws(CorpusError) -> [Clip] {
-        let base = "\(root)/\(folder)"
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: base, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .gameData(path: base, reason: "package \(rawValue) is not installed there: `apt-get install \(rawValue)`, or unpack it with `dpkg -x` and pass that folder as --root")
-        }
-        guard let walker = FileManager.default.enumerator(atPath: base) else {
-            throw .gameData(path: base, reason: "cannot list the folder")
-        }
-        var clips: [Clip] = []
-        for case let relative as String in walker {
-            if let clip = label(relative) { clips.append(clip) }
-        }
-        clips.sort { $0.path < $1.path }
+        let clips = try PackageFiles(package: self, root: root).names().compactMap(label).sorted { $0.path < $1.path }
         return self == .gcin ? Self.joinSyllables(clips) : clips
     }
 
@@ -127,6 +128,16 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
         case .tuxpaint:
             let la = a.split(separator: ":").first.map(String.init), lb = b.split(separator: ":").first.map(String.init)
             return la == lb && la.map(Self.tuxpaintUncertainLanguages.contains) == true
+        case .nexuiz:
+            // Credits: torus voiced the announcer and his own player; Tenshihan the other player voices;
+            // the tutorial instructor is not named.
+            let pair = Set([a, b])
+            return !(pair.contains("torus") && pair.isDisjoint(with: ["tutorial"]))
+        case .warzone:
+            // Only pairs whose median F0 says another sex (PACKAGES.md §4): the narrator and taunt2 (~200 Hz)
+            // against taunt1 and taunt3 (83–110 Hz).
+            let high: Set = ["narrator", "taunt2"], low: Set = ["taunt1", "taunt3"]
+            return !((high.contains(a) && low.contains(b)) || (low.contains(a) && high.contains(b)))
         case .hedgewars, .gcin, .codec2: return false
         }
     }
@@ -192,5 +203,57 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
     static func codec2Label(_ relative: String) -> Clip? {
         guard let talker = codec2Talkers[relative] else { return nil }
         return Clip(path: relative, parts: [relative], speaker: talker, language: "en", kind: "talker", flags: ["one-recording"])
+    }
+
+    // MARK: - Nexuiz (members of data.pk3)
+
+    static func nexuizLabel(_ name: String) -> Clip? {
+        let parts = name.split(separator: "/").map(String.init)
+        guard name.hasSuffix(".ogg"), parts.count >= 3, parts[0] == "sound" else { return nil }
+        let stem = String(parts.last!.dropLast(4))
+        func clip(_ speaker: String, _ kind: String, _ flags: [String]) -> Clip {
+            Clip(path: name, parts: [name], speaker: speaker, language: "en", kind: kind, flags: flags)
+        }
+        switch (parts[1], parts.count) {
+        case ("player", 4...) where parts[3] == "coms" && parts[2] != "torus":
+            return clip(parts[2], "player-voice", ["processed"])   // coms/ and coms/ideas/
+        case ("player", 4) where parts[2] == "torus" && nexuizTorusLines.contains(stem):
+            return clip("torus", "player-voice", [])
+        case ("announcer", 4) where parts[2] == "male":
+            return clip("torus", "announcer", ["processed"])
+        case ("tutorial", 3) where stem != "misc-at_corp_rap":
+            return clip("tutorial", "tutorial", [])
+        default:
+            return nil
+        }
+    }
+
+    /// torus's spoken player lines (the rest of his folder is pain, death and jump sounds).
+    static let nexuizTorusLines: Set<String> = ["attack", "coverme", "flagseen", "hooah", "incoming", "letsgo", "needhelp", "taunt",
+                                                "teamshoot", "waypoint"]
+
+    // MARK: - Warzone 2100 (members of base.wz)
+
+    /// In-game message folders, the extra and tutorial lines, countdown and proximity messages: one female
+    /// narrator by pitch and style (PACKAGES.md §4), so one speaker.
+    static let warzoneNarratorFolders: Set<String> = [
+        "audio/memressp/artbat", "audio/memressp/cmndrasi", "audio/memressp/combat", "audio/memressp/console", "audio/memressp/desnseq",
+        "audio/memressp/detect", "audio/memressp/missmesg", "audio/memressp/power", "audio/memressp/productn", "audio/memressp/repair",
+        "audio/memressp/research", "audio/memressp/routing", "audio/memressp/status", "audio/memressp/struct", "audio/memressp/trnsport",
+        "audio/memressp/tutorial", "audio/memressp/vtols", "audio/extra", "audio/tutorial", "audio/countdown", "audio/proxmessages",
+    ]
+
+    static func warzoneLabel(_ name: String) -> Clip? {
+        guard name.hasSuffix(".ogg") else { return nil }
+        let folder = (name as NSString).deletingLastPathComponent, stem = ((name as NSString).lastPathComponent as NSString).deletingPathExtension
+        func clip(_ speaker: String, _ flags: [String]) -> Clip {
+            Clip(path: name, parts: [name], speaker: speaker, language: "en", kind: "game-voice", flags: flags)
+        }
+        if warzoneNarratorFolders.contains(folder) { return clip("narrator", ["merged-folders"]) }
+        if folder.hasPrefix("audio/taunts/taunt"), !stem.hasPrefix("haha") { return clip(String(folder.dropFirst("audio/taunts/".count)), []) }
+        if folder == "audio/memressp/cmndrvoc" { return clip("commander", ["processed"]) }
+        // Left out: the radio-filtered pilots (perhaps three people under one folder), the NEXUS AI and the
+        // whispered Collective (processed), jingles and sound effects.
+        return nil
     }
 }
