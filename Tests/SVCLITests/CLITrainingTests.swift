@@ -213,5 +213,14 @@ import _SVTestSupport
         #expect(again.status == 1 && again.stderr.contains("already has a MagNetO network"), "\(again)")
         let badLabels = try spkv(common + ["--labels", "videos", "--output", dir.path("z")], binary: "spkv-train")
         #expect(badLabels.status != 0 && badLabels.stderr.contains("labels"), "\(badLabels)")
+        // Held-out sources leave after the cached extraction; an unknown one is named with the corpus's sources.
+        let unknown = try spkv(common + ["--exclude-source", "nexuiz-data", "--output", dir.path("z")], binary: "spkv-train")
+        #expect(unknown.status != 0 && unknown.stderr.contains("nexuiz-data") && unknown.stderr.contains("tiny"), "\(unknown)")
+        let everything = try spkv(common + ["--exclude-source", "tiny", "--output", dir.path("z")], binary: "spkv-train")
+        #expect(everything.status != 0 && everything.stdout.contains("left out") && !FileManager.default.fileExists(atPath: dir.path("z")),
+                "\(everything)")
+        // Clusters of unlabeled utterances need unlabeled utterances.
+        let noUnlabeled = try spkv(common + ["--unlabeled-clusters", "2", "--output", dir.path("z")], binary: "spkv-train")
+        #expect(noUnlabeled.status != 0 && noUnlabeled.stderr.contains("2 clusters for 0 unlabeled utterances"), "\(noUnlabeled)")
     }
 }

@@ -38,6 +38,8 @@ struct MagNetOCommand: ParsableCommand {
     @Option(help: "Stage 2 learning rate (SGD momentum 0.9, halved every --refine-steps/5).") var refineLr = 0.1
     @Option(name: .customLong("exclude-source"), help: "Leave out the utterances of this source (meta.tsv's engine column, e.g. a package held out for evaluation); repeatable.")
     var excludeSources: [String] = []
+    @Option(name: .customLong("unlabeled-clusters"), help: "With --labels speakers: put the corpus's unlabeled utterances (speaker '-', e.g. game speech) into this many spherical k-means clusters and use them as speakers too (0: each is its own label, so never a target).")
+    var unlabeledClusters = 0
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Option(help: "Threads for embedding the corpus.") var threads = 2
 
@@ -59,6 +61,7 @@ struct MagNetOCommand: ParsableCommand {
         guard prior > 0, prior < 1 else { throw ValidationError("--prior must be between 0 and 1 (exclusive); got \(prior)") }
         guard hardFraction > 0, hardFraction <= 1 else { throw ValidationError("--hard-fraction must be in (0, 1]; got \(hardFraction)") }
         try checkRange(refineSteps, 0...10_000_000, "--refine-steps")
+        try checkRange(unlabeledClusters, 0...1_000_000, "--unlabeled-clusters")
         try checkRange(refineLr, 1e-9...100, "--refine-lr")
     }
 
@@ -103,7 +106,7 @@ struct MagNetOCommand: ParsableCommand {
         }
 
         // Held-out sources leave after extraction, so one cache serves every held-out choice.
-        var speakerLabels = data.labels
+        var speakerLabels = data.labels, labeled = data.labeled
         if !excludeSources.isEmpty {
             let known = Set(data.train.map(\.engine))
             for source in excludeSources where !known.contains(source) {
@@ -112,7 +115,19 @@ struct MagNetOCommand: ParsableCommand {
             let kept = data.train.indices.filter { !excludeSources.contains(data.train[$0].engine) }
             inputs = inputs.subset(kept)
             speakerLabels = kept.map { data.labels[$0] }
+            labeled = kept.map { data.labeled[$0] }
             print("left out \(data.train.count - kept.count) utterances of \(excludeSources.joined(separator: ", ")); \(kept.count) train")
+        }
+        // Unlabeled utterances (e.g. game speech) as k-means clusters of their own, beside the labelled speakers.
+        if unlabeledClusters > 0, config.labels == .speakers {
+            let rows = labeled.indices.filter { !labeled[$0] }
+            guard rows.count >= unlabeledClusters else {
+                throw TrainingError.config(key: "unlabeled-clusters", reason: "\(unlabeledClusters) clusters for \(rows.count) unlabeled utterances")
+            }
+            let clusters = MagNetOTrainer.clusterLabels(inputs: inputs.subset(rows), clusters: unlabeledClusters, seed: config.seed)
+            let base = (speakerLabels.max() ?? -1) + 1
+            for (row, cluster) in zip(rows, clusters) { speakerLabels[row] = base + cluster }
+            print("unlabeled: \(rows.count) utterances in \(unlabeledClusters) k-means clusters, labelled beside \(Set(labeled.indices.filter { labeled[$0] }.map { speakerLabels[$0] }).count) speakers")
         }
 
         // Stage 2 (optional): the refined embedding layer replaces the model's, for both output files.
@@ -170,7 +185,7 @@ struct MagNetOCommand: ParsableCommand {
         // Model files: the frozen model's tensors plus the network; the offset in spkv.scoring.
         let provenance = ["kind": "cosine", "labels": config.labels.rawValue, "pair_labels": "\(Set(pairLabels).count)",
                           "utterances": "\(inputs.count)", "corpus_id": data.id, "steps": "\(config.steps)",
-                          "excluded_sources": excludeSources.joined(separator: ","),
+                          "excluded_sources": excludeSources.joined(separator: ","), "unlabeled_clusters": "\(unlabeledClusters)",
                           "calibrator_scale": "\(c.scale)", "calibrator_offset": "\(c.offset)",
                           "loss_calibrator": String(format: "%.6f", before), "loss_trained": String(format: "%.6f", after),
                           "refine_steps": "\(refinement != nil ? refineSteps : 0)"]

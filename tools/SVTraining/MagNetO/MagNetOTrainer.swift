@@ -110,13 +110,27 @@ public final class MagNetOTrainer {
         offset = Variable.parameter(Tensor(shape: [1], values: [Float(calibrator.offset)]), name: "magneto.offset")
     }
 
-    /// Prior-weighted logistic regression on every pair i < j (cosines by one GEMM).
+    /// Most pairs of each class the global calibrator is fitted on: a few thousand utterances make tens of
+    /// millions of pairs, and Newton's method over them all takes minutes for no gain in a two-parameter fit.
+    static let calibratorPairsPerClass = 2_000_000
+
+    /// Prior-weighted logistic regression on the pairs i < j (cosines by one GEMM): all of them, or where a
+    /// class has more than `calibratorPairsPerClass`, an even random share of that class (each class is
+    /// averaged on its own in the objective, so thinning one leaves it unbiased). Deterministic.
     static func fitCalibrator(unit: [Float], count n: Int, dimension d: Int, labels: [Int], prior: Double) throws(TrainingError) -> LinearCalibration {
         let gram = gramMatrix(unit, count: n, dimension: d)
+        var targetPairs = 0
+        for i in 0..<n { for j in (i + 1)..<n where labels[i] == labels[j] { targetPairs += 1 } }
+        let nontargetPairs = n * (n - 1) / 2 - targetPairs
+        func share(_ count: Int) -> Double { count <= calibratorPairsPerClass ? 1 : Double(calibratorPairsPerClass) / Double(count) }
+        let keepTarget = share(targetPairs), keepNontarget = share(nontargetPairs)
+        var rng = SplitMix64(seed: 0x6361_6c69_6272_6174)
         var targets: [Double] = [], nontargets: [Double] = []
         for i in 0..<n {
             for j in (i + 1)..<n {
-                if labels[i] == labels[j] { targets.append(Double(gram[i * n + j])) } else { nontargets.append(Double(gram[i * n + j])) }
+                let target = labels[i] == labels[j], keep = target ? keepTarget : keepNontarget
+                if keep < 1, Double(rng.next() >> 11) * 0x1p-53 >= keep { continue }
+                if target { targets.append(Double(gram[i * n + j])) } else { nontargets.append(Double(gram[i * n + j])) }
             }
         }
         do { return try LinearCalibration.fit(targets: targets, nontargets: nontargets, prior: prior) } catch {
