@@ -86,6 +86,32 @@ import _SVTestSupport
         try Self.expectEmbeddingsLike3DSpeaker(model, golden: "campplus/campplus_real_golden.safetensors")
     }
 
+    /// The shipped MagNetO default is the default CAM++ plus a magnitude network: the same embedding
+    /// directions, magnitudes read from its 1,024 pooled statistics, and the README's main job decided at
+    /// the Bayes threshold with no --threshold (Joe accepted, the other character rejected).
+    @Test func theShippedMagNetODefaultVerifiesJoe() throws {
+        let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models").standardized.path
+        let magneto = try SpeakerModel.load(path: "\(models)/campplus-zh-en-16k-magneto-v1.safetensors")
+        let plain = try SpeakerModel.load(path: "\(models)/campplus-zh-en-16k-v1.safetensors")
+        let network = try #require(magneto.magnitudeNetwork)
+        #expect(network.inputSize == 1_024 && magneto.checksum != plain.checksum)
+        let sample = "\(models)/samples/fotaq-joe"
+        let a = try Embedder(model: magneto).embed(path: "\(sample)/joe_7400B3J1.flac")
+        let b = try Embedder(model: plain).embed(path: "\(sample)/joe_7400B3J1.flac")
+        #expect(Cosine.similarity(a, b) > 0.99999, "same encoder, only the length differs")
+        let norm = a.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(norm > 1 && norm < 20, "magnitude \(norm)")
+        let enrollment = ["joe_13001EJ1", "joe_370007J1", "joe_JOE00942", "joe_JOE03021"].map { "\(sample)/\($0).flac" }
+        let profile = try Enrollment.enroll(name: "joe", paths: enrollment, model: magneto)
+        func verify(_ clip: String) throws -> VerificationResult {
+            try Verification.verify(profile: profile, profilePath: "joe.json", audioPath: "\(sample)/\(clip).flac", model: magneto,
+                                    threshold: nil, prior: 0.01)
+        }
+        let joe = try verify("joe_7400B3J1"), other = try verify("other_400008P3")
+        #expect(joe.accepted && !other.accepted, "Joe \(joe.score), other \(other.score), threshold \(joe.threshold)")
+        #expect(abs(joe.threshold - log(99.0)) < 1e-9 && joe.llr != nil)
+    }
+
     /// One workspace serves two CAM++ models of different sizes and inputs of different lengths: its
     /// regions follow the encoder (laid out for the small network, they would be too small for the
     /// large one), and every result equals a fresh workspace's.
