@@ -86,13 +86,15 @@ import _SVTestSupport
         try Self.expectEmbeddingsLike3DSpeaker(model, golden: "campplus/campplus_real_golden.safetensors")
     }
 
-    /// The shipped MagNetO default is the default CAM++ plus a magnitude network: the same embedding
+    /// The shipped MagNetO models (fp32 default, int8) are their base CAM++ plus a magnitude network: the same embedding
     /// directions, magnitudes read from its 1,024 pooled statistics, and the README's main job decided at
     /// the Bayes threshold with no --threshold (Joe accepted, the other character rejected).
-    @Test func theShippedMagNetODefaultVerifiesJoe() throws {
+    @Test(arguments: [("campplus-zh-en-16k-magneto-v1", "campplus-zh-en-16k-v1"),
+                      ("campplus-zh-en-16k-int8-magneto-v1", "campplus-zh-en-16k-int8-v1")])
+    func theShippedMagNetOModelsVerifyJoe(_ names: (String, String)) throws {
         let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../models").standardized.path
-        let magneto = try SpeakerModel.load(path: "\(models)/campplus-zh-en-16k-magneto-v1.safetensors")
-        let plain = try SpeakerModel.load(path: "\(models)/campplus-zh-en-16k-v1.safetensors")
+        let magneto = try SpeakerModel.load(path: "\(models)/\(names.0).safetensors")
+        let plain = try SpeakerModel.load(path: "\(models)/\(names.1).safetensors")
         let network = try #require(magneto.magnitudeNetwork)
         #expect(network.inputSize == 1_024 && magneto.checksum != plain.checksum)
         let sample = "\(models)/samples/fotaq-joe"
