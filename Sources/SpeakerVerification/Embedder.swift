@@ -89,8 +89,9 @@ public final class Embedder {
         lastMagnitude = a
     }
 
-    /// The encoder's embedding and the pooled statistics it was computed from (after the pooling
-    /// batch norm): what MagNetO training reads. Never scaled by a magnitude.
+    /// The encoder's embedding and the pooled statistics it was computed from (what its embedding layer
+    /// reads: ECAPA-TDNN's after the pooling batch norm, CAM++'s mean and standard deviation): what MagNetO
+    /// training reads. Never scaled by a magnitude.
     public func embeddingAndPooledStatistics(samples: [Float], source: String = "<memory>") throws(EmbeddingError)
         -> (embedding: [Float], pooled: [Float]) {
         let e = try encoderEmbedding(samples: samples, source: source)

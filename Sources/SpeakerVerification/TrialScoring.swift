@@ -61,14 +61,18 @@ public struct TrialScoring {
 
         // All files, trials first then cohort, each once; check they all exist before any work.
         var order: [String] = [], seen = Set<String>()
+        for (model, clips) in enrollments where clips.isEmpty {
+            throw .scoring("enrollment model '\(model)' has no clips")
+        }
         let files = trials.flatMap { [$0.enroll, $0.test] }.flatMap { enrollments[$0] ?? [$0] } + cohortPaths
         for name in files where seen.insert(name).inserted { order.append(name) }
         let missing = order.filter { !FileManager.default.fileExists(atPath: resolve($0)) }
         guard missing.isEmpty else { throw .missingAudio(missing.map(resolve)) }
 
         var embeddings = try embedAll(order)
-        for model in Set(trials.map(\.enroll)) {
-            guard let clips = enrollments[model], !clips.isEmpty else { continue }
+        // Models may stand on either side of a trial.
+        for model in Set(trials.flatMap { [$0.enroll, $0.test] }) {
+            guard let clips = enrollments[model] else { continue }
             var sum = [Double](repeating: 0, count: self.model.embeddingSize)
             for clip in clips {
                 for (i, v) in (backend.isMagNetO ? embeddings[clip]! : Cosine.normalized(embeddings[clip]!)).enumerated() { sum[i] += Double(v) }

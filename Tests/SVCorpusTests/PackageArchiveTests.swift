@@ -75,11 +75,16 @@ import _SVTestSupport
             Member(name: "sound/player/marine/coms/attack.ogg", data: b, deflate: false),
             Member(name: "sound/tutorial/1-welcome.ogg", data: a + [], deflate: true),         // same bytes as torus's: a duplicate
             Member(name: "models/player/marine.zym.sounds", data: Array("x".utf8), deflate: true),
+            // Names that would write outside the output folder are never clips.
+            Member(name: "sound/player/../coms/../../../../../escaped.ogg", data: b, deflate: true),
+            Member(name: "sound/player/marine/coms/../../../../escaped.ogg", data: b, deflate: true),
         ])
         try Self.install(archive, in: dir, as: .nexuiz, root: "root")
         let clips = try SpeechPackage.nexuiz.clips(root: dir.path("root"))
         #expect(clips.map(\.path) == ["sound/player/marine/coms/attack.ogg", "sound/player/torus/attack.ogg", "sound/tutorial/1-welcome.ogg"])
         #expect(clips.map(\.speaker) == ["marine", "torus", "tutorial"])
+        for bad in ["/abs.ogg", "a/../b.ogg", "./a.ogg", "a//b.ogg", "a\\b.ogg", ""] { #expect(!PackageFiles.isPlainRelativePath(bad), "\(bad)") }
+        #expect(PackageFiles.isPlainRelativePath("sound/player/torus/attack.ogg"))
         let files = try PackageFiles(package: .nexuiz, root: dir.path("root"))
         #expect(Array(try files.bytes("sound/player/torus/attack.ogg")) == a)
         #expect(Array(try files.bytes("sound/player/marine/coms/attack.ogg")) == b)
@@ -110,7 +115,7 @@ import _SVTestSupport
         #expect(long.contains(member) && long.contains("declared"), "\(long)")
         let short = importing([Member(name: member, data: a, deflate: true, sizeOverride: a.count + 10)], "short")
         #expect(short.contains(member) && short.contains("declares \(a.count + 10)"), "\(short)")
-        // Cut inside the central directory: the archive, not a member, is named.
+        // Cut before its end record: the archive, not a member, is named.
         try FileManager.default.createDirectory(atPath: dir.path("cut/\((SpeechPackage.warzone.folder as NSString).deletingLastPathComponent)"),
                                                 withIntermediateDirectories: true)
         let whole = Self.zip([Member(name: member, data: a, deflate: true)])

@@ -82,6 +82,19 @@ import Testing
             #expect(!clips.contains(t.test))
             #expect(t.target == (Self.speaker(clips[0]) == Self.speaker(t.test)))
         }
+        // Rows that are not a package's labelled clips (unlabeled game speech after a merge) give no trial, and
+        // a merged corpus's `name/package/key` speakers keep the package's rules.
+        var merged = Self.rows.map { row -> CorpusUtterance in
+            var r = row
+            r.speaker = "pkg/" + r.speaker
+            return r
+        }
+        merged += (0..<20).map { CorpusUtterance(id: "g\($0)", speaker: "-", recording: "g\($0)", path: "game/\($0).wav", duration: 2,
+                                                 engine: "flight-of-the-amazon-queen") }
+        let mergedAll = try #require(PackageTrials.build(merged, settings: settings).lists.first { $0.name == "all" }?.trials)
+        #expect(mergedAll.allSatisfy { !$0.enrol.hasPrefix("game/") && !$0.test.hasPrefix("game/") })
+        #expect(!mergedAll.contains { Set([Self.speaker($0.enrol), Self.speaker($0.test)]) == ["be_desc", "be_digits"] })
+        #expect(mergedAll.count == all.count)
         // Deterministic in the seed; another seed draws other pairs.
         #expect(PackageTrials.build(Self.rows, settings: settings).lists.map(\.trials) == built.lists.map(\.trials))
         settings.seed = 7

@@ -121,6 +121,13 @@ import _SVTestSupport
         #expect(abs(scores.trials[0].score - Double(Cosine.similarity(mean, c))) < 1e-5)
         #expect(abs(scores.trials[1].score - Double(Cosine.similarity(a, c))) < 1e-5)
         #expect(abs(scores.trials[0].score - scores.trials[1].score) > 1e-4, "the model is not its first clip")
+        // A model may stand on the test side too, and scores the same both ways round.
+        let reversed = try scorer.score(try TrialList.parse("1 speech_c_15s.wav joe\n", source: "t"))
+        #expect(abs(reversed.trials[0].score - scores.trials[0].score) < 1e-9)
+        scorer.enrollments = ["joe": []]
+        #expect(throws: TrialScoringError.scoring("enrollment model 'joe' has no clips")) {
+            try scorer.score(try TrialList.parse("1 joe speech_c_15s.wav\n", source: "t"))
+        }
         scorer.enrollments = ["joe": ["speech_a_3s.wav", "gone.wav"]]
         #expect(throws: TrialScoringError.missingAudio([Fixtures.path("speech") + "/gone.wav"])) {
             try scorer.score(try TrialList.parse("1 joe speech_c_15s.wav\n", source: "t"))

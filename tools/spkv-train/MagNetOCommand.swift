@@ -62,6 +62,9 @@ struct MagNetOCommand: ParsableCommand {
         guard hardFraction > 0, hardFraction <= 1 else { throw ValidationError("--hard-fraction must be in (0, 1]; got \(hardFraction)") }
         try checkRange(refineSteps, 0...10_000_000, "--refine-steps")
         try checkRange(unlabeledClusters, 0...1_000_000, "--unlabeled-clusters")
+        if unlabeledClusters > 0, labels != "speakers" {
+            throw ValidationError("--unlabeled-clusters adds clusters beside speaker labels; with --labels clusters every utterance is clustered already")
+        }
         try checkRange(refineLr, 1e-9...100, "--refine-lr")
     }
 
@@ -119,7 +122,7 @@ struct MagNetOCommand: ParsableCommand {
             print("left out \(data.train.count - kept.count) utterances of \(excludeSources.joined(separator: ", ")); \(kept.count) train")
         }
         // Unlabeled utterances (e.g. game speech) as k-means clusters of their own, beside the labelled speakers.
-        if unlabeledClusters > 0, config.labels == .speakers {
+        if unlabeledClusters > 0 {
             let rows = labeled.indices.filter { !labeled[$0] }
             guard rows.count >= unlabeledClusters else {
                 throw TrainingError.config(key: "unlabeled-clusters", reason: "\(unlabeledClusters) clusters for \(rows.count) unlabeled utterances")
@@ -129,6 +132,10 @@ struct MagNetOCommand: ParsableCommand {
             for (row, cluster) in zip(rows, clusters) { speakerLabels[row] = base + cluster }
             print("unlabeled: \(rows.count) utterances in \(unlabeledClusters) k-means clusters, labelled beside \(Set(labeled.indices.filter { labeled[$0] }.map { speakerLabels[$0] }).count) speakers")
         }
+
+        // Dense label indices again (stage 2 has one class per label).
+        let dense = Dictionary(uniqueKeysWithValues: Set(speakerLabels).sorted().enumerated().map { ($1, $0) })
+        speakerLabels = speakerLabels.map { dense[$0]! }
 
         // Stage 2 (optional): the refined embedding layer replaces the model's, for both output files.
         var file: ModelFile
@@ -154,7 +161,7 @@ struct MagNetOCommand: ParsableCommand {
         switch config.labels {
         case .speakers: pairLabels = speakerLabels
         case .clusters:
-            let k = config.clusters > 0 ? config.clusters : data.speakers.count
+            let k = config.clusters > 0 ? config.clusters : Set(speakerLabels).count
             guard k <= inputs.count else { throw TrainingError.config(key: "clusters", reason: "\(k) clusters for \(inputs.count) utterances") }
             pairLabels = MagNetOTrainer.clusterLabels(inputs: inputs, clusters: k, seed: config.seed)
             let nmi = ClusterMetrics.normalizedMutualInformation(pairLabels, speakerLabels)

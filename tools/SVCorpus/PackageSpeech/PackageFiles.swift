@@ -45,12 +45,19 @@ final class PackageFiles {
 
     /// Every file name (relative to the folder, or archive member names), unsorted.
     func names() throws(CorpusError) -> [String] {
-        if archive != nil { return Array(archiveEntries.keys) }
+        // A member name is a path the import writes under its output folder: '..', '.', absolute and
+        // backslash names could point elsewhere, so they are never clips.
+        if archive != nil { return archiveEntries.keys.filter(Self.isPlainRelativePath) }
         let base = "\(root)/\(package.folder)"
         guard let walker = FileManager.default.enumerator(atPath: base) else { throw .gameData(path: base, reason: "cannot list the folder") }
         var names: [String] = []
         for case let relative as String in walker { names.append(relative) }
         return names
+    }
+
+    static func isPlainRelativePath(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix("/") && !name.contains("\\")
+            && !name.split(separator: "/", omittingEmptySubsequences: false).contains { $0 == ".." || $0 == "." || $0.isEmpty }
     }
 
     /// Where errors about `name` point: the file, or `archive:member`.
@@ -64,16 +71,15 @@ final class PackageFiles {
             return data
         }
         guard let entry = archiveEntries[name] else { throw .gameData(path: location(name), reason: "no such member") }
+        guard entry.uncompressedSize <= Self.maxMemberBytes, entry.size <= Self.maxMemberBytes else {
+            throw .gameData(path: location(name), reason: "declares \(max(entry.size, entry.uncompressedSize)) bytes, over the \(Self.maxMemberBytes)-byte limit for a clip")
+        }
         do {
             let raw = try archive.rawBytes(of: entry)
             let data: [UInt8]
             switch entry.method {
             case 0: data = raw
-            case 8:
-                guard entry.uncompressedSize <= Self.maxMemberBytes else {
-                    throw CorpusError.gameData(path: location(name), reason: "declares \(entry.uncompressedSize) bytes, over the \(Self.maxMemberBytes)-byte limit for a clip")
-                }
-                data = try Self.inflate(raw, size: entry.uncompressedSize, name: location(name))
+            case 8: data = try Self.inflate(raw, size: entry.uncompressedSize, name: location(name))
             default:
                 throw CorpusError.gameData(path: location(name), reason: "compressed with zip method \(entry.method); only stored and deflate members are read")
             }

@@ -55,14 +55,17 @@ public enum PackageTrials {
     /// The clips that may appear in a trial, `maxClipsPerSpeaker` per speaker.
     static func eligibleClips(_ rows: [CorpusUtterance], settings: Settings) -> [Clip] {
         var bySpeaker: [String: [Clip]] = [:]
-        for row in rows.sorted(by: { $0.path < $1.path }) {
+        // Only labelled clips of a known package (a merged corpus may hold other, unlabeled speech).
+        for row in rows.sorted(by: { $0.path < $1.path }) where SpeechPackage(rawValue: row.engine) != nil {
             let voice = (try? JSONSerialization.jsonObject(with: Data(row.voice.utf8))) as? [String: String] ?? [:]
             let flags = Set((voice["flags"] ?? "").split(separator: ",").map(String.init))
             if flags.contains("several-speakers") || flags.contains("language-unknown") { continue }
-            let prefix = "\(row.engine)/"
-            let key = row.speaker.hasPrefix(prefix) ? String(row.speaker.dropFirst(prefix.count)) : row.speaker
+            // The package's own key follows `<package>/` (after a merge the speaker is `<name>/<package>/<key>`).
+            guard let marker = row.speaker.range(of: "\(row.engine)/", options: .backwards) else { continue }
+            let key = String(row.speaker[marker.upperBound...])
+            guard !key.isEmpty else { continue }
             // en_GB and en are one language here: only the accent differs.
-            let language = voice["language"].map { String($0.split(separator: "_")[0]) }
+            let language = voice["language"].flatMap { $0.split(separator: "_").first.map(String.init) }
             bySpeaker[row.speaker, default: []].append(Clip(path: row.path, speaker: row.speaker, package: row.engine, key: key,
                                                             language: language, duration: row.duration))
         }
