@@ -47,15 +47,12 @@ public enum Enrollment {
         }
         guard !clips.isEmpty else { throw .noRecordings }
         let embedder = Embedder(model: model)
-        let magneto = model.magnitudeNetwork != nil
         let rate = Double(model.features.sampleRate)
         let vad = EnergyVAD(sampleRate: model.features.sampleRate)
-        var sum = [Double](repeating: 0, count: model.embeddingSize)
+        var embeddings: [[Float]] = []
         var recordings: [SpeakerProfile.Recording] = []
         for clip in clips {
-            let embedding: [Float]
-            do { embedding = try embedder.embed(samples: clip.samples, source: clip.source) } catch { throw .embedding(error) }
-            for (i, v) in (magneto ? embedding : Cosine.normalized(embedding)).enumerated() { sum[i] += Double(v) }
+            do { embeddings.append(try embedder.embed(samples: clip.samples, source: clip.source)) } catch { throw .embedding(error) }
             recordings.append(.init(path: clip.source, seconds: Double(clip.samples.count) / rate, speechSeconds: vad.speechSeconds(clip.samples)))
         }
         let total = recordings.reduce(0) { $0 + $1.speechSeconds }
@@ -63,7 +60,19 @@ public enum Enrollment {
             throw .tooLittleSpeech(total: total, minimum: minimumSpeechSeconds,
                                    perRecording: Dictionary(recordings.map { ($0.path, $0.speechSeconds) }, uniquingKeysWith: +))
         }
-        let mean = sum.map { Float($0 / Double(clips.count)) }
-        return SpeakerProfile(name: name, modelChecksum: model.checksum, embedding: mean, recordings: recordings)
+        return SpeakerProfile(name: name, modelChecksum: model.checksum, embedding: meanEmbedding(embeddings, model: model),
+                              recordings: recordings)
+    }
+
+    /// A profile's embedding from its recordings' embeddings (`Embedder` output, at least one): the mean of
+    /// the unit vectors, or for a MagNetO model of the `a·x̂` vectors (a score is then the mean of the
+    /// per-recording LLRs).
+    public static func meanEmbedding(_ embeddings: [[Float]], model: SpeakerModel) -> [Float] {
+        precondition(!embeddings.isEmpty, "meanEmbedding: no embedding")
+        var sum = [Double](repeating: 0, count: model.embeddingSize)
+        for embedding in embeddings {
+            for (i, v) in (model.magnitudeNetwork != nil ? embedding : Cosine.normalized(embedding)).enumerated() { sum[i] += Double(v) }
+        }
+        return sum.map { Float($0 / Double(embeddings.count)) }
     }
 }

@@ -33,8 +33,8 @@ public struct TrialScoring {
     /// Or the cohort as ready embeddings of this model (e.g. `spkv embed` output); used with the paths.
     public var cohortEmbeddings: [[Float]] = []
     public var cohortTopN = 300
-    /// Multi-clip enrollment: a trial's enroll name found here is a model, the mean of these files'
-    /// embeddings as `spkv enroll` builds a profile (unit vectors; a MagNetO model's `a·x̂` vectors).
+    /// Multi-clip enrollment: a trial side named here is a model, the mean of these files' embeddings as
+    /// `spkv enroll` builds a profile (`Enrollment.meanEmbedding`).
     public var enrollments: [String: [String]] = [:]
     public var progress: (@Sendable (Int, Int) -> Void)?
 
@@ -73,11 +73,7 @@ public struct TrialScoring {
         // Models may stand on either side of a trial.
         for model in Set(trials.flatMap { [$0.enroll, $0.test] }) {
             guard let clips = enrollments[model] else { continue }
-            var sum = [Double](repeating: 0, count: self.model.embeddingSize)
-            for clip in clips {
-                for (i, v) in (backend.isMagNetO ? embeddings[clip]! : Cosine.normalized(embeddings[clip]!)).enumerated() { sum[i] += Double(v) }
-            }
-            embeddings[model] = sum.map { Float($0 / Double(clips.count)) }
+            embeddings[model] = Enrollment.meanEmbedding(clips.map { embeddings[$0]! }, model: self.model)
         }
         // Unit vectors are only needed by AS-norm; the back end normalises what it compares itself.
         let hasCohort = !(cohortPaths.isEmpty && cohortEmbeddings.isEmpty)

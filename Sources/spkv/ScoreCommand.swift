@@ -23,7 +23,7 @@ struct Score: ParsableCommand {
     @Option(help: "AS-norm cohort: a text file listing cohort audio files (relative to --audio-root), or 'spkv embed' output of this model.")
     var cohort: String?
     @Option(name: .customLong("top-n"), help: "AS-norm: the N highest cohort scores per side.") var topN = 300
-    @Option(help: "Multi-clip enrollment: lines 'MODEL CLIP CLIP …' (paths as in the trials); a trial whose enroll field is a MODEL compares with the mean of its clips' embeddings, as 'spkv enroll' does.")
+    @Option(help: "Multi-clip enrollment: lines 'MODEL CLIP CLIP …' (paths as in the trials); a trial side that is a MODEL is the mean of its clips' embeddings, as 'spkv enroll' builds a profile.")
     var enrollments: String?
     @Option(help: "MagNetO models: write an SVG scatter of cosine vs magnitude product per labelled trial (the paper's Figure 4).")
     var scatter: String?

@@ -124,7 +124,8 @@ import _SVTestSupport
         #expect(reports[0].keptSeconds > 6 * 1.8 && reports[0].keptSeconds < 6 * 3.5, "six syllables a clip: \(reports[0].keptSeconds) s")
         #expect(reports[1].clipsKept == 6 && reports[1].sampleRates[8_000] != nil, "\(reports[1])")
         let base = "\(Self.root)/usr/share/codec2"
-        let raw = try PackageSpeechImport.readRaw16(path: "\(base)/raw/vk5qi.raw", sampleRate: 8_000)
+        let raw = try PackageSpeechImport.pcm16(try Data(contentsOf: URL(fileURLWithPath: "\(base)/raw/vk5qi.raw")), sampleRate: 8_000,
+                                                source: "vk5qi.raw")
         let wav = try AudioFile.readMono(path: "\(base)/wav/vk5qi.wav")
         #expect(raw.samples.count == wav.samples.count && maxAbsDifference(raw.samples, wav.samples) < 1e-6)
         // A raw file cut inside a sample is refused, named.

@@ -128,18 +128,18 @@ final class PackageFiles {
         return output
     }
 
-    /// One file at 16 kHz mono and its source rate: raw s16le where the package has raw files,
-    /// libsndfile otherwise (archive members through a private temporary file).
-    func decode(_ name: String, outputRate: Int) throws(CorpusError) -> (AudioClip, Int) {
+    /// One file at 16 kHz mono and its source rate, from its bytes as `bytes(_:)` returned them: raw s16le
+    /// where the package has raw files, libsndfile otherwise (from the installed file, or for an archive
+    /// member from a private temporary copy of `bytes`).
+    func decode(_ name: String, bytes: Data, outputRate: Int) throws(CorpusError) -> (AudioClip, Int) {
         do {
-            if let rate = package.rawSampleRate, name.hasSuffix(".raw"), archive == nil {
-                return (try PackageSpeechImport.readRaw16(path: location(name), sampleRate: rate), rate)
+            if let rate = package.rawSampleRate, name.hasSuffix(".raw") {
+                return (try PackageSpeechImport.pcm16(bytes, sampleRate: rate, source: location(name)), rate)
             }
             var path = location(name)
             if archive != nil {
-                let folder = try scratchFolder()
-                path = "\(folder)/member.\((name as NSString).pathExtension)"
-                do { try bytes(name).write(to: URL(fileURLWithPath: path)) } catch let error as CorpusError { throw error } catch {
+                path = "\(try scratchFolder())/member.\((name as NSString).pathExtension)"
+                do { try bytes.write(to: URL(fileURLWithPath: path)) } catch {
                     throw CorpusError.unwritableOutput(path: path, reason: error.localizedDescription)
                 }
             }

@@ -30,8 +30,11 @@ public enum PackageSpeechImport {
                            progress: (String, Int, Int) -> Void = { _, _, _ in }) throws(CorpusError) -> [PackageReport] {
         precondition(!packages.isEmpty, "PackageSpeechImport: no package")
         // Every package is listed before anything is written: a missing one is an error up front.
-        var listed: [(SpeechPackage, [SpeechPackage.Clip])] = []
-        for package in packages { listed.append((package, try package.clips(root: root))) }
+        var listed: [(SpeechPackage, PackageFiles, [SpeechPackage.Clip])] = []
+        for package in packages {
+            let files = try PackageFiles(package: package, root: root)
+            listed.append((package, files, try package.clips(in: files)))
+        }
         // The recipe (packages, length limit, sampling) goes where `sameRecipe` compares it, so that another
         // import into the same folder needs --force instead of being taken for this one resumed.
         let recipe = "packages \(packages.map(\.rawValue).joined(separator: ",")); min_seconds \(minimumSeconds); max_clips \(maxClips.map { "\($0)" } ?? "all")"
@@ -43,22 +46,24 @@ public enum PackageSpeechImport {
                                             complete: false, utterances: 0, audioSeconds: 0)
         _ = try CorpusOutput.prepare(output, description: description, force: force)
         var rows: [CorpusUtterance] = [], reports: [PackageReport] = []
-        for (package, all) in listed {
+        for (package, files, all) in listed {
             var report = PackageReport(package: package.rawValue, licence: package.licence)
             let clips = maxClips.map { n in all.count <= n ? all : (0..<n).map { all[$0 * all.count / n] } } ?? all
             var seen: [UInt64: [SpeechPackage.Clip]] = [:]   // digest of the files → clips kept with it (duplicates kept once)
-            let files = try PackageFiles(package: package, root: root)
             for (k, clip) in clips.enumerated() {
                 progress(package.rawValue, k, clips.count)
                 report.clipsRead += 1
-                let bytes = try clipBytes(clip, files)
+                // Each part is read (and inflated) once, for the duplicate check and the decoding.
+                var parts: [Data] = []
+                for part in clip.parts { parts.append(try files.bytes(part)) }
+                let bytes = parts.reduce(Data(), +)
                 // Equal digests are compared byte for byte, so a collision never drops a clip.
                 let digest = fnv1a(bytes), earlier = seen[digest] ?? []
                 var duplicate = false
                 for kept in earlier where try clipBytes(kept, files) == bytes { duplicate = true; break }
                 if duplicate { report.duplicates += 1; continue }
                 seen[digest] = earlier + [clip]
-                let (audio, sourceRate) = try decode(clip, files)
+                let (audio, sourceRate) = try decode(clip, parts: parts, files)
                 guard audio.duration >= minimumSeconds else { report.droppedShort += 1; continue }
                 let stem = ["ogg", "wav", "raw"].reduce(clip.path) { $0.replacingOccurrences(of: ".\($1)", with: "") }
                 let relative = "\(package.rawValue)/\(stem).wav"
@@ -97,11 +102,12 @@ public enum PackageSpeechImport {
     /// Silence between joined parts (syllables), as between words of a slow reading.
     static let joinGapSeconds = 0.1
 
-    /// The clip at 16 kHz mono (its parts joined with `joinGapSeconds` of silence) and the source rate.
-    static func decode(_ clip: SpeechPackage.Clip, _ files: PackageFiles) throws(CorpusError) -> (AudioClip, Int) {
+    /// The clip at 16 kHz mono (its parts, whose bytes are `parts`, joined with `joinGapSeconds` of silence)
+    /// and the source rate.
+    static func decode(_ clip: SpeechPackage.Clip, parts: [Data], _ files: PackageFiles) throws(CorpusError) -> (AudioClip, Int) {
         var samples: [Float] = [], sourceRate = 0
-        for part in clip.parts {
-            let (audio, rate) = try files.decode(part, outputRate: outputRate)
+        for (part, bytes) in zip(clip.parts, parts) {
+            let (audio, rate) = try files.decode(part, bytes: bytes, outputRate: outputRate)
             if !samples.isEmpty { samples += [Float](repeating: 0, count: Int(joinGapSeconds * Double(outputRate))) }
             samples += audio.samples
             sourceRate = rate
@@ -111,17 +117,17 @@ public enum PackageSpeechImport {
         }
     }
 
-    /// A headerless signed 16-bit little-endian mono file at `sampleRate`, resampled to 16 kHz.
-    static func readRaw16(path: String, sampleRate: Int) throws(AudioError) -> AudioClip {
-        guard let data = FileManager.default.contents(atPath: path) else { throw .fileNotFound(path: path) }
+    /// A headerless signed 16-bit little-endian mono file's bytes at `sampleRate`, resampled to 16 kHz;
+    /// `source` names it in errors.
+    static func pcm16(_ data: Data, sampleRate: Int, source: String) throws(AudioError) -> AudioClip {
         guard data.count >= 2, data.count % 2 == 0 else {
-            throw .truncated(path: path, declaredFrames: (data.count + 1) / 2, readFrames: data.count / 2)
+            throw .truncated(path: source, declaredFrames: (data.count + 1) / 2, readFrames: data.count / 2)
         }
         let pcm = data.withUnsafeBytes { raw in
             (0..<data.count / 2).map { Float(Int16(littleEndian: raw.loadUnaligned(fromByteOffset: 2 * $0, as: Int16.self))) / 32_768 }
         }
         let resampled = sampleRate == outputRate ? pcm : Resampler(inputRate: sampleRate, outputRate: outputRate).process(pcm)
-        return try AudioClip(samples: resampled, sampleRate: outputRate, source: path)
+        return try AudioClip(samples: resampled, sampleRate: outputRate, source: source)
     }
 
     /// 64-bit FNV-1a of a file's bytes: the duplicate check keeps digests, not whole files.

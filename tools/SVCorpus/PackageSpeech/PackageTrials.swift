@@ -30,15 +30,14 @@ public enum PackageTrials {
         public init() {}
     }
 
-    public enum Relation: String, Sendable { case target, sameLanguage = "same-language", crossLanguage = "cross-language", unknownLanguage = "unknown-language" }
+    enum Relation { case target, sameLanguage, crossLanguage, unknownLanguage }
 
     /// One trial with what the lists split on.
-    public struct TaggedTrial: Sendable, Equatable {
-        public var trial: Trial
-        public var relation: Relation
-        public var packages: (String, String)
-        public var durations: (Double, Double)
-        public static func == (a: Self, b: Self) -> Bool { a.trial == b.trial }
+    struct TaggedTrial {
+        var trial: Trial
+        var relation: Relation
+        var packages: (String, String)
+        var durations: (Double, Double)
     }
 
     /// The named lists (file stem → trials) and the multi-clip enrollments (model id → clip paths).
@@ -102,11 +101,6 @@ public enum PackageTrials {
             tagged.append(TaggedTrial(trial: Trial(target: a.speaker == b.speaker, enrol: a.path, test: b.path),
                                       relation: relation(a, b), packages: (a.package, b.package), durations: (a.duration, b.duration)))
         }
-        // Draws `count` distinct members of `pool` that `accept`s (pools are index lists).
-        func draw(_ count: Int, from pool: [Int], _ r: inout CorpusRandom, accept: (Int) -> Bool) -> [Int] {
-            let candidates = pool.filter(accept)
-            return r.distinct(min(count, candidates.count), of: candidates.count).map { candidates[$0] }
-        }
         for i in clips.indices {
             var r = CorpusRandom(seed: settings.seed, "package-trials", i)
             let c = clips[i]
@@ -141,11 +135,17 @@ public enum PackageTrials {
         return lists
     }
 
+    /// Draws `count` distinct members of `pool` (clip indices) that `accept`s, fewer when fewer qualify.
+    static func draw(_ count: Int, from pool: [Int], _ r: inout CorpusRandom, accept: (Int) -> Bool) -> [Int] {
+        let candidates = pool.filter(accept)
+        return r.distinct(min(count, candidates.count), of: candidates.count).map { candidates[$0] }
+    }
+
     /// Models of `enrollClips` clips each (disjoint within a speaker); each model tested on clips of its
     /// speaker it does not hold, on same-language non-targets and on non-targets from anywhere.
     static func multiClipEnrollment(_ clips: [Clip], bySpeaker: [String: [Int]], byLanguage: [String: [Int]],
                                     settings: Settings) -> (models: [(model: String, clips: [String])], trials: [Trial]) {
-        var models: [(model: String, clips: [String])] = [], trials: [Trial] = []
+        var models: [(model: String, clips: [String])] = [], trials: [Trial] = [], seen = Set<Trial>()
         let k = settings.enrollClips
         for speaker in bySpeaker.keys.sorted() {
             let own = bySpeaker[speaker]!
@@ -157,16 +157,14 @@ public enum PackageTrials {
                 let id = "enroll\(k):\(speaker)#\(m + 1)"
                 models.append((id, members.map { clips[$0].path }))
                 let first = clips[members[0]]
-                let rest = own.filter { !members.contains($0) }
-                for j in r.distinct(min(settings.testsPerModel, rest.count), of: rest.count) {
-                    trials.append(Trial(target: true, enrol: id, test: clips[rest[j]].path))
+                for j in draw(settings.testsPerModel, from: own, &r, accept: { !members.contains($0) }) {
+                    trials.append(Trial(target: true, enrol: id, test: clips[j].path))
                 }
                 let pools = [first.language.flatMap { byLanguage[$0] } ?? [], Array(clips.indices)]
                 for pool in pools {
-                    let candidates = pool.filter { distinctSpeakers(first, clips[$0]) }
-                    for j in r.distinct(min(settings.testsPerModel, candidates.count), of: candidates.count) {
-                        let trial = Trial(target: false, enrol: id, test: clips[candidates[j]].path)
-                        if !trials.contains(trial) { trials.append(trial) }
+                    for j in draw(settings.testsPerModel, from: pool, &r, accept: { distinctSpeakers(first, clips[$0]) }) {
+                        let trial = Trial(target: false, enrol: id, test: clips[j].path)
+                        if seen.insert(trial).inserted { trials.append(trial) }
                     }
                 }
             }

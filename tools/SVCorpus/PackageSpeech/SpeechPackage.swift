@@ -72,7 +72,12 @@ public enum SpeechPackage: String, CaseIterable, Sendable {
 
     /// Every labelled clip of the installed package, sorted by path.
     public func clips(root: String) throws(CorpusError) -> [Clip] {
-        let clips = try PackageFiles(package: self, root: root).names().compactMap(label).sorted { $0.path < $1.path }
+        try clips(in: PackageFiles(package: self, root: root))
+    }
+
+    /// The same from the package's opened files (an archive's directory read once for listing and import).
+    func clips(in files: PackageFiles) throws(CorpusError) -> [Clip] {
+        let clips = try files.names().compactMap(label).sorted { $0.path < $1.path }
         return self == .gcin ? Self.joinSyllables(clips) : clips
     }
 

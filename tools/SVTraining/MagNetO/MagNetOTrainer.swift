@@ -119,8 +119,7 @@ public final class MagNetOTrainer {
     /// averaged on its own in the objective, so thinning one leaves it unbiased). Deterministic.
     static func fitCalibrator(unit: [Float], count n: Int, dimension d: Int, labels: [Int], prior: Double) throws(TrainingError) -> LinearCalibration {
         let gram = gramMatrix(unit, count: n, dimension: d)
-        var targetPairs = 0
-        for i in 0..<n { for j in (i + 1)..<n where labels[i] == labels[j] { targetPairs += 1 } }
+        let targetPairs = Dictionary(labels.map { ($0, 1) }, uniquingKeysWith: +).values.reduce(0) { $0 + $1 * ($1 - 1) / 2 }
         let nontargetPairs = n * (n - 1) / 2 - targetPairs
         func share(_ count: Int) -> Double { count <= calibratorPairsPerClass ? 1 : Double(calibratorPairsPerClass) / Double(count) }
         let keepTarget = share(targetPairs), keepNontarget = share(nontargetPairs)
