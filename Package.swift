@@ -16,6 +16,10 @@ let package = Package(
     name: "spkv",
     products: [
         .library(name: "SpeakerVerification", targets: ["SpeakerVerification"]),
+        // Live capture from ALSA devices for `LiveSession.run(source:)`; links libasound.
+        .library(name: "SVALSA", targets: ["SVALSA"]),
+        // The C API as a shared library (named libspkv.so and given its header by tools/c-api/install.sh).
+        .library(name: "SpkvCAPI", type: .dynamic, targets: ["SpkvCAPI"]),
         .executable(name: "spkv", targets: ["spkv"]),
         .executable(name: "spkv-bench", targets: ["spkv-bench"]),
         .executable(name: "spkv-live-bench", targets: ["spkv-live-bench"]),
@@ -48,13 +52,21 @@ let package = Package(
         .target(name: "SVFeatures", dependencies: ["SVKernels", "SVFiles"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures", "SVFiles"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVScoring", dependencies: ["SVKernels", "SVFiles"], exclude: ["README.md"], swiftSettings: swiftSettings),
-        .target(name: "SVStreaming", dependencies: ["CALSA", "SVAudio"], exclude: ["README.md"], swiftSettings: audioPathSettings),
+        .target(name: "SVStreaming", dependencies: ["SVAudio"], exclude: ["README.md"], swiftSettings: audioPathSettings),
+        // ALSA capture on its own, so that a file-only user of the library (or of libspkv) does not link libasound.
+        .target(name: "SVALSA", dependencies: ["CALSA", "SVStreaming"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SpeakerVerification",
                 dependencies: ["SVFiles", "SVKernels", "SVAudio", "SVFeatures", "SVModels", "SVScoring", "SVStreaming"],
                 exclude: ["README.md"],
                 swiftSettings: audioPathSettings),
+        // The C API (spkv.h in CSpkv/include) over the library: libspkv.so, installed by tools/c-api/install.sh.
+        .target(name: "CSpkv", path: "Sources/CSpkv"),
+        .target(name: "SpkvCAPI", dependencies: ["CSpkv", "SpeakerVerification"], exclude: ["README.md", "exports.map"],
+                swiftSettings: swiftSettings,
+                linkerSettings: [.unsafeFlags(["-Xlinker", "-soname=libspkv.so",
+                                               "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/SpkvCAPI/exports.map"])]),
         .executableTarget(name: "spkv",
-                          dependencies: ["SpeakerVerification", "SVFiles",
+                          dependencies: ["SpeakerVerification", "SVALSA", "SVStreaming", "SVKernels", "SVFiles",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: swiftSettings),
 
@@ -71,7 +83,7 @@ let package = Package(
         // MARK: - Benchmarks (printed, never asserted)
         .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification", "SVKernels"],
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
-        .executableTarget(name: "spkv-live-bench", dependencies: ["SpeakerVerification", "SVStreaming", "SVKernels", "_SVAllocationProbe"],
+        .executableTarget(name: "spkv-live-bench", dependencies: ["SpeakerVerification", "SVALSA", "SVStreaming", "SVKernels", "_SVAllocationProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "benchmarks/spkv-live-bench", swiftSettings: swiftSettings),
 
         // MARK: - Tests
@@ -88,7 +100,7 @@ let package = Package(
         .testTarget(name: "SVModelsTests", dependencies: ["SVModels", "SVAudio", "SVFeatures", "_SVTestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVScoringTests", dependencies: ["SVScoring", "SVKernels", "_SVTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVKernels", "_SVTestSupport", "_SVAllocationProbe"],
+        .testTarget(name: "SVStreamingTests", dependencies: ["SVStreaming", "SVALSA", "SVKernels", "_SVTestSupport", "_SVAllocationProbe"],
                     swiftSettings: swiftSettings),
         .testTarget(name: "SpeakerVerificationTests", dependencies: ["SpeakerVerification", "SVKernels", "_SVTestSupport", "_SVAllocationProbe"],
                     swiftSettings: swiftSettings),
@@ -98,6 +110,8 @@ let package = Package(
                     swiftSettings: swiftSettings),
         .testTarget(name: "SVTrainingTests", dependencies: ["SVTraining", "SVAutograd", "SVKernels", "SpeakerVerification",
                                                             "_SVTestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "SVCLITests", dependencies: ["SVTraining", "SpeakerVerification", "_SVTestSupport"], swiftSettings: swiftSettings),
+        // Also builds and runs C programs against libspkv.so (C/, the SpkvCAPI product) and the Python package.
+        .testTarget(name: "SVCLITests", dependencies: ["SVTraining", "SpeakerVerification", "_SVTestSupport"], exclude: ["C"],
+                    swiftSettings: swiftSettings),
     ]
 )

@@ -12,8 +12,6 @@ public protocol CaptureDevice: AnyObject {
     func read(into output: UnsafeMutablePointer<Float>) throws(CaptureError) -> Int
 }
 
-extension ALSACapture: CaptureDevice {}
-
 /// Stands in for a device that was closed while capture tries to reopen it.
 private final class ReleasedDevice: CaptureDevice {
     let sampleRate: Int, periodFrames: Int

@@ -63,8 +63,8 @@ public struct LiveVerdict: Sendable {
 /// audio heard exactly as batch `Verification.verify` does.
 public final class LiveVerifier: @unchecked Sendable {
     public let settings: LiveSettings
-    public let threshold: Double
-    public let thresholdSource: String
+    public let decision: DecisionThreshold
+    public var threshold: Double { decision.value }
     private let model: SpeakerModel
     private let profile: SpeakerProfile
     private let backend: ScoringBackend
@@ -106,13 +106,7 @@ public final class LiveVerifier: @unchecked Sendable {
                 expectedSeconds: Double = 60) throws(VerificationError) {
         do { try profile.checkCompatible(with: model, profilePath: profilePath) } catch { throw .profile(error) }
         do { backend = try ScoringBackend(model: model) } catch { throw .scoring(error.description) }
-        if let t = settings.threshold {
-            threshold = t; thresholdSource = "--threshold"
-        } else {
-            guard backend.outputsLLR else { throw .noThreshold }
-            threshold = BayesDecision.threshold(targetPrior: settings.prior)
-            thresholdSource = "Bayes threshold log((1−P)/P) at target prior P = \(settings.prior)"
-        }
+        decision = try DecisionThreshold(fixed: settings.threshold, prior: settings.prior, outputsLLR: backend.outputsLLR)
         self.model = model; self.profile = profile; self.settings = settings
         embedder = Embedder(model: model)
         rate = model.features.sampleRate
@@ -268,7 +262,7 @@ public final class LiveVerifier: @unchecked Sendable {
         do {
             let e = try embedder.embed(samples: samples, source: "live audio")
             let (cosine, llr) = backend.compare(profile.embedding, e)
-            verdict.result = VerificationResult(cosine: cosine, llr: llr, threshold: threshold, thresholdSource: thresholdSource)
+            verdict.result = decision.decide(cosine: cosine, llr: llr)
         } catch {
             verdict.reason = error.description
         }

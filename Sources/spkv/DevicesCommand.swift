@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SpeakerVerification
+import SVALSA
 import SVStreaming
 
 struct Devices: ParsableCommand {

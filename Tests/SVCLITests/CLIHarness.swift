@@ -48,17 +48,23 @@ enum SPKVBinary {
 /// What one run of `spkv` printed and returned.
 struct CLIResult: CustomStringConvertible {
     let arguments: [String]
+    var program = "spkv"
     let status: Int32
     let stdout: String
     let stderr: String
     var stdoutLines: [Substring] { stdout.split(separator: "\n", omittingEmptySubsequences: true) }
-    var description: String { "spkv \(arguments.joined(separator: " ")) -> exit \(status)\nstdout: \(stdout.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
+    var description: String { "\(program) \(arguments.joined(separator: " ")) -> exit \(status)\nstdout: \(stdout.prefix(2000))\nstderr: \(stderr.prefix(2000))" }
 }
 
-/// Runs the built `spkv` with `arguments` (and `environment` added to this process's); stdout and
-/// stderr go to files (no pipe can fill up and block the child), then are read back whole.
+/// Runs the built `spkv` with `arguments` (and `environment` added to this process's).
 func spkv(_ arguments: [String], binary name: String = "spkv", environment: [String: String] = [:]) throws -> CLIResult {
-    let binary = try SPKVBinary.require(named: name)
+    try runProcess(try SPKVBinary.require(named: name), arguments, environment: environment)
+}
+
+/// Runs `executable` with `arguments` (and `environment` added to this process's, `workingDirectory` when
+/// given); stdout and stderr go to files (no pipe can fill up and block the child), then are read back whole.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                workingDirectory: String? = nil) throws -> CLIResult {
     let scratch = try TemporaryDirectory()
     defer { scratch.remove() }
     let outPath = scratch.path("stdout"), errPath = scratch.path("stderr")
@@ -68,9 +74,10 @@ func spkv(_ arguments: [String], binary name: String = "spkv", environment: [Str
     let out = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
     let err = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
+    process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+    if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
     process.standardOutput = out
     process.standardError = err
     process.standardInput = FileHandle.nullDevice
@@ -78,9 +85,9 @@ func spkv(_ arguments: [String], binary name: String = "spkv", environment: [Str
     process.waitUntilExit()
     try out.close()
     try err.close()
-    return CLIResult(arguments: arguments, status: process.terminationStatus,
-                     stdout: try String(contentsOfFile: outPath, encoding: .utf8),
-                     stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+    return CLIResult(arguments: arguments, program: (executable as NSString).lastPathComponent, status: process.terminationStatus,
+                     stdout: try String(decoding: Data(contentsOf: URL(fileURLWithPath: outPath)), as: UTF8.self),
+                     stderr: try String(decoding: Data(contentsOf: URL(fileURLWithPath: errPath)), as: UTF8.self))
 }
 
 func spkv(_ arguments: String...) throws -> CLIResult { try spkv(arguments) }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
 import _SVTestSupport
-@testable import SVStreaming
+@testable import SVALSA
+import SVStreaming
 
 /// Real alsa-lib capture without a sound card: a `file` plugin over a `null` slave replays raw S16_LE
 /// audio as a capture device, defined by configuration text (PLATFORM.md §5).

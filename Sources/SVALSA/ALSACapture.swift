@@ -1,6 +1,7 @@
 import CALSA
 import Glibc
 import Synchronization
+import SVStreaming
 
 /// alsa-lib's own diagnostic lines ("ALSA lib pcm.c:2666 (snd_pcm_open_noupdate) Unknown PCM …"), routed
 /// here instead of stderr: the most recent ones are kept and attached to capture errors.
@@ -27,29 +28,15 @@ private func alsaLogCallback(_ message: UnsafePointer<CChar>?) {
     ALSALog.record(String(cString: message))
 }
 
-/// Why capture failed; each case names the device.
-public enum CaptureError: Error, Equatable, CustomStringConvertible {
-    case open(device: String, reason: String)
-    case configure(device: String, step: String, reason: String)
-    case read(device: String, reason: String)
-    /// The device disappeared or stopped working (unplugged, driver gone): reopen it to continue.
-    case deviceGone(device: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .open(let d, let r): return "cannot open capture device '\(d)': \(r) (list devices with 'spkv devices')"
-        case .configure(let d, let s, let r): return "capture device '\(d)' does not accept the setting \(s): \(r)"
-        case .read(let d, let r): return "reading from capture device '\(d)' failed: \(r)"
-        case .deviceGone(let d, let r): return "capture device '\(d)' is gone: \(r); check the microphone, then retry"
-        }
-    }
-
+extension CaptureError {
     /// alsa-lib's error text for `code`, plus what alsa-lib itself reported since the last error.
     static func alsa(_ code: Int32) -> String {
         let said = ALSALog.drain()
         return String(cString: snd_strerror(code)) + (said.isEmpty ? "" : " (alsa-lib: \(said.joined(separator: "; ")))")
     }
 }
+
+extension ALSACapture: CaptureDevice {}
 
 /// The sample format a device was opened with (converted to mono Float in `read`).
 public enum CaptureSampleFormat: String, Sendable {
