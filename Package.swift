@@ -50,7 +50,7 @@ let package = Package(
         .target(name: "SVKernels", dependencies: ["COpenBLAS", "CInt8Kernels", "CF32Kernels"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         .target(name: "SVAudio", dependencies: ["CSndFile", "SVFiles"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVFeatures", dependencies: ["SVKernels", "SVFiles"], exclude: ["README.md"], swiftSettings: audioPathSettings),
-        .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures", "SVFiles"], exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVModels", dependencies: ["SVKernels", "SVFeatures", "SVFiles", "SVScoring"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVScoring", dependencies: ["SVKernels", "SVFiles"], exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVStreaming", dependencies: ["SVAudio"], exclude: ["README.md"], swiftSettings: audioPathSettings),
         // ALSA capture on its own, so that a file-only user of the library (or of libspkv) does not link libasound.
@@ -81,7 +81,8 @@ let package = Package(
                           path: "tools/spkv-train", swiftSettings: swiftSettings),
 
         // MARK: - Benchmarks (printed, never asserted)
-        .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification", "SVKernels"],
+        .executableTarget(name: "spkv-bench", dependencies: ["SpeakerVerification", "SVKernels",
+                                                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "benchmarks/spkv-bench", swiftSettings: swiftSettings),
         .executableTarget(name: "spkv-live-bench", dependencies: ["SpeakerVerification", "SVALSA", "SVStreaming", "SVKernels", "_SVAllocationProbe", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "benchmarks/spkv-live-bench", swiftSettings: swiftSettings),

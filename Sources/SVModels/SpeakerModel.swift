@@ -1,5 +1,6 @@
 import Foundation
 import SVFeatures
+import SVScoring
 
 /// A loaded spkv model: the front end it was trained with and its encoder network (ECAPA-TDNN or
 /// CAM++, `spkv.architecture`), both immutable and shareable between threads.
@@ -15,6 +16,8 @@ public struct SpeakerModel: Sendable {
     public let encoder: SpeakerEncoder
     /// MagNetO's magnitude network, when the model was trained with one (`spkv-train magneto`).
     public let magnitudeNetwork: MagnitudeNetwork?
+    /// How two embeddings of this model compare (cosine, linear calibration or MagNetO), checked at load.
+    public let scoring: ScoringBackend
     /// How the encoder's weights are stored and run (fp32, or int8 with static scales).
     public let quantization: QuantizationScheme
     /// CRC-32 of the tensor data (hex): identifies the weights, e.g. in enrollment profiles.
@@ -84,6 +87,7 @@ public struct SpeakerModel: Sendable {
 
         self.quantization = quantization
         magnitudeNetwork = magnitudes
+        do { scoring = try ScoringBackend(json: metadata.scoring, hasMagnitudeNetwork: magnitudes != nil) } catch { throw .scoring(error) }
 
         func floats(_ name: String) -> [Float]? { try? file.tensors[name]?.floats().array }
         do {
@@ -185,6 +189,7 @@ public enum SpeakerModelError: Error, Equatable, CustomStringConvertible {
     case features(FeatureError)
     case encoder(ECAPAError)
     case magnitudeNetwork(MagnitudeNetworkError)
+    case scoring(ScoringBackendError)
     indirect case inFile(path: String, SpeakerModelError)
 
     func inFile(_ path: String) -> SpeakerModelError {
@@ -204,6 +209,7 @@ public enum SpeakerModelError: Error, Equatable, CustomStringConvertible {
         case .features(let e): return "front end: \(e)"
         case .encoder(let e): return "\(e)"
         case .magnitudeNetwork(let e): return "\(e)"
+        case .scoring(let e): return "\(e)"
         case .inFile(let path, let e): return "\(path): \(e)"
         }
     }

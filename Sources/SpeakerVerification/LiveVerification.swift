@@ -105,7 +105,7 @@ public final class LiveVerifier: @unchecked Sendable {
     public init(model: SpeakerModel, profile: SpeakerProfile, profilePath: String, settings: LiveSettings,
                 expectedSeconds: Double = 60) throws(VerificationError) {
         do { try profile.checkCompatible(with: model, profilePath: profilePath) } catch { throw .profile(error) }
-        do { backend = try ScoringBackend(model: model) } catch { throw .scoring(error.description) }
+        backend = model.scoring
         decision = try DecisionThreshold(fixed: settings.threshold, prior: settings.prior, outputsLLR: backend.outputsLLR)
         self.model = model; self.profile = profile; self.settings = settings
         embedder = Embedder(model: model)

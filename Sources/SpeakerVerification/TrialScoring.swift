@@ -52,8 +52,7 @@ public struct TrialScoring {
     /// The scores, plus for a MagNetO model each trial's cosine and magnitude product aᵢ·aⱼ (nil otherwise).
     public func scoreWithDetails(_ trials: [Trial]) throws(TrialScoringError)
         -> (scores: ScoreList, magnitudes: [(cosine: Double, product: Double)]?) {
-        let backend: ScoringBackend
-        do { backend = try ScoringBackend(model: model) } catch { throw .scoring(error.description) }
+        let backend = model.scoring
         let scoring = backend.config
         if backend.isMagNetO, !(cohortPaths.isEmpty && cohortEmbeddings.isEmpty) {
             throw .scoring("AS-norm is not defined for MagNetO models: their scores are already calibrated LLRs; score without a cohort")

@@ -17,14 +17,12 @@ public struct VerificationResult: Sendable, Equatable {
 public enum VerificationError: Error, Equatable, CustomStringConvertible {
     case profile(ProfileError)
     case embedding(EmbeddingError)
-    case scoring(String)
     case noThreshold
 
     public var description: String {
         switch self {
         case .profile(let e): return e.description
         case .embedding(let e): return e.description
-        case .scoring(let why): return why
         case .noThreshold:
             return "this model outputs uncalibrated cosine scores and no --threshold was given: pass --threshold, or calibrate the model first (spkv calibrate) so decisions follow a target prior"
         }
@@ -76,8 +74,7 @@ public enum Verification {
     private static func verify(profile: SpeakerProfile, profilePath: String, model: SpeakerModel, threshold: Double?, prior: Double,
                                embed: (Embedder) throws(EmbeddingError) -> [Float]) throws(VerificationError) -> VerificationResult {
         do { try profile.checkCompatible(with: model, profilePath: profilePath) } catch { throw .profile(error) }
-        let backend: ScoringBackend
-        do { backend = try ScoringBackend(model: model) } catch { throw .scoring(error.description) }
+        let backend = model.scoring
         let decision = try DecisionThreshold(fixed: threshold, prior: prior, outputsLLR: backend.outputsLLR)
         let embedding: [Float]
         do { embedding = try embed(Embedder(model: model)) } catch { throw .embedding(error) }

@@ -1,16 +1,16 @@
 import CSpkv
 import SpeakerVerification
 
-/// What an `spkv_model *` points to: the model, its scoring back end (checked at load), and the C strings
+/// What an `spkv_model *` points to: the model, its scoring back end, and the C strings
 /// `spkv_model_get_info` hands out.
 final class ModelHandle {
     let model: SpeakerModel
     let backend: ScoringBackend
     let architecture: CString, quantization: CString, checksum: CString
 
-    init(model: SpeakerModel) throws(ScoringBackendError) {
+    init(model: SpeakerModel) {
         self.model = model
-        backend = try ScoringBackend(model: model)
+        backend = model.scoring
         architecture = CString(model.encoder.architecture)
         quantization = CString(model.quantization.kind == .int8Static ? "int8" : "fp32")
         checksum = CString(model.checksum)
@@ -32,7 +32,7 @@ public func spkvModelLoad(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePoi
         let f = "spkv_model_load"
         let path = try string(path, "path", in: f)
         let out = try required(out, "out", in: f)
-        out.pointee = makeHandle(try ModelHandle(model: SpeakerModel.load(path: path)))
+        out.pointee = makeHandle(ModelHandle(model: try SpeakerModel.load(path: path)))
         return SPKV_OK
     }
 }

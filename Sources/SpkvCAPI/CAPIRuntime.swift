@@ -38,7 +38,6 @@ func fail(_ error: any Error) -> spkv_status {
         switch e {
         case .profile(let inner): return fail(inner)
         case .embedding(let inner): return fail(inner)
-        case .scoring(let why): return fail(SPKV_ERROR_MODEL, why)
         case .noThreshold: return fail(SPKV_ERROR_NOT_CALIBRATED, e.description)
         }
     case let e as LiveSessionError: return fail(SPKV_ERROR_INVALID_ARGUMENT, e.description)

@@ -3,6 +3,8 @@ import Foundation
 import SpeakerVerification
 import SVKernels
 
+extension ActivationCalibration: ExpressibleByArgument {}
+
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Post-training int8 quantisation of a model, calibrated on audio.",
@@ -25,12 +27,11 @@ struct Quantize: ParsableCommand {
     @Option(help: "Calibration audio list (one path per line).") var calibration: String?
     @Option(help: "Quantise with these input scales (a --save-scales file) instead of calibrating.") var scales: String?
     @Option(help: "Also write the measured input scales here (JSON).") var saveScales: String?
-    @Option(help: "How activation scales are chosen: mse, max or percentile.") var method = "mse"
+    @Option(help: "How activation scales are chosen: mse, max or percentile.") var method = ActivationCalibration.mse
     @Option(help: "Percentile of |x| for --method percentile.") var percentile = 99.99
     @Option(name: .shortAndLong, help: "int8 model file to write.") var output: String
 
     func validate() throws {
-        guard ActivationCalibration(rawValue: method) != nil else { throw ValidationError("--method must be mse, max or percentile") }
         guard percentile > 50, percentile <= 100 else { throw ValidationError("--percentile must be in (50, 100]") }
         guard (calibration == nil) != (scales == nil) else { throw ValidationError("give exactly one of --calibration and --scales") }
     }
@@ -43,7 +44,7 @@ struct Quantize: ParsableCommand {
                 try PostTrainingQuantization.quantize(modelPath: model, calibration: try .read(path: scales), outputPath: output)
             } else {
                 try PostTrainingQuantization.quantize(
-                    modelPath: model, calibrationPaths: paths, method: ActivationCalibration(rawValue: method)!,
+                    modelPath: model, calibrationPaths: paths, method: method,
                     percentile: percentile, outputPath: output)
             }
             if let saveScales { try c.write(path: saveScales) }

@@ -9,7 +9,7 @@ struct SPKV: ParsableCommand {
         abstract: "Speaker verification with ECAPA-TDNN: enroll, verify, score trial lists, evaluate, calibrate.",
         discussion: """
             Exit codes: 0 success (verify: accept), 2 verify: reject, 1 error (the reason is printed on stderr), \
-            64 usage error. Models are spkv model files (safetensors-compatible, see models/README.md).
+            64 usage error. Models are spkv model files (safetensors-compatible, see models/FORMAT.md).
             """,
         version: SpeakerVerification.version,
         subcommands: [Embed.self, Enroll.self, Verify.self, Score.self, Eval.self, Calibrate.self,

@@ -123,11 +123,10 @@ import _SVTestSupport
         // Network without the MagNetO back end, and the back end without a network.
         var file = try Self.baseFile()
         for t in try net.tensors() { file.tensors[t.name] = t }
-        let orphan = try SpeakerModel(file: file)
-        #expect { try ScoringBackend(model: orphan) } throws: { "\($0)".contains("magnitude network") }
+        #expect { try SpeakerModel(file: file) } throws: { "\($0)".contains("magnitude network") }
         var noNet = try Self.baseFile()
         noNet.metadata.scoring = ScoringConfig.magneto(offset: 0, prior: 0.01).jsonString()
-        #expect { try ScoringBackend(model: try SpeakerModel(file: noNet)) } throws: { "\($0)".contains("no magnitude network") }
+        #expect { try SpeakerModel(file: noNet) } throws: { "\($0)".contains("no magnitude network") }
         // A network for another pooled width, a missing bias.
         var wrong = try Self.baseFile()
         for t in try Self.network(inputs: 10).tensors() { wrong.tensors[t.name] = t }

@@ -14,7 +14,7 @@ import Testing
         #expect(Self.files.count >= 4, "models/: \(Self.files)")
         for name in Self.files {
             let model = try SpeakerModel.load(path: Self.models.appendingPathComponent(name).path)
-            let backend = try ScoringBackend(model: model)
+            let backend = model.scoring
             let stem = String(name.dropLast(".safetensors".count))
             #expect(FileManager.default.fileExists(atPath: Self.models.appendingPathComponent(stem + ".md").path), "\(name) has no model card")
             #expect(name.contains("-magneto-") == backend.isMagNetO, "\(name): MagNetO in the name iff in the scoring back end")

@@ -14,6 +14,7 @@
 //   total     features + encoder (the load is a one-off and is reported on its own)
 // for each audio length, then GEMM GFLOP/s at every distinct sgemm shape the encoder issues for 5 s.
 
+import ArgumentParser
 import Foundation
 import SVKernels
 import SpeakerVerification
@@ -52,64 +53,51 @@ struct Options {
     var json = false
     /// Only time GEMM at these (M, N, K) shapes.
     var gemmShapes: [(m: Int, n: Int, k: Int)] = []
+}
 
-    static let usage = """
-        usage: spkv-bench [--channels 512,1024,1024:1536] [--seconds 3,5,10] [--repeats N] [--warmup N]
-                          [--load-repeats N] [--threads N] [--model PATH] [--no-gemm] [--json]
-               spkv-bench --gemm-shapes MxNxK,... [--threads N]
-          --channels   models to build with seeded random weights: C (MFA = 3·C) or C:MFA, comma-separated
-          --model      time this model file instead (no random models are built)
-          --seconds    audio lengths in seconds, comma-separated
-          --repeats    timed runs per length (after --warmup untimed runs)
-          --threads    OpenBLAS threads
-          --no-gemm    skip the GEMM-at-model-shapes section
-          --int8       also time the int8 convolutions (quantise + pack + int8 GEMM) at the encoder's shapes
-          --json       print one JSON object instead of tables
-          --gemm-shapes  only time GEMM (C[M×N] += A[M×K]·B[K×N], row-major) at these shapes
-        """
+/// The command line (ArgumentParser, like `spkv`): lists are comma-separated and checked in `validate`.
+struct Arguments: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "spkv-bench",
+        abstract: "Wall-clock benchmark of the embedding pipeline (load, features, encoder) and of GEMM at the encoder's shapes.",
+        discussion: "Printed, never asserted. `spkv-bench --gemm-shapes MxNxK,...` times only GEMM (C[M×N] += A[M×K]·B[K×N], row-major).")
 
-    static func parse(_ arguments: [String]) -> Options {
+    @Option(help: "Models to build with seeded random weights: C (MFA = 3·C) or C:MFA, comma-separated.")
+    var channels = "512,1024,1024:1536"
+    @Option(help: "Time this model file instead (no random models are built).") var model: String?
+    @Option(help: "Audio lengths in seconds (≥ 0.5), comma-separated.") var seconds = "3,5,10"
+    @Option(help: "Timed runs per length.") var repeats = 20
+    @Option(help: "Untimed runs before them.") var warmup = 3
+    @Option(name: .customLong("load-repeats"), help: "Timed model loads.") var loadRepeats = 5
+    @Option(help: "OpenBLAS threads.") var threads = 1
+    @Flag(name: .customLong("no-gemm"), help: "Skip the GEMM-at-model-shapes section.") var noGEMM = false
+    @Flag(help: "Also time the int8 convolutions (quantise + pack + int8 GEMM) at the encoder's shapes.") var int8 = false
+    @Flag(help: "Print one JSON object instead of tables.") var json = false
+    @Option(name: .customLong("gemm-shapes"), help: "Only time GEMM at these MxNxK shapes, comma-separated.") var gemmShapes: String?
+
+    func validate() throws {
+        _ = try options()
+    }
+
+    /// The resolved options; a malformed list or a value out of range is a usage error.
+    func options() throws -> Options {
         var o = Options()
-        var it = arguments.makeIterator()
-        func fail(_ message: String) -> Never {
-            FileHandle.standardError.write(Data("spkv-bench: \(message)\n\(usage)\n".utf8))
-            exit(2)
+        let specs = channels.split(separator: ",").map { ModelSpec($0) }
+        guard !specs.isEmpty, specs.allSatisfy({ $0 != nil }) else { throw ValidationError("--channels: C or C:MFA, C a multiple of 8") }
+        o.models = specs.map { $0! }
+        let lengths = seconds.split(separator: ",").map { Double($0) }
+        guard !lengths.isEmpty, lengths.allSatisfy({ ($0 ?? 0) >= 0.5 && ($0 ?? 0) <= 3600 }) else { throw ValidationError("--seconds: lengths from 0.5 to 3600") }
+        o.seconds = lengths.map { $0! }
+        for (value, name, range) in [(repeats, "--repeats", 1...100_000), (warmup, "--warmup", 0...100_000),
+                                     (loadRepeats, "--load-repeats", 1...100_000), (threads, "--threads", 1...256)] {
+            guard range.contains(value) else { throw ValidationError("\(name) must be from \(range.lowerBound) to \(range.upperBound)") }
         }
-        func value(_ flag: String) -> String {
-            guard let v = it.next() else { fail("\(flag) needs a value") }
-            return v
-        }
-        func int(_ flag: String, min: Int) -> Int {
-            guard let v = Int(value(flag)), v >= min else { fail("\(flag) needs an integer ≥ \(min)") }
-            return v
-        }
-        while let arg = it.next() {
-            switch arg {
-            case "--channels":
-                let specs = value(arg).split(separator: ",").map { ModelSpec($0) }
-                guard !specs.isEmpty, specs.allSatisfy({ $0 != nil }) else { fail("--channels: C or C:MFA, C a multiple of 8") }
-                o.models = specs.map { $0! }
-            case "--seconds":
-                let s = value(arg).split(separator: ",").map { Double($0) }
-                guard !s.isEmpty, s.allSatisfy({ ($0 ?? 0) >= 0.5 }) else { fail("--seconds: lengths ≥ 0.5") }
-                o.seconds = s.map { $0! }
-            case "--repeats": o.repeats = int(arg, min: 1)
-            case "--warmup": o.warmup = int(arg, min: 0)
-            case "--load-repeats": o.loadRepeats = int(arg, min: 1)
-            case "--threads": o.threads = int(arg, min: 1)
-            case "--model": o.modelPath = value(arg)
-            case "--no-gemm": o.gemm = false
-            case "--int8": o.int8 = true
-            case "--gemm-shapes":
-                for item in value(arg).split(separator: ",") {
-                    let d = item.split(separator: "x").compactMap { Int($0) }
-                    guard d.count == 3, d.allSatisfy({ $0 > 0 }) else { fail("--gemm-shapes: MxNxK, comma-separated") }
-                    o.gemmShapes.append((d[0], d[1], d[2]))
-                }
-            case "--json": o.json = true
-            case "-h", "--help": print(usage); exit(0)
-            default: fail("unknown option \(arg)")
-            }
+        o.repeats = repeats; o.warmup = warmup; o.loadRepeats = loadRepeats; o.threads = threads
+        o.modelPath = model; o.gemm = !noGEMM; o.int8 = int8; o.json = json
+        for item in gemmShapes?.split(separator: ",") ?? [] {
+            let d = item.split(separator: "x").map { Int($0) }
+            guard d.count == 3, d.allSatisfy({ ($0 ?? 0) > 0 && ($0 ?? 0) <= 1 << 20 }) else { throw ValidationError("--gemm-shapes: MxNxK, comma-separated") }
+            o.gemmShapes.append((d[0]!, d[1]!, d[2]!))
         }
         return o
     }
@@ -424,7 +412,8 @@ func printTables(_ report: Report) {
 
 // MARK: - Main
 
-let options = Options.parse(Array(CommandLine.arguments.dropFirst()))
+let options: Options
+do { options = try Arguments.parseOrExit().options() } catch { Arguments.exit(withError: error) }
 BLAS.setThreads(options.threads)
 if !options.gemmShapes.isEmpty {
     print("GEMM alone, \(BLAS.threads) BLAS thread(s) (\(BLAS.coreName)); load average \(ProcessState.loadAverage())")

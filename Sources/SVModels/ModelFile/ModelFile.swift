@@ -1,7 +1,7 @@
 import SVFiles
 
 /// An spkv model file: a safetensors container with spkv metadata and a data checksum
-/// (`models/README.md`). Weights are immutable once loaded and can be shared between threads.
+/// (`models/FORMAT.md`). Weights are immutable once loaded and can be shared between threads.
 ///
 ///     let model = try ModelFile.read(path: "models/ecapa-c512-f32-v1.safetensors")
 ///     // expectedShapes: [String: [Int]], derived by the architecture from model.metadata.config

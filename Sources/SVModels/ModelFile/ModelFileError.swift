@@ -6,7 +6,7 @@ import Musl
 import Darwin
 #endif
 
-/// Everything that can go wrong reading, checking or writing a model file (`models/README.md`).
+/// Everything that can go wrong reading, checking or writing a model file (`models/FORMAT.md`).
 ///
 /// Each case names what failed and on what (tensor, metadata key, byte offset); `description` adds
 /// what to do about it, so the CLI can print it as is. Errors do not carry the model's path (except

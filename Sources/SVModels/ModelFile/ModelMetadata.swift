@@ -1,6 +1,6 @@
 /// The spkv `__metadata__` of a model file (all values strings; structured ones are JSON objects
 /// in a string, decoded by their owners: `spkv.config` by the architecture, `spkv.features` by the
-/// front end, `spkv.scoring` by the scoring back end). See `models/README.md`.
+/// front end, `spkv.scoring` by the scoring back end). See `models/FORMAT.md`.
 ///
 /// `entries` keeps every key, including ones this version does not know, so they survive a
 /// read → write. `spkv.data_crc32` is not kept here: it is derived from the tensors, verified on
@@ -11,7 +11,7 @@ public struct ModelMetadata: Sendable, Equatable {
     /// The major format version this build writes and the newest it reads.
     public static let currentFormatVersion = 1
 
-    /// The metadata keys (see `models/README.md` for each value's form).
+    /// The metadata keys (see `models/FORMAT.md` for each value's form).
     public enum Key {
         public static let format = "spkv.format"
         public static let formatVersion = "spkv.format_version"

@@ -1,7 +1,7 @@
 import SVFiles
 
 /// A safetensors container: string→string metadata and named tensors, with no spkv semantics
-/// (those are in `ModelFile`). Layout (see `models/README.md`):
+/// (those are in `ModelFile`). Layout (see `models/FORMAT.md`):
 ///
 ///     u64 LE N | N bytes of UTF-8 JSON header, space-padded | data section
 ///

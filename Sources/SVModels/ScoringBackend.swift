@@ -2,6 +2,8 @@ import SVScoring
 
 /// How one model compares two of its embeddings: its `spkv.scoring` metadata, checked against the
 /// model (a MagNetO back end needs the magnitude network, and the network needs that back end).
+/// `SpeakerModel` decodes and checks it at load (`SpeakerModel.scoring`): a file whose back end does not fit
+/// its network does not load.
 ///
 /// For cosine and linear back ends the embeddings are the encoder's; for MagNetO, `Embedder` already
 /// returns `a·x̂` (the magnitude times the unit embedding), so the LLR is an inner product plus the
@@ -9,9 +11,10 @@ import SVScoring
 public struct ScoringBackend: Sendable {
     public let config: ScoringConfig
 
-    public init(model: SpeakerModel) throws(ScoringBackendError) {
-        do { config = try ScoringConfig.decode(json: model.metadata.scoring) } catch { throw .config(error) }
-        switch (config.kind, model.magnitudeNetwork != nil) {
+    /// Decodes `json` (`spkv.scoring`) for a model that has (or has not) a magnitude network.
+    public init(json: String, hasMagnitudeNetwork: Bool) throws(ScoringBackendError) {
+        do { config = try ScoringConfig.decode(json: json) } catch { throw .config(error) }
+        switch (config.kind, hasMagnitudeNetwork) {
         case (.magneto, false): throw .inconsistent("its scoring back end is MagNetO but it holds no magnitude network")
         case (.cosine, true), (.linear, true):
             throw .inconsistent("it holds a MagNetO magnitude network but its scoring back end is \(config.kind.rawValue)")
