@@ -71,10 +71,10 @@ let package = Package(
                           swiftSettings: swiftSettings),
 
         // MARK: - Training tool (tools/; nothing under Sources imports it)
-        .target(name: "SVAutograd", dependencies: ["SVKernels", "SVModels"], path: "tools/SVAutograd", swiftSettings: swiftSettings),
-        .target(name: "SVCorpus", dependencies: ["CZlib", "SVAudio", "SVKernels", "SVFiles", "SVModels"], path: "tools/SVCorpus", swiftSettings: swiftSettings),
+        .target(name: "SVAutograd", dependencies: ["SVKernels", "SVModels"], path: "tools/SVAutograd", exclude: ["README.md"], swiftSettings: swiftSettings),
+        .target(name: "SVCorpus", dependencies: ["CZlib", "SVAudio", "SVKernels", "SVFiles", "SVModels"], path: "tools/SVCorpus", exclude: ["README.md"], swiftSettings: swiftSettings),
         .target(name: "SVTraining", dependencies: ["SVAutograd", "SVCorpus", "SVFiles", "SpeakerVerification"],
-                path: "tools/SVTraining", swiftSettings: swiftSettings),
+                path: "tools/SVTraining", exclude: ["README.md"], swiftSettings: swiftSettings),
         .executableTarget(name: "spkv-train",
                           dependencies: ["SVAutograd", "SVCorpus", "SVFiles", "SVTraining", "SpeakerVerification",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],

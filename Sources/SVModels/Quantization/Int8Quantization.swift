@@ -40,32 +40,38 @@ public struct QuantizationScheme: Equatable, Sendable {
         self.kind = kind; self.version = version; self.calibration = calibration; self.unsignedActivations = unsignedActivations
     }
 
+    /// The fields of `spkv.quantization` (decoded with `JSONDecoder`, as every metadata section is).
+    private struct Stored: Decodable {
+        var scheme: String
+        var version: Int?
+        var activations: String?
+        var calibration: JSONText?
+    }
+
     /// Parses `spkv.quantization`; an unknown scheme or a newer version is an error naming it.
     public static func parse(_ json: String) throws(SpeakerModelError) -> QuantizationScheme {
         let key = ModelMetadata.Key.quantization
-        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-              let scheme = object["scheme"] as? String else {
-            throw .invalidMetadata(key: key, reason: "expected an object with a \"scheme\"")
+        let stored: Stored
+        do { stored = try JSONDecoder().decode(Stored.self, from: Data(json.utf8)) } catch {
+            throw .invalidMetadata(key: key, reason: "expected an object with a \"scheme\" (\(SpeakerModel.describe(error)))")
         }
-        let version = object["version"] as? Int ?? 1
-        guard let kind = Kind(rawValue: scheme) else {
-            throw .invalidMetadata(key: key, reason: "unknown quantization scheme '\(scheme)' (this spkv runs 'none' and 'int8-static')")
+        let version = stored.version ?? 1
+        guard let kind = Kind(rawValue: stored.scheme) else {
+            throw .invalidMetadata(key: key, reason: "unknown quantization scheme '\(stored.scheme)' (this spkv runs 'none' and 'int8-static')")
         }
         if kind == .int8Static, version > int8Version {
             throw .invalidMetadata(key: key, reason: "int8-static version \(version) is newer than this spkv reads (\(int8Version))")
         }
         var unsigned = false
         if kind == .int8Static, version >= 2 {
-            switch object["activations"] as? String {
+            switch stored.activations {
             case signedActivations?: unsigned = false
             case unsignedActivations?: unsigned = true
             case let other:
                 throw .invalidMetadata(key: key, reason: "int8-static version 2 needs \"activations\" to be '\(signedActivations)' or '\(unsignedActivations)', not \(other.map { "'\($0)'" } ?? "nothing")")
             }
         }
-        let calibration = (object["calibration"]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
-        return QuantizationScheme(kind: kind, version: version, calibration: calibration.map { String(decoding: $0, as: UTF8.self) },
-                                  unsignedActivations: unsigned)
+        return QuantizationScheme(kind: kind, version: version, calibration: stored.calibration?.text, unsignedActivations: unsigned)
     }
 
     /// The metadata text for an int8 model calibrated as described by `calibration` (JSON object text):
