@@ -40,7 +40,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib",
                        pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // MARK: - Inference core (dependency direction: kernels <- features/models/scoring <- streaming <- facade <- CLI)
+        // MARK: - Inference core. The graph, as declared below (SVFiles, used by most, left out):
+        //   SVKernels <- SVFeatures, SVScoring;  SVFeatures + SVScoring <- SVModels;  SVAudio <- SVStreaming <- SVALSA;
+        //   SVAudio + SVFeatures + SVModels + SVScoring + SVStreaming <- SpeakerVerification <- SpkvCAPI, spkv;
+        //   SVALSA <- spkv, spkv-live-bench (the only ALSA users)
         // int8 convolution kernels (AVX-512 VNNI + portable), optimised in every configuration.
         .target(name: "CInt8Kernels", path: "Sources/CInt8Kernels", cSettings: [.unsafeFlags(["-O2"])]),
         // fp32 indirect-GEMM convolution kernel (AVX-512; OpenBLAS elsewhere), optimised in every configuration.

@@ -148,11 +148,11 @@ public struct SpeakerModel: Sendable {
                 extractor = try FeatureExtractor(config: features)
             }
         } catch { throw .features(error) }
-        var tensors: [Tensor] = []
+        var tensors: [StoredTensor] = []
         do {
-            for (name, t) in encoderTensors { tensors.append(try Tensor(name: name, shape: t.shape, floats: t.values)) }
-            tensors.append(try Tensor(name: windowTensor, shape: [features.winLength], floats: extractor.window))
-            tensors.append(try Tensor(name: melFilterbankTensor, shape: [features.nMels, features.bins],
+            for (name, t) in encoderTensors { tensors.append(try StoredTensor(name: name, shape: t.shape, floats: t.values)) }
+            tensors.append(try StoredTensor(name: windowTensor, shape: [features.winLength], floats: extractor.window))
+            tensors.append(try StoredTensor(name: melFilterbankTensor, shape: [features.nMels, features.bins],
                                       floats: extractor.melFilterbank))
         } catch { throw .tensors(error) }
         let metadata = ModelMetadata(architecture: architecture, config: configJSON, features: features.jsonString(),

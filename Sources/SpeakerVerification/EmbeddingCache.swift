@@ -94,7 +94,7 @@ public struct EmbeddingCache: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         do {
-            let table = try Tensor(name: Self.tensorName, shape: [keys.count, dimension], floats: keys.flatMap { entries[$0]! })
+            let table = try StoredTensor(name: Self.tensorName, shape: [keys.count, dimension], floats: keys.flatMap { entries[$0]! })
             let index = Index(version: Self.formatVersion, modelChecksum: modelChecksum, dimension: dimension, keys: keys,
                               crc32: CRC32.hex(CRC32.checksum(table.bytes)))
             let json = String(decoding: try encoder.encode(index), as: UTF8.self)

@@ -50,7 +50,7 @@ public enum ModelImport {
         // A PyTorch zip checkpoint (torch.save since 1.6) is read directly, without running any
         // pickled code; a legacy bare pickle gets the conversion hint.
         let head = FileManager.default.contents(atPath: source)?.prefix(4) ?? Data()
-        let checkpoint: [String: Tensor]
+        let checkpoint: [String: StoredTensor]
         if PyTorchCheckpoint.hasZipSignature(head) || PyTorchCheckpoint.hasLegacyPickleSignature(head) {
             do { checkpoint = try PyTorchCheckpoint.read(path: source).tensors } catch {
                 switch error {

@@ -3,7 +3,7 @@ import Foundation
 /// Minimal reader for the small golden-vector `.safetensors` fixtures (u64 LE header length,
 /// JSON header, raw little-endian data). Supports F32 and I64 tensors; bounds are checked.
 public struct SafeTensorsFixture: Sendable {
-    public struct Tensor: Sendable {
+    public struct StoredTensor: Sendable {
         public let dtype: String
         public let shape: [Int]
         let bytes: Data
@@ -28,7 +28,7 @@ public struct SafeTensorsFixture: Sendable {
         public let description: String
     }
 
-    public let tensors: [String: Tensor]
+    public let tensors: [String: StoredTensor]
     public let metadata: [String: String]
 
     public init(path: String) throws {
@@ -41,7 +41,7 @@ public struct SafeTensorsFixture: Sendable {
             throw FormatError(description: "\(path): header is not a JSON object")
         }
         let body = data.subdata(in: (8 + headerLength)..<data.count)
-        var tensors: [String: Tensor] = [:]
+        var tensors: [String: StoredTensor] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in json {
             if name == "__metadata__" { metadata = value as? [String: String] ?? [:]; continue }
@@ -53,11 +53,11 @@ public struct SafeTensorsFixture: Sendable {
             guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= body.count,
                   offsets[1] - offsets[0] == shape.reduce(1, *) * size
             else { throw FormatError(description: "\(path): \(name) offsets \(offsets) do not fit shape \(shape)") }
-            tensors[name] = Tensor(dtype: dtype, shape: shape, bytes: body.subdata(in: offsets[0]..<offsets[1]))
+            tensors[name] = StoredTensor(dtype: dtype, shape: shape, bytes: body.subdata(in: offsets[0]..<offsets[1]))
         }
         self.tensors = tensors
         self.metadata = metadata
     }
 
-    public subscript(name: String) -> Tensor? { tensors[name] }
+    public subscript(name: String) -> StoredTensor? { tensors[name] }
 }

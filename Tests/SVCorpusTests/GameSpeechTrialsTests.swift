@@ -31,23 +31,23 @@ import Testing
         let targets = trials.filter(\.target), nontargets = trials.filter { !$0.target }
         func stem(_ path: String) -> String { String(path.split(separator: "/").last!.dropLast(4)) }
         // The three parts of line 020006 give 3 pairs; as many Joe pairs from different dialogues.
-        let partPairs = targets.filter { !stem($0.enrol).contains("J") && !stem($0.enrol).hasPrefix("JOE") }
-        #expect(Set(partPairs.map { [stem($0.enrol), stem($0.test)] }) == [["020006P1", "020006P2"], ["020006P1", "020006P3"], ["020006P2", "020006P3"]])
-        let joePairs = targets.filter { stem($0.enrol).contains("J") }
+        let partPairs = targets.filter { !stem($0.enroll).contains("J") && !stem($0.enroll).hasPrefix("JOE") }
+        #expect(Set(partPairs.map { [stem($0.enroll), stem($0.test)] }) == [["020006P1", "020006P2"], ["020006P1", "020006P3"], ["020006P2", "020006P3"]])
+        let joePairs = targets.filter { stem($0.enroll).contains("J") }
         #expect(joePairs.count == 3)
         for t in joePairs {
-            #expect(GameSpeechTrials.dialogueClip(path: t.enrol)!.joe && GameSpeechTrials.dialogueClip(path: t.test)!.joe)
-            #expect(GameSpeechTrials.dialogueClip(path: t.enrol)!.dialogue != GameSpeechTrials.dialogueClip(path: t.test)!.dialogue)
+            #expect(GameSpeechTrials.dialogueClip(path: t.enroll)!.joe && GameSpeechTrials.dialogueClip(path: t.test)!.joe)
+            #expect(GameSpeechTrials.dialogueClip(path: t.enroll)!.dialogue != GameSpeechTrials.dialogueClip(path: t.test)!.dialogue)
         }
         // Non-targets: Joe against the other person of the same dialogue, never across dialogues; at most as many as targets.
         #expect(!nontargets.isEmpty && nontargets.count <= targets.count)
         for t in nontargets {
-            let a = GameSpeechTrials.dialogueClip(path: t.enrol)!, b = GameSpeechTrials.dialogueClip(path: t.test)!
+            let a = GameSpeechTrials.dialogueClip(path: t.enroll)!, b = GameSpeechTrials.dialogueClip(path: t.test)!
             #expect(a.joe && !b.joe && a.dialogue == b.dialogue)
         }
         // The candidates are 2 Joe × 4 P in 0200 and 1 × 1 in 0300: 6 drawn from 9, no repeats, no Steel Sky clip.
         #expect(nontargets.count == 6 && Set(nontargets.map(\.line)).count == 6)
-        #expect(!trials.contains { $0.enrol.hasPrefix("bass/") || $0.test.hasPrefix("bass/") })
+        #expect(!trials.contains { $0.enroll.hasPrefix("bass/") || $0.test.hasPrefix("bass/") })
         #expect(GameSpeechTrials.amazonQueen(rows, seed: 1) == trials)
     }
 }

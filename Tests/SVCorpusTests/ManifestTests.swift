@@ -51,15 +51,15 @@ import Testing
         let cross = TrialListBuilder.build(dev, crossRecordingOnly: true, nonTargetsPerUtterance: 4, seed: 3)
         let all = TrialListBuilder.build(dev, crossRecordingOnly: false, nonTargetsPerUtterance: 4, seed: 3)
         for t in cross {
-            let a = byPath[t.enrol]!, b = byPath[t.test]!
-            #expect(t.enrol != t.test)
+            let a = byPath[t.enroll]!, b = byPath[t.test]!
+            #expect(t.enroll != t.test)
             if t.target { #expect(a.speaker == b.speaker && a.recording != b.recording) } else { #expect(a.speaker != b.speaker) }
         }
         // 3 speakers × (3 choose 2) recording pairs × 2 × 2 utterances; plus 3 × 3 same-recording pairs in `all`.
         #expect(cross.filter(\.target).count == 3 * 3 * 4)
         #expect(all.filter(\.target).count == 3 * 3 * 4 + 3 * 3)
         #expect(cross.filter { !$0.target } == all.filter { !$0.target })
-        #expect(Set(all.map { [$0.enrol, $0.test].sorted() }).count == all.count)  // no repeated pair
+        #expect(Set(all.map { [$0.enroll, $0.test].sorted() }).count == all.count)  // no repeated pair
         #expect(all.filter { !$0.target }.count >= dev.count * 4 / 2)
         #expect(TrialListBuilder.build(dev, crossRecordingOnly: true, nonTargetsPerUtterance: 4, seed: 3) == cross)
         #expect(TrialListBuilder.text(cross).hasPrefix("1 dev0001/rec01/00001.wav dev0001/rec02/00001.wav\n"))

@@ -43,32 +43,32 @@ import Testing
                                     "package-hedgewars-data", "package-gcin-voice", "enroll3"])
         let all = try #require(lists["all"])
         for t in all {
-            let a = Self.speaker(t.enrol), b = Self.speaker(t.test)
+            let a = Self.speaker(t.enroll), b = Self.speaker(t.test)
             #expect(!a.hasPrefix("fr_") && !b.hasPrefix("fr_"), "a label of several people is in a trial: \(t)")
             #expect(t.target == (a == b), "\(t)")
             #expect(!(Set([a, b]) == ["be_desc", "be_digits"]), "speakers that may be one person are a non-target: \(t)")
-            #expect(t.enrol != t.test)
+            #expect(t.enroll != t.test)
         }
-        #expect(Set(all.map { [$0.enrol, $0.test].sorted() }).count == all.count, "a pair appears twice")
+        #expect(Set(all.map { [$0.enroll, $0.test].sorted() }).count == all.count, "a pair appears twice")
         // Same-language non-targets only, and targets only of languages where two speakers are told apart.
         for t in try #require(lists["same-language"]) {
-            let a = Self.speaker(t.enrol), b = Self.speaker(t.test)
+            let a = Self.speaker(t.enroll), b = Self.speaker(t.test)
             #expect(a.prefix(2) == b.prefix(2) || (a.count == 1 && b.count == 1), "\(t)")
             #expect(!a.hasPrefix("be_") && !["Pirate", "Surfer"].contains(a) && !["Pirate", "Surfer"].contains(b), "\(t)")
         }
-        #expect(lists["same-language"]!.contains { !$0.target && Self.speaker($0.enrol).hasPrefix("ro_") })
+        #expect(lists["same-language"]!.contains { !$0.target && Self.speaker($0.enroll).hasPrefix("ro_") })
         for t in try #require(lists["cross-language"]) where !t.target {
-            let a = Self.speaker(t.enrol), b = Self.speaker(t.test)
+            let a = Self.speaker(t.enroll), b = Self.speaker(t.test)
             let hedgewars = ["Pirate", "Surfer"]
             #expect(a.prefix(2) != b.prefix(2) && !(a.count == 1 && b.count == 1), "\(t)")
             #expect(!hedgewars.contains(a) && !hedgewars.contains(b), "a side of unknown language in a cross-language non-target: \(t)")
         }
         // Short: both sides under 1.5 s; long: both at least.
         let seconds = Dictionary(Self.rows.map { ($0.path, $0.duration) }, uniquingKeysWith: { a, _ in a })
-        #expect(lists["short"]!.allSatisfy { seconds[$0.enrol]! < 1.5 && seconds[$0.test]! < 1.5 })
-        #expect(lists["long"]!.allSatisfy { seconds[$0.enrol]! >= 1.5 && seconds[$0.test]! >= 1.5 })
-        #expect(lists["package-hedgewars-data"]!.allSatisfy { $0.enrol.hasPrefix("hedgewars-data/") && $0.test.hasPrefix("hedgewars-data/") })
-        #expect(lists["cross-package"]!.allSatisfy { $0.target || $0.enrol.split(separator: "/")[0] != $0.test.split(separator: "/")[0] })
+        #expect(lists["short"]!.allSatisfy { seconds[$0.enroll]! < 1.5 && seconds[$0.test]! < 1.5 })
+        #expect(lists["long"]!.allSatisfy { seconds[$0.enroll]! >= 1.5 && seconds[$0.test]! >= 1.5 })
+        #expect(lists["package-hedgewars-data"]!.allSatisfy { $0.enroll.hasPrefix("hedgewars-data/") && $0.test.hasPrefix("hedgewars-data/") })
+        #expect(lists["cross-package"]!.allSatisfy { $0.target || $0.enroll.split(separator: "/")[0] != $0.test.split(separator: "/")[0] })
 
         // Multi-clip models: three distinct clips of one speaker, disjoint within the speaker, never tested on their own clips.
         let models = Dictionary(uniqueKeysWithValues: built.enrollments.map { ($0.model, $0.clips) })
@@ -80,7 +80,7 @@ import Testing
             #expect(Set(clips).count == clips.count, "models of one speaker share a clip")
         }
         for t in try #require(lists["enroll3"]) {
-            let clips = try #require(models[t.enrol])
+            let clips = try #require(models[t.enroll])
             #expect(!clips.contains(t.test))
             #expect(t.target == (Self.speaker(clips[0]) == Self.speaker(t.test)))
         }
@@ -94,8 +94,8 @@ import Testing
         merged += (0..<20).map { CorpusUtterance(id: "g\($0)", speaker: "-", recording: "g\($0)", path: "game/\($0).wav", duration: 2,
                                                  engine: "flight-of-the-amazon-queen") }
         let mergedAll = try #require(PackageTrials.build(merged, settings: settings).lists.first { $0.name == "all" }?.trials)
-        #expect(mergedAll.allSatisfy { !$0.enrol.hasPrefix("game/") && !$0.test.hasPrefix("game/") })
-        #expect(!mergedAll.contains { Set([Self.speaker($0.enrol), Self.speaker($0.test)]) == ["be_desc", "be_digits"] })
+        #expect(mergedAll.allSatisfy { !$0.enroll.hasPrefix("game/") && !$0.test.hasPrefix("game/") })
+        #expect(!mergedAll.contains { Set([Self.speaker($0.enroll), Self.speaker($0.test)]) == ["be_desc", "be_digits"] })
         #expect(mergedAll.count == all.count)
         // Deterministic in the seed; another seed draws other pairs.
         #expect(PackageTrials.build(Self.rows, settings: settings).lists.map(\.trials) == built.lists.map(\.trials))

@@ -17,7 +17,7 @@ import _SVTestSupport
     }
 
     /// (frames × mels) from the fixture, transposed to the encoder's (mels × frames).
-    static func melMajor(_ t: Tensor) throws -> (values: [Float], frames: Int) {
+    static func melMajor(_ t: StoredTensor) throws -> (values: [Float], frames: Int) {
         let frames = t.shape[0], mels = t.shape[1], v = try t.floats().array
         var out = [Float](repeating: 0, count: v.count)
         for f in 0..<frames { for m in 0..<mels { out[m * frames + f] = v[f * mels + m] } }

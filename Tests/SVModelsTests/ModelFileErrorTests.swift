@@ -113,11 +113,11 @@ struct ModelFileErrorTests {
                                                   data: Self.eightBytes))
         }
         #expect(throws: ModelFileError.invalidShape(tensor: "t", shape: [2, -1], reason: "negative dimension")) {
-            try Tensor(name: "t", shape: [2, -1], floats: [])
+            try StoredTensor(name: "t", shape: [2, -1], floats: [])
         }
         #expect(throws: ModelFileError.invalidHeader(field: #""__metadata__""#,
                                                      problem: "is reserved for the metadata block and cannot name a tensor")) {
-            try Tensor(name: "__metadata__", shape: [], int8s: [1])
+            try StoredTensor(name: "__metadata__", shape: [], int8s: [1])
         }
     }
 
@@ -128,10 +128,10 @@ struct ModelFileErrorTests {
                                                   data: Self.eightBytes))
         }
         #expect(throws: ModelFileError.valueCountMismatch(tensor: "t", shape: [2, 2], expected: 4, actual: 3)) {
-            try Tensor(name: "t", shape: [2, 2], floats: [1, 2, 3])
+            try StoredTensor(name: "t", shape: [2, 2], floats: [1, 2, 3])
         }
         #expect(throws: ModelFileError.valueCountMismatch(tensor: "t", shape: [2], expected: 4, actual: 3)) {
-            try Tensor(name: "t", dtype: .f16, shape: [2], bytes: [1, 2, 3])
+            try StoredTensor(name: "t", dtype: .f16, shape: [2], bytes: [1, 2, 3])
         }
     }
 
@@ -170,7 +170,7 @@ struct ModelFileErrorTests {
 
     @Test("not an spkv model")
     func notSpkv() throws {
-        let plain = SafeTensors(tensors: [try Tensor(name: "w", shape: [1], floats: [1])]).serialize()
+        let plain = SafeTensors(tensors: [try StoredTensor(name: "w", shape: [1], floats: [1])]).serialize()
         #expect(throws: ModelFileError.notSpkvModel(found: nil)) { try ModelFile.read(bytes: plain) }
         let other = try S.withMetadata(S.model().serialize()) { $0[ModelMetadata.Key.format] = "gguf" }
         #expect(throws: ModelFileError.notSpkvModel(found: "gguf")) { try ModelFile.read(bytes: other) }

@@ -66,7 +66,7 @@ struct ModelFileRoundTripTests {
         var meta = ModelFileSamples.metadata()
         meta["x.note"] = "quote \" backslash \\ newline \n tab \t nul \u{0} bell \u{7} é 語 🎙"
         meta.producer = "spkv-train 0.1 (deadbeef)"
-        let model = ModelFile(metadata: meta, tensors: [try Tensor(name: "naïve \"w\"\n", shape: [1], floats: [2])])
+        let model = ModelFile(metadata: meta, tensors: [try StoredTensor(name: "naïve \"w\"\n", shape: [1], floats: [2])])
         let bytes = model.serialize()
         let read = try ModelFile.read(bytes: bytes)
         #expect(read == model)
@@ -84,13 +84,13 @@ struct ModelFileRoundTripTests {
     func randomModels() throws {
         var rng = SplitMix64(seed: 0x5EED_0001)
         for _ in 0..<40 {
-            var tensors: [Tensor] = []
+            var tensors: [StoredTensor] = []
             for t in 0..<Int(rng.next() % 6) {
                 let dtype = TensorDType.allCases[Int(rng.next() % UInt64(TensorDType.allCases.count))]
                 let shape = (0..<Int(rng.next() % 4)).map { _ in Int(rng.next() % 4) }
                 let count = shape.reduce(1, *) * dtype.byteSize
                 let bytes = (0..<count).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
-                tensors.append(try Tensor(name: "t\(t).\(rng.next() % 100)", dtype: dtype, shape: shape, bytes: bytes))
+                tensors.append(try StoredTensor(name: "t\(t).\(rng.next() % 100)", dtype: dtype, shape: shape, bytes: bytes))
             }
             let model = ModelFile(metadata: ModelFileSamples.metadata(), tensors: tensors)
             let bytes = model.serialize()
@@ -127,7 +127,7 @@ struct ModelFileRoundTripTests {
         #expect(model.checksum == stored)
         var read = try ModelFile.read(bytes: bytes)
         #expect(read.checksum == stored)
-        read.tensors["step"] = try Tensor(name: "step", dtype: .i64, shape: [], bytes: [8, 0, 0, 0, 0, 0, 0, 0])
+        read.tensors["step"] = try StoredTensor(name: "step", dtype: .i64, shape: [], bytes: [8, 0, 0, 0, 0, 0, 0, 0])
         #expect(read.checksum != stored)
         #expect(try ModelFile.read(bytes: read.serialize()).checksum == read.checksum)
     }
@@ -191,7 +191,7 @@ struct ModelFileDTypeTests {
     func float16All() throws {
         var bytes: [UInt8] = []
         for h in 0...UInt16.max { bytes += [UInt8(h & 0xFF), UInt8(h >> 8)] }
-        let floats = try Tensor(name: "h", dtype: .f16, shape: [65536], bytes: bytes).floats()
+        let floats = try StoredTensor(name: "h", dtype: .f16, shape: [65536], bytes: bytes).floats()
         for h in 0...Int(UInt16.max) {
             let exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF, sign: Float = h & 0x8000 != 0 ? -1 : 1
             let expected: Float = exponent == 0 ? sign * Float(mantissa) * 0x1p-24
@@ -208,11 +208,11 @@ struct ModelFileDTypeTests {
 
     @Test("BF16 and F64 convert; integer dtypes refuse floats()")
     func conversions() throws {
-        let bf16 = try Tensor(name: "b", dtype: .bf16, shape: [3], bytes: [0x80, 0x3F, 0x20, 0xC0, 0x49, 0x40])
+        let bf16 = try StoredTensor(name: "b", dtype: .bf16, shape: [3], bytes: [0x80, 0x3F, 0x20, 0xC0, 0x49, 0x40])
         #expect(try bf16.floats().array == [1, -2.5, 3.140625])
-        let f64 = try Tensor(name: "d", dtype: .f64, shape: [1], bytes: withUnsafeBytes(of: (-2.5).bitPattern.littleEndian) { Array($0) })
+        let f64 = try StoredTensor(name: "d", dtype: .f64, shape: [1], bytes: withUnsafeBytes(of: (-2.5).bitPattern.littleEndian) { Array($0) })
         #expect(try f64.floats().array == [-2.5])
-        let i8 = try Tensor(name: "q", shape: [2], int8s: [1, 2])
+        let i8 = try StoredTensor(name: "q", shape: [2], int8s: [1, 2])
         #expect(ModelFileSamples.error { _ = try i8.floats() }
             == .dtypeMismatch(tensor: "q", dtype: .i8, requested: "floating point (F32/F16/BF16/F64)"))
         #expect(ModelFileSamples.error { _ = try bf16.int8s() } == .dtypeMismatch(tensor: "b", dtype: .bf16, requested: "I8"))

@@ -20,13 +20,13 @@ enum ModelFileSamples {
     static func model() throws -> ModelFile {
         let weights = (0..<24).map { Float($0) * 0.25 - 3 }
         return ModelFile(metadata: metadata(), tensors: [
-            try Tensor(name: "blocks.0.conv.weight", shape: [4, 2, 3], floats: weights),
-            try Tensor(name: "blocks.0.conv.bias", shape: [4], floats: [1, -1, 0.5, -0.5]),
-            try Tensor(name: "blocks.1.weight", shape: [2, 2], int8s: [-128, -1, 0, 127]),
-            try Tensor(name: "blocks.1.weight.scale", shape: [2], floats: [0.01, 0.02]),
-            try Tensor(name: "features.window", dtype: .f16, shape: [2], bytes: [0x00, 0x3C, 0x00, 0xB8]),
-            try Tensor(name: "step", dtype: .i64, shape: [], bytes: [7, 0, 0, 0, 0, 0, 0, 0]),
-            try Tensor(name: "empty", shape: [0, 3], floats: []),
+            try StoredTensor(name: "blocks.0.conv.weight", shape: [4, 2, 3], floats: weights),
+            try StoredTensor(name: "blocks.0.conv.bias", shape: [4], floats: [1, -1, 0.5, -0.5]),
+            try StoredTensor(name: "blocks.1.weight", shape: [2, 2], int8s: [-128, -1, 0, 127]),
+            try StoredTensor(name: "blocks.1.weight.scale", shape: [2], floats: [0.01, 0.02]),
+            try StoredTensor(name: "features.window", dtype: .f16, shape: [2], bytes: [0x00, 0x3C, 0x00, 0xB8]),
+            try StoredTensor(name: "step", dtype: .i64, shape: [], bytes: [7, 0, 0, 0, 0, 0, 0, 0]),
+            try StoredTensor(name: "empty", shape: [0, 3], floats: []),
         ])
     }
 

@@ -37,9 +37,9 @@ import _SVTestSupport
     /// written is the one read back.
     @Test func aNestedCheckpointImportsAndRoundTrips() throws {
         let weights = try SafeTensors.read(path: Self.small)
-        var nested = weights.tensors.values.map { t in try! Tensor(name: "embedding_model." + t.name, shape: t.shape, floats: t.floats().array) }
-        nested.append(try Tensor(name: "classifier.weight", shape: [3, 16], floats: [Float](repeating: 0.5, count: 48)))
-        nested.append(try Tensor(name: "embedding_model.head.bn1.num_batches_tracked", shape: [1], floats: [7]))
+        var nested = weights.tensors.values.map { t in try! StoredTensor(name: "embedding_model." + t.name, shape: t.shape, floats: t.floats().array) }
+        nested.append(try StoredTensor(name: "classifier.weight", shape: [3, 16], floats: [Float](repeating: 0.5, count: 48)))
+        nested.append(try StoredTensor(name: "embedding_model.head.bn1.num_batches_tracked", shape: [1], floats: [7]))
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try SafeTensors(metadata: [:], tensors: nested).write(path: dir.path("nested.safetensors"))
@@ -68,7 +68,7 @@ import _SVTestSupport
         }
         // A shape that would overflow the inferred input size (a huge dimension beside a zero one) is an error.
         var crafted = weights.tensors.values.filter { $0.name != "xvector.tdnn.linear.weight" }
-        crafted.append(try Tensor(name: "xvector.tdnn.linear.weight", shape: [0, 1 << 60, 5], floats: []))
+        crafted.append(try StoredTensor(name: "xvector.tdnn.linear.weight", shape: [0, 1 << 60, 5], floats: []))
         try SafeTensors(metadata: [:], tensors: crafted).write(path: dir.path("crafted.safetensors"))
         do { _ = try ModelImport.run(from: .campplus, source: dir.path("crafted.safetensors"), output: nil); Issue.record("no error") } catch {
             #expect(error.description.contains("do not fit together"), "\(error)")

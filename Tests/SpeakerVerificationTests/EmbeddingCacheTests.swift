@@ -105,7 +105,7 @@ import _SVTestSupport
         let key = try #require(EmbeddingCache.Key.current(path: Self.clips[0]))
         let keyJSON = String(decoding: try JSONEncoder().encode([key]), as: UTF8.self)
         let index = #"{"dimension":4,"keys":"# + keyJSON + #","modelChecksum":"0badc0de"}"#
-        let table = try Tensor(name: EmbeddingCache.tensorName, shape: [1, 4], floats: [1, 0, 0, 0])
+        let table = try StoredTensor(name: EmbeddingCache.tensorName, shape: [1, 4], floats: [1, 0, 0, 0])
         try SafeTensors(metadata: [EmbeddingCache.metadataKey: index], tensors: [table]).write(path: path)
         let expected = EmbeddingCacheError.unsupportedFormat(path: path, version: 1)
         #expect(throws: expected) { try EmbeddingCache.read(path: path, modelChecksum: Self.checksum, embeddingDimension: 4) }

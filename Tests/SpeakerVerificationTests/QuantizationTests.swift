@@ -71,7 +71,7 @@ import _SVTestSupport
         // A non-positive scale.
         var bad = file
         var tensors = bad.tensors
-        tensors[QuantizationScheme.inputScaleName(p)] = try Tensor(name: QuantizationScheme.inputScaleName(p), shape: [1], floats: [-1])
+        tensors[QuantizationScheme.inputScaleName(p)] = try StoredTensor(name: QuantizationScheme.inputScaleName(p), shape: [1], floats: [-1])
         bad = ModelFile(metadata: file.metadata, tensors: Array(tensors.values))
         #expect { try SpeakerModel(file: bad) } throws: { "\($0)".contains("\(p) has a scale that is not a positive finite number") }
         // int8 weights in a file that says it is fp32.

@@ -1,9 +1,9 @@
-/// One verification trial: `label enrol test`, label 1 for target.
-public struct Trial: Equatable, Hashable, Sendable {
+/// One verification trial: `label enroll test`, label 1 for target.
+public struct CorpusTrial: Equatable, Hashable, Sendable {
     public var target: Bool
-    public var enrol: String
+    public var enroll: String
     public var test: String
-    public var line: String { "\(target ? 1 : 0) \(enrol) \(test)" }
+    public var line: String { "\(target ? 1 : 0) \(enroll) \(test)" }
 }
 
 /// VoxCeleb-format trial lists over a set of utterances.
@@ -12,13 +12,13 @@ public enum TrialListBuilder {
     /// then for each utterance `nonTargetsPerUtterance` drawn utterances of other speakers (pairs are
     /// not repeated). Deterministic in `seed` and the order of `utterances`.
     public static func build(_ utterances: [CorpusUtterance], crossRecordingOnly: Bool,
-                             nonTargetsPerUtterance: Int, seed: UInt64) -> [Trial] {
-        var trials: [Trial] = []
+                             nonTargetsPerUtterance: Int, seed: UInt64) -> [CorpusTrial] {
+        var trials: [CorpusTrial] = []
         let n = utterances.count
         for i in 0..<n {
             for j in (i + 1)..<max(n, i + 1) where utterances[i].speaker == utterances[j].speaker {
                 if crossRecordingOnly && utterances[i].recording == utterances[j].recording { continue }
-                trials.append(Trial(target: true, enrol: utterances[i].path, test: utterances[j].path))
+                trials.append(CorpusTrial(target: true, enroll: utterances[i].path, test: utterances[j].path))
             }
         }
         var seen = Set<[Int]>()
@@ -30,12 +30,12 @@ public enum TrialListBuilder {
                 let j = others[pick]
                 let key = [min(i, j), max(i, j)]
                 if seen.insert(key).inserted {
-                    trials.append(Trial(target: false, enrol: utterances[key[0]].path, test: utterances[key[1]].path))
+                    trials.append(CorpusTrial(target: false, enroll: utterances[key[0]].path, test: utterances[key[1]].path))
                 }
             }
         }
         return trials
     }
 
-    public static func text(_ trials: [Trial]) -> String { trials.map { $0.line + "\n" }.joined() }
+    public static func text(_ trials: [CorpusTrial]) -> String { trials.map { $0.line + "\n" }.joined() }
 }

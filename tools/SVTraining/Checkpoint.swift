@@ -115,9 +115,9 @@ public struct TrainingCheckpoint {
 
     /// Writes atomically: a temporary file in the same folder, then rename.
     public func write(path: String) throws(TrainingError) {
-        var list: [SVModels.Tensor] = []
+        var list: [StoredTensor] = []
         for name in tensors.keys.sorted() {
-            do { list.append(try SVModels.Tensor(name: name, shape: shapes[name]!, floats: tensors[name]!)) } catch {
+            do { list.append(try StoredTensor(name: name, shape: shapes[name]!, floats: tensors[name]!)) } catch {
                 throw .checkpoint(path: path, reason: "tensor \(name): \(error)")
             }
         }

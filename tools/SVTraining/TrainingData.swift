@@ -20,7 +20,7 @@ public struct TrainingCorpus: Sendable {
     public let bySpeaker: [[Int]]
     /// Recording index per training utterance (diagnostics: NMI of SSPS clusters vs recordings).
     public let recordingLabels: [Int]
-    /// (target, enrol path, test path) from dev/trials-cross-channel.txt; empty if absent.
+    /// (target, enroll path, test path) from dev/trials-cross-channel.txt; empty if absent.
     public let trials: [(Bool, String, String)]
     /// CRC32 of meta.tsv: identifies the corpus in provenance.
     public let id: String
@@ -52,7 +52,7 @@ public struct TrainingCorpus: Sendable {
             for (k, line) in text.split(separator: "\n").enumerated() {
                 let f = line.split(separator: " ")
                 guard f.count == 3, f[0] == "0" || f[0] == "1" else {
-                    throw .corpus(path: path, reason: "dev/trials-cross-channel.txt line \(k + 1): expected 'label enrol test'")
+                    throw .corpus(path: path, reason: "dev/trials-cross-channel.txt line \(k + 1): expected 'label enroll test'")
                 }
                 trials.append((f[0] == "1", String(f[1]), String(f[2])))
             }

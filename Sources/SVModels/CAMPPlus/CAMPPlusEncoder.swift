@@ -19,7 +19,7 @@ public final class CAMPPlusEncoder: Sendable {
     let blocks: [[CAMDenseLayer]]
     let transits: [TransitLayer]
     let outputNorm: ChannelAffine
-    let dense: ConvLayer
+    let dense: EncoderConv
     /// Whether the convolutions of `CAMPPlusConfig.int8Convolutions` run in int8.
     public let isQuantized: Bool
     /// Whether the fp32 convolutions run the indirect AVX-512 kernel (`F32IndirectWeights`) rather than
@@ -88,23 +88,23 @@ public final class CAMPPlusEncoder: Sendable {
                                weight: weight, bias: b, name: p, fast: fast)
         }
         /// A 1-D convolution with no bias, in int8 or fp32.
-        func plain(_ p: String, inChannels: Int, outChannels: Int, kernel: Int, dilation: Int) throws(ECAPAError) -> ConvLayer {
+        func plain(_ p: String, inChannels: Int, outChannels: Int, kernel: Int, dilation: Int) throws(ECAPAError) -> EncoderConv {
             if let q = try quantized(p, bn: nil) {
-                return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
+                return EncoderConv(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
                                  weight: none, bias: none, name: p, indirect: q)
             }
             let (weight, fast) = packed(AlignedBuffer(try values("\(p).weight")), rows: outChannels)
-            return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
+            return EncoderConv(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: dilation,
                              weight: weight, bias: none, name: p, fast: fast)
         }
         /// A 1-D convolution followed by a BatchNorm (folded), in int8 or fp32.
-        func foldedConv(_ p: String, _ bn: String, inChannels: Int, outChannels: Int, kernel: Int) throws(ECAPAError) -> ConvLayer {
+        func foldedConv(_ p: String, _ bn: String, inChannels: Int, outChannels: Int, kernel: Int) throws(ECAPAError) -> EncoderConv {
             if let q = try quantized(p, bn: bn) {
-                return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1,
+                return EncoderConv(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1,
                                  weight: none, bias: none, name: p, indirect: q)
             }
             let (w, b) = try folded("\(p).weight", bn), (weight, fast) = packed(w, rows: outChannels)
-            return ConvLayer(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1, weight: weight, bias: b,
+            return EncoderConv(inChannels: inChannels, outChannels: outChannels, kernel: kernel, dilation: 1, weight: weight, bias: b,
                              name: p, fast: fast)
         }
 
@@ -139,10 +139,10 @@ public final class CAMPPlusEncoder: Sendable {
                     bottleneck: try foldedConv("\(p).linear1", "\(p).nonlinear2.batchnorm", inChannels: cin, outChannels: bn, kernel: 1),
                     local: try plain("\(p).cam_layer.linear_local", inChannels: bn, outChannels: g, kernel: config.blockKernels[b],
                                      dilation: config.blockDilations[b]),
-                    contextReduce: ConvLayer(inChannels: bn, outChannels: bn / 2, kernel: 1, dilation: 1,
+                    contextReduce: EncoderConv(inChannels: bn, outChannels: bn / 2, kernel: 1, dilation: 1,
                                              weight: AlignedBuffer(try values("\(p).cam_layer.linear1.weight")),
                                              bias: AlignedBuffer(try values("\(p).cam_layer.linear1.bias"))),
-                    contextExpand: ConvLayer(inChannels: bn / 2, outChannels: g, kernel: 1, dilation: 1,
+                    contextExpand: EncoderConv(inChannels: bn / 2, outChannels: g, kernel: 1, dilation: 1,
                                              weight: AlignedBuffer(try values("\(p).cam_layer.linear2.weight")),
                                              bias: AlignedBuffer(try values("\(p).cam_layer.linear2.bias")))))
             }
@@ -156,7 +156,7 @@ public final class CAMPPlusEncoder: Sendable {
         self.transits = transits
         outputNorm = try norm("xvector.out_nonlinear.batchnorm")
         let (dw, db) = try folded("xvector.dense.linear.weight", "xvector.dense.nonlinear.batchnorm", affine: false)
-        dense = ConvLayer(inChannels: 2 * config.finalChannels, outChannels: config.embeddingSize, kernel: 1, dilation: 1,
+        dense = EncoderConv(inChannels: 2 * config.finalChannels, outChannels: config.embeddingSize, kernel: 1, dilation: 1,
                           weight: dw, bias: db)
     }
 
@@ -304,14 +304,14 @@ struct StridedConv1d: Sendable {
 /// context = utterance mean + segment mean of the bottleneck output.
 struct CAMDenseLayer: Sendable {
     let inputNorm: ChannelAffine
-    let bottleneck: ConvLayer
-    let local: ConvLayer
-    let contextReduce: ConvLayer
-    let contextExpand: ConvLayer
+    let bottleneck: EncoderConv
+    let local: EncoderConv
+    let contextReduce: EncoderConv
+    let contextExpand: EncoderConv
 }
 
 /// BN-ReLU → 1×1 convolution halving the channels (no bias).
 struct TransitLayer: Sendable {
     let norm: ChannelAffine
-    let conv: ConvLayer
+    let conv: EncoderConv
 }

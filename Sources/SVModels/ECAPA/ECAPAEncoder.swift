@@ -10,10 +10,10 @@ public final class ECAPAEncoder: Sendable {
     let first: TDNNLayer
     let blocks: [SERes2NetBlock]
     let mfa: TDNNLayer
-    let attention: ConvLayer           // on [x; μ; σ] (global context) or x
+    let attention: EncoderConv           // on [x; μ; σ] (global context) or x
     let attentionNorm: ChannelAffine?  // SpeechBrain: ReLU + BN before the tanh
-    let attentionOut: ConvLayer
-    let embedding: ConvLayer           // the pooled-statistics BN folded in
+    let attentionOut: EncoderConv
+    let embedding: EncoderConv           // the pooled-statistics BN folded in
     let poolNorm: ChannelAffine        // kept unfolded too, for `pooledStatistics` (MagNetO's input)
 
     /// Builds the encoder from named fp32 tensors (the reference toolkit's names, see
@@ -26,7 +26,7 @@ public final class ECAPAEncoder: Sendable {
         self.config = config
         let table = config.tensorTable, names = config.names
         func values(_ name: String) throws(ECAPAError) -> [Float] { try EncoderChecks.weights(name, table: table, from: tensor) }
-        func conv(_ p: String, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> ConvLayer {
+        func conv(_ p: String, kernel: Int = 1, dilation: Int = 1) throws(ECAPAError) -> EncoderConv {
             let shape = table["\(p).weight"]!
             if let data = int8[p] {
                 guard data.weights.count == shape.reduce(1, *), data.weightScale.count == shape[0] else {
@@ -34,10 +34,10 @@ public final class ECAPAEncoder: Sendable {
                 }
                 let q = Int8ConvWeights(outChannels: shape[0], inChannels: shape[1], kernel: kernel, dilation: dilation,
                                         weights: data.weights, weightScale: data.weightScale, inputScale: data.inputScale)
-                return ConvLayer(inChannels: shape[1], outChannels: shape[0], kernel: kernel, dilation: dilation,
+                return EncoderConv(inChannels: shape[1], outChannels: shape[0], kernel: kernel, dilation: dilation,
                                  weight: AlignedBuffer(count: 0), bias: AlignedBuffer(try values("\(p).bias")), name: p, int8: q)
             }
-            return ConvLayer(inChannels: shape[1], outChannels: shape[0], kernel: kernel, dilation: dilation,
+            return EncoderConv(inChannels: shape[1], outChannels: shape[0], kernel: kernel, dilation: dilation,
                              weight: AlignedBuffer(try values("\(p).weight")), bias: AlignedBuffer(try values("\(p).bias")), name: p)
         }
         func norm(_ p: String) throws(ECAPAError) -> ChannelAffine {
@@ -84,14 +84,14 @@ public final class ECAPAEncoder: Sendable {
             }
             bias.pointer[r] = Float(acc)
         }
-        embedding = ConvLayer(inChannels: cols, outChannels: rows, kernel: 1, dilation: 1, weight: w, bias: bias)
+        embedding = EncoderConv(inChannels: cols, outChannels: rows, kernel: 1, dilation: 1, weight: w, bias: bias)
     }
 
     /// Whether the TDNN convolutions run in int8.
     public var isQuantized: Bool { first.conv.int8 != nil }
 
     /// Every convolution `forward` runs, with the scratch it needs (the workspace reserves the largest).
-    var convolutions: [ConvLayer] {
+    var convolutions: [EncoderConv] {
         [first.conv] + blocks.flatMap { [$0.tdnn1.conv] + $0.res2.map(\.conv) + [$0.tdnn2.conv] }
             + [mfa.conv, attention, attentionOut]
     }

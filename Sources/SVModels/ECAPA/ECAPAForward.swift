@@ -11,7 +11,7 @@ public final class ECAPAWorkspace: @unchecked Sendable {
 
     public init() {}
 
-    @inline(__always) func observe(_ layer: ConvLayer, _ x: UnsafePointer<Float>, frames: Int) {
+    @inline(__always) func observe(_ layer: EncoderConv, _ x: UnsafePointer<Float>, frames: Int) {
         inputObserver?(layer.name, UnsafeBufferPointer(start: x, count: layer.inChannels * frames))
     }
 

@@ -1,7 +1,7 @@
 import SVKernels
 
 /// A convolution ready for `conv1dSame`: weight (out, in·kernel), bias (out).
-struct ConvLayer: Sendable {
+struct EncoderConv: Sendable {
     let inChannels: Int, outChannels: Int, kernel: Int, dilation: Int
     /// fp32 weights (empty when the layer runs in int8).
     let weight: AlignedBuffer
@@ -54,7 +54,7 @@ struct ChannelAffine: Sendable {
 /// SpeechBrain's TDNNBlock: conv → ReLU → BatchNorm, the last two fused into one pass (or conv →
 /// ReLU where a layer has no batch norm, like WeSpeaker's MFA).
 struct TDNNLayer: Sendable {
-    let conv: ConvLayer
+    let conv: EncoderConv
     let norm: ChannelAffine?
 
     func forward(_ x: UnsafePointer<Float>, frames: Int, padding: PaddingMode,
@@ -71,8 +71,8 @@ struct TDNNLayer: Sendable {
 
 /// Squeeze-excitation: time mean → 1×1 conv → ReLU → 1×1 conv → sigmoid gate per channel.
 struct SqueezeExcitation: Sendable {
-    let reduce: ConvLayer   // (se, C)
-    let expand: ConvLayer   // (C, se)
+    let reduce: EncoderConv   // (se, C)
+    let expand: EncoderConv   // (C, se)
 
     /// Gates `x` (C, frames) in place; `vectors` holds C + se + C floats.
     func apply(_ x: UnsafeMutablePointer<Float>, frames: Int, vectors: UnsafeMutablePointer<Float>) {
@@ -90,12 +90,12 @@ struct SqueezeExcitation: Sendable {
 }
 
 /// `y = W·x + b` for a 1×1 convolution applied to one vector.
-func matvec(_ layer: ConvLayer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+func matvec(_ layer: EncoderConv, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
     applyPointwise(layer, x, columns: 1, into: y)
 }
 
 /// `y (out, columns) = W·x + b` for a 1×1 convolution with bias on `columns` vectors.
-func applyPointwise(_ layer: ConvLayer, _ x: UnsafePointer<Float>, columns: Int, into y: UnsafeMutablePointer<Float>) {
+func applyPointwise(_ layer: EncoderConv, _ x: UnsafePointer<Float>, columns: Int, into y: UnsafeMutablePointer<Float>) {
     precondition(layer.kernel == 1, "applyPointwise: \(layer.name) has kernel \(layer.kernel)")
     for o in 0..<layer.outChannels { (y + o * columns).initialize(repeating: layer.bias.pointer[o], count: columns) }
     gemm(.none, .none, m: layer.outChannels, n: columns, k: layer.inChannels, a: layer.weight.pointer, lda: layer.inChannels,

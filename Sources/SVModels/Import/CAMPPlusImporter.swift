@@ -19,7 +19,7 @@ public enum CAMPPlusImporter {
     static let anchor = "head.conv1.weight"
     static let secondAnchor = "xvector.tdnn.linear.weight"
 
-    public static func importEncoder(checkpoint: [String: Tensor]) throws(ImportError) -> ImportedCAMPPlus {
+    public static func importEncoder(checkpoint: [String: StoredTensor]) throws(ImportError) -> ImportedCAMPPlus {
         let prefix = try ECAPAImporter.encoderPrefix(toolkit: .campplus, checkpoint: checkpoint)
         var tensors: [String: (shape: [Int], values: [Float])] = [:]
         var ignored: [String] = []

@@ -84,7 +84,7 @@ public struct ImportedEncoder: Sendable {
 /// hyperparameters from the tensor shapes.
 public enum ECAPAImporter {
     /// - Parameter dilations: the five dilations, which weights cannot reveal (default 1,2,3,4,1).
-    public static func importEncoder(from toolkit: SourceToolkit, checkpoint: [String: Tensor],
+    public static func importEncoder(from toolkit: SourceToolkit, checkpoint: [String: StoredTensor],
                                      dilations: [Int] = [1, 2, 3, 4, 1]) throws(ImportError) -> ImportedEncoder {
         // 1. Find the encoder's prefix.
         let prefix = try encoderPrefix(toolkit: toolkit, checkpoint: checkpoint)
@@ -131,7 +131,7 @@ public enum ECAPAImporter {
 
     /// The prefix under which the toolkit's encoder sits in `checkpoint` ("" at the top, or e.g.
     /// "embedding_model."): the names holding both anchors; none, or several, is an error.
-    static func encoderPrefix(toolkit: SourceToolkit, checkpoint: [String: Tensor]) throws(ImportError) -> String {
+    static func encoderPrefix(toolkit: SourceToolkit, checkpoint: [String: StoredTensor]) throws(ImportError) -> String {
         let prefixes = Set(checkpoint.keys.filter { $0.hasSuffix(toolkit.anchor) && isPrefixBoundary($0, toolkit.anchor) }
             .map { String($0.dropLast(toolkit.anchor.count)) }
             .filter { checkpoint[$0 + toolkit.secondAnchor] != nil })

@@ -26,7 +26,7 @@ public struct PyTorchCheckpoint: Sendable {
     }
 
     /// Tensors by flattened name; each `Tensor.name` equals its key.
-    public let tensors: [String: Tensor]
+    public let tensors: [String: StoredTensor]
     /// Non-tensor values, in pickle order.
     public let skipped: [SkippedEntry]
 
@@ -95,7 +95,7 @@ public struct PyTorchCheckpoint: Sendable {
         try flatten(top, prefix: "", depth: 1, budget: &budget, into: &found, skipped: &skipped)
 
         var storages = StorageCache(archive: archive, root: root)
-        var tensors: [String: Tensor] = [:]
+        var tensors: [String: StoredTensor] = [:]
         tensors.reserveCapacity(found.count)
         for (name, pickled) in found {
             guard tensors[name] == nil else { throw .duplicateTensorName(name) }
@@ -203,7 +203,7 @@ public struct PyTorchCheckpoint: Sendable {
     }
 
     static func materialise(name: String, _ t: PickledTensor, from storages: inout StorageCache,
-                            budget: inout DecodeBudget, limit: Int) throws(PyTorchCheckpointError) -> Tensor {
+                            budget: inout DecodeBudget, limit: Int) throws(PyTorchCheckpointError) -> StoredTensor {
         guard case .typed(let dtype) = t.storage.type else {
             throw .invalidTensor(name: name, problem: "it is built on an untyped storage, so its element type is unknown")
         }
@@ -213,8 +213,8 @@ public struct PyTorchCheckpoint: Sendable {
         else {
             throw .invalidTensor(name: name, problem: "shape \(t.shape) of \(dtype) is larger than the whole file (\(limit) bytes)")
         }
-        func make(_ bytes: [UInt8]) throws(PyTorchCheckpointError) -> Tensor {
-            do { return try Tensor(name: name, dtype: dtype, shape: t.shape, bytes: bytes) } catch {
+        func make(_ bytes: [UInt8]) throws(PyTorchCheckpointError) -> StoredTensor {
+            do { return try StoredTensor(name: name, dtype: dtype, shape: t.shape, bytes: bytes) } catch {
                 throw .invalidTensor(name: name, problem: error.description)
             }
         }

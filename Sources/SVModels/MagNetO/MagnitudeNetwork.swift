@@ -92,11 +92,11 @@ public struct MagnitudeNetwork: Sendable, Equatable {
     }
 
     /// The tensors to store in a model file.
-    public func tensors() throws(ModelFileError) -> [Tensor] {
-        var out: [Tensor] = []
+    public func tensors() throws(ModelFileError) -> [StoredTensor] {
+        var out: [StoredTensor] = []
         for (i, l) in layers.enumerated() {
-            out.append(try Tensor(name: Self.weightName(i), shape: [l.outputs, l.inputs], floats: l.weight))
-            out.append(try Tensor(name: Self.biasName(i), shape: [l.outputs], floats: l.bias))
+            out.append(try StoredTensor(name: Self.weightName(i), shape: [l.outputs, l.inputs], floats: l.weight))
+            out.append(try StoredTensor(name: Self.biasName(i), shape: [l.outputs], floats: l.bias))
         }
         return out
     }

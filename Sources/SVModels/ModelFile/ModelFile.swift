@@ -10,14 +10,14 @@ import SVFiles
 public struct ModelFile: Sendable, Equatable {
     public var metadata: ModelMetadata
     /// Tensors by name; the key is the name written to the file.
-    public var tensors: [String: Tensor] {
+    public var tensors: [String: StoredTensor] {
         didSet { verifiedChecksum = nil }
     }
     /// The CRC verified when the file was read, while `tensors` is unchanged since.
     private var verifiedChecksum: UInt32?
 
     /// A new model; names must be unique.
-    public init(metadata: ModelMetadata, tensors: [Tensor]) {
+    public init(metadata: ModelMetadata, tensors: [StoredTensor]) {
         self.metadata = metadata
         self.tensors = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in
             preconditionFailure("ModelFile: two tensors named '\(first.name)'")
@@ -28,7 +28,7 @@ public struct ModelFile: Sendable, Equatable {
     public var tensorNames: [String] { SafeTensors.sortedNames(tensors) }
 
     /// The tensor called `name`, or `ModelFileError.tensorNotFound`.
-    public func tensor(_ name: String) throws(ModelFileError) -> Tensor {
+    public func tensor(_ name: String) throws(ModelFileError) -> StoredTensor {
         guard let t = tensors[name] else { throw .tensorNotFound(name: name) }
         return t
     }
@@ -76,7 +76,7 @@ public struct ModelFile: Sendable, Equatable {
         return file
     }
 
-    private init(metadata: ModelMetadata, tensorsByName: [String: Tensor]) {
+    private init(metadata: ModelMetadata, tensorsByName: [String: StoredTensor]) {
         self.metadata = metadata
         self.tensors = tensorsByName
     }

@@ -17,9 +17,9 @@ public struct SafeTensors: Sendable, Equatable {
     /// The `__metadata__` map (absent in the file when empty).
     public var metadata: [String: String]
     /// Tensors by name. When writing, the key is the tensor's name in the file.
-    public var tensors: [String: Tensor]
+    public var tensors: [String: StoredTensor]
 
-    public init(metadata: [String: String] = [:], tensors: [Tensor]) {
+    public init(metadata: [String: String] = [:], tensors: [StoredTensor]) {
         self.metadata = metadata
         self.tensors = Dictionary(tensors.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in
             preconditionFailure("SafeTensors: two tensors named '\(first.name)'")
@@ -43,7 +43,7 @@ public struct SafeTensors: Sendable, Equatable {
         return SafeTensors(metadata: header.metadata, tensorsByName: loaded.tensors)
     }
 
-    init(metadata: [String: String], tensorsByName: [String: Tensor]) {
+    init(metadata: [String: String], tensorsByName: [String: StoredTensor]) {
         self.metadata = metadata
         self.tensors = tensorsByName
     }
@@ -282,15 +282,15 @@ struct RawHeader {
     /// Copies each tensor into aligned storage. Entries are in data order and tile the data section,
     /// so the CRC over the tensors in that order is the CRC of the whole data section.
     func load(_ entries: [TensorEntry], from source: some ModelByteSource,
-              checksum: Bool) throws(ModelFileError) -> (tensors: [String: Tensor], crc: UInt32) {
-        var tensors: [String: Tensor] = [:]
+              checksum: Bool) throws(ModelFileError) -> (tensors: [String: StoredTensor], crc: UInt32) {
+        var tensors: [String: StoredTensor] = [:]
         tensors.reserveCapacity(entries.count)
         var crc = CRC32()
         for e in entries {
             let storage = AlignedBytes(count: e.end - e.begin)
             if storage.count > 0 { try source.read(at: dataStart + e.begin, into: storage.mutableBuffer) }
             if checksum { crc.update(storage.buffer) }
-            tensors[e.name] = Tensor(name: e.name, dtype: e.dtype, shape: e.shape, storage: storage)
+            tensors[e.name] = StoredTensor(name: e.name, dtype: e.dtype, shape: e.shape, storage: storage)
         }
         return (tensors, crc.value)
     }

@@ -149,7 +149,7 @@ public enum Int8Quantizer {
             guard let s = inputScales[p], s > 0, s.isFinite else {
                 throw .invalidMetadata(key: ModelMetadata.Key.quantization, reason: "no valid input scale for \(p)")
             }
-            let fp32: Tensor
+            let fp32: StoredTensor
             do { fp32 = try file.tensor("\(p).weight") } catch { throw .tensors(error) }
             let shape = fp32.shape, rows = shape[0], k = shape.dropFirst().reduce(1, *)
             let values: AlignedBuffer
@@ -157,9 +157,9 @@ public enum Int8Quantizer {
             let q = Int8ConvWeights(outChannels: rows, inChannels: shape[1], kernel: k / shape[1], dilation: 1,
                                     floatWeights: values.pointer, inputScale: s)
             do {
-                tensors["\(p).weight"] = try Tensor(name: "\(p).weight", shape: shape, int8s: q.weights)
-                tensors[QuantizationScheme.weightScaleName(p)] = try Tensor(name: QuantizationScheme.weightScaleName(p), shape: [rows], floats: q.weightScale)
-                tensors[QuantizationScheme.inputScaleName(p)] = try Tensor(name: QuantizationScheme.inputScaleName(p), shape: [1], floats: [s])
+                tensors["\(p).weight"] = try StoredTensor(name: "\(p).weight", shape: shape, int8s: q.weights)
+                tensors[QuantizationScheme.weightScaleName(p)] = try StoredTensor(name: QuantizationScheme.weightScaleName(p), shape: [rows], floats: q.weightScale)
+                tensors[QuantizationScheme.inputScaleName(p)] = try StoredTensor(name: QuantizationScheme.inputScaleName(p), shape: [1], floats: [s])
             } catch { throw .tensors(error) }
         }
         var metadata = file.metadata

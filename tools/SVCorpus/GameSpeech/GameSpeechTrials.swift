@@ -39,15 +39,15 @@ public enum GameSpeechTrials {
     }
 
     /// Trials over the Amazon Queen clips among `utterances` (paths as in the manifest), deterministic in `seed`.
-    public static func amazonQueen(_ utterances: [CorpusUtterance], seed: UInt64) -> [Trial] {
+    public static func amazonQueen(_ utterances: [CorpusUtterance], seed: UInt64) -> [CorpusTrial] {
         let clips = utterances.filter { $0.engine == "flight-of-the-amazon-queen" }.compactMap { dialogueClip(path: $0.path) }
-        var trials: [Trial] = []
+        var trials: [CorpusTrial] = []
         // Parts of one P line.
         let otherLines = Dictionary(grouping: clips.filter { !$0.joe }, by: \.line)
         for line in otherLines.keys.sorted() {
             let parts = otherLines[line]!.sorted { $0.path < $1.path }
             for i in 0..<parts.count { for j in (i + 1)..<max(parts.count, i + 1) {
-                trials.append(Trial(target: true, enrol: parts[i].path, test: parts[j].path))
+                trials.append(CorpusTrial(target: true, enroll: parts[i].path, test: parts[j].path))
             } }
         }
         let sameLineTargets = trials.count
@@ -60,14 +60,14 @@ public enum GameSpeechTrials {
             attempts += 1
             let a = rng.int(0...(joe.count - 1)), b = rng.int(0...(joe.count - 1))
             guard a != b, joe[a].dialogue != joe[b].dialogue, seen.insert([min(a, b), max(a, b)]).inserted else { continue }
-            trials.append(Trial(target: true, enrol: joe[min(a, b)].path, test: joe[max(a, b)].path))
+            trials.append(CorpusTrial(target: true, enroll: joe[min(a, b)].path, test: joe[max(a, b)].path))
         }
         // Joe against the other person of the same dialogue.
-        var candidates: [Trial] = []
+        var candidates: [CorpusTrial] = []
         let byDialogue = Dictionary(grouping: clips.filter { $0.dialogue != "JOE" }, by: \.dialogue)
         for d in byDialogue.keys.sorted() {
             let here = byDialogue[d]!.sorted { $0.path < $1.path }
-            for j in here where j.joe { for p in here where !p.joe { candidates.append(Trial(target: false, enrol: j.path, test: p.path)) } }
+            for j in here where j.joe { for p in here where !p.joe { candidates.append(CorpusTrial(target: false, enroll: j.path, test: p.path)) } }
         }
         let targets = trials.count
         var pick = CorpusRandom(seed: seed, "game-trials-nontarget")

@@ -34,7 +34,7 @@ public enum PackageTrials {
 
     /// One trial with what the lists split on.
     struct TaggedTrial {
-        var trial: Trial
+        var trial: CorpusTrial
         var relation: Relation
         var packages: (String, String)
         var durations: (Double, Double)
@@ -42,7 +42,7 @@ public enum PackageTrials {
 
     /// The named lists (file stem → trials) and the multi-clip enrollments (model id → clip paths).
     public struct Lists: Sendable {
-        public var lists: [(name: String, trials: [Trial])] = []
+        public var lists: [(name: String, trials: [CorpusTrial])] = []
         public var enrollments: [(model: String, clips: [String])] = []
     }
 
@@ -98,7 +98,7 @@ public enum PackageTrials {
             let key = [min(i, j), max(i, j)]
             guard seen.insert(key).inserted else { return }
             let a = clips[key[0]], b = clips[key[1]]
-            tagged.append(TaggedTrial(trial: Trial(target: a.speaker == b.speaker, enrol: a.path, test: b.path),
+            tagged.append(TaggedTrial(trial: CorpusTrial(target: a.speaker == b.speaker, enroll: a.path, test: b.path),
                                       relation: relation(a, b), packages: (a.package, b.package), durations: (a.duration, b.duration)))
         }
         for i in clips.indices {
@@ -118,11 +118,11 @@ public enum PackageTrials {
         }
         // Languages with two speakers or more that may be told apart.
         let languageOf = Dictionary(clips.map { ($0.path, $0.language) }, uniquingKeysWith: { a, _ in a })
-        let contested = Set(tagged.filter { $0.relation == .sameLanguage }.compactMap { languageOf[$0.trial.enrol] ?? nil })
+        let contested = Set(tagged.filter { $0.relation == .sameLanguage }.compactMap { languageOf[$0.trial.enroll] ?? nil })
         list("all") { _ in true }
         list("same-language") { t in t.relation == .sameLanguage
-            || (t.relation == .target && (languageOf[t.trial.enrol] ?? nil).map(contested.contains) == true) }
-        list("cross-language") { t in t.relation == .crossLanguage || (t.relation == .target && languageOf[t.trial.enrol]! != nil) }
+            || (t.relation == .target && (languageOf[t.trial.enroll] ?? nil).map(contested.contains) == true) }
+        list("cross-language") { t in t.relation == .crossLanguage || (t.relation == .target && languageOf[t.trial.enroll]! != nil) }
         list("cross-package") { t in t.relation == .target || t.packages.0 != t.packages.1 }
         list("short") { t in t.durations.0 < settings.shortSeconds && t.durations.1 < settings.shortSeconds }
         list("long") { t in t.durations.0 >= settings.shortSeconds && t.durations.1 >= settings.shortSeconds }
@@ -144,8 +144,8 @@ public enum PackageTrials {
     /// Models of `enrollClips` clips each (disjoint within a speaker); each model tested on clips of its
     /// speaker it does not hold, on same-language non-targets and on non-targets from anywhere.
     static func multiClipEnrollment(_ clips: [Clip], bySpeaker: [String: [Int]], byLanguage: [String: [Int]],
-                                    settings: Settings) -> (models: [(model: String, clips: [String])], trials: [Trial]) {
-        var models: [(model: String, clips: [String])] = [], trials: [Trial] = [], seen = Set<Trial>()
+                                    settings: Settings) -> (models: [(model: String, clips: [String])], trials: [CorpusTrial]) {
+        var models: [(model: String, clips: [String])] = [], trials: [CorpusTrial] = [], seen = Set<CorpusTrial>()
         let k = settings.enrollClips
         for speaker in bySpeaker.keys.sorted() {
             let own = bySpeaker[speaker]!
@@ -158,12 +158,12 @@ public enum PackageTrials {
                 models.append((id, members.map { clips[$0].path }))
                 let first = clips[members[0]]
                 for j in draw(settings.testsPerModel, from: own, &r, accept: { !members.contains($0) }) {
-                    trials.append(Trial(target: true, enrol: id, test: clips[j].path))
+                    trials.append(CorpusTrial(target: true, enroll: id, test: clips[j].path))
                 }
                 let pools = [first.language.flatMap { byLanguage[$0] } ?? [], Array(clips.indices)]
                 for pool in pools {
                     for j in draw(settings.testsPerModel, from: pool, &r, accept: { distinctSpeakers(first, clips[$0]) }) {
-                        let trial = Trial(target: false, enrol: id, test: clips[j].path)
+                        let trial = CorpusTrial(target: false, enroll: id, test: clips[j].path)
                         if seen.insert(trial).inserted { trials.append(trial) }
                     }
                 }

@@ -86,8 +86,8 @@ public struct FullLengthRefinement {
             throw .run("the model has no embedding layer '\(prefix)'")
         }
         do {
-            file.tensors["\(prefix).weight"] = try SVModels.Tensor(name: "\(prefix).weight", shape: old.shape, floats: weight)
-            file.tensors["\(prefix).bias"] = try SVModels.Tensor(name: "\(prefix).bias", shape: [bias.count], floats: bias)
+            file.tensors["\(prefix).weight"] = try StoredTensor(name: "\(prefix).weight", shape: old.shape, floats: weight)
+            file.tensors["\(prefix).bias"] = try StoredTensor(name: "\(prefix).bias", shape: [bias.count], floats: bias)
         } catch { throw .run("\(error)") }
     }
 }

@@ -77,8 +77,8 @@ public struct MagNetOInputs: Sendable {
     /// Cache file: the inputs plus what they depend on (model checksum, corpus id), so a stale cache is recomputed.
     public func write(path: String, modelChecksum: String, corpusID: String) throws(TrainingError) {
         do {
-            let tensors = [try Tensor(name: "embeddings", shape: [count, embeddingSize], floats: embeddings),
-                           try Tensor(name: "pooled", shape: [count, pooledSize], floats: pooled)]
+            let tensors = [try StoredTensor(name: "embeddings", shape: [count, embeddingSize], floats: embeddings),
+                           try StoredTensor(name: "pooled", shape: [count, pooledSize], floats: pooled)]
             let meta = ["format": Self.format, "model_checksum": modelChecksum, "corpus_id": corpusID]
             let bytes = SafeTensors(metadata: meta, tensors: tensors).serialize()
             try AtomicFile.write(bytes, to: path)

@@ -77,7 +77,7 @@ final class AlignedBytes: @unchecked Sendable {
 ///
 /// Copies share the (immutable) storage, so a loaded model's tensors can be handed to several
 /// threads. Typed accessors check the dtype and throw `ModelFileError.dtypeMismatch` otherwise.
-public struct Tensor: Sendable, Equatable, CustomStringConvertible {
+public struct StoredTensor: Sendable, Equatable, CustomStringConvertible {
     public let name: String
     public let dtype: TensorDType
     /// Dimensions, outermost first (row-major, PyTorch order). `[]` is a scalar.
@@ -151,7 +151,7 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { "\(name): \(dtype.rawValue) \(shape)" }
 
-    public static func == (a: Tensor, b: Tensor) -> Bool {
+    public static func == (a: StoredTensor, b: StoredTensor) -> Bool {
         a.name == b.name && a.dtype == b.dtype && a.shape == b.shape
             && (a.storage === b.storage || a.storage.buffer.elementsEqual(b.storage.buffer))
     }
