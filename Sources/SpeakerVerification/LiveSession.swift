@@ -36,6 +36,12 @@ public enum LiveEvent: Sendable, Equatable {
 
 public struct LiveSessionError: Error, Equatable, CustomStringConvertible {
     public let description: String
+    /// Set when the verifier could not be made (a profile of another model, no threshold for an uncalibrated one).
+    public var verification: VerificationError?
+
+    public init(description: String, verification: VerificationError? = nil) {
+        self.description = description; self.verification = verification
+    }
 }
 
 /// One live session, from samples in to verdict out: audio pushed by the caller (`push`) or drained from a
@@ -81,11 +87,14 @@ public final class LiveSession {
     public convenience init(model: SpeakerModel, profile: SpeakerProfile, profilePath: String, settings: LiveSettings,
                 inputRate: Int, maximumSeconds: Double, expectedSeconds: Double? = nil, scoring: Scoring = .worker,
                 onUpdate: ((LiveUpdate) -> Void)? = nil) throws(LiveSessionError) {
+        if let expectedSeconds, !(expectedSeconds >= 0 && expectedSeconds <= AudioFile.maximumSecondsRange.upperBound) {
+            throw LiveSessionError(description: "expected seconds must be from 0 to \(AudioFile.maximumSecondsRange.upperBound) (got \(expectedSeconds))")
+        }
         let verifier: LiveVerifier
         do {
             verifier = try LiveVerifier(model: model, profile: profile, profilePath: profilePath, settings: settings,
                                         expectedSeconds: expectedSeconds ?? min(maximumSeconds, 60))
-        } catch { throw LiveSessionError(description: error.description) }
+        } catch { throw LiveSessionError(description: error.description, verification: error) }
         try self.init(sampleRate: model.features.sampleRate, inputRate: inputRate, maximumSeconds: maximumSeconds,
                       verifier: verifier, scoring: scoring, onUpdate: onUpdate)
     }
@@ -101,8 +110,8 @@ public final class LiveSession {
         guard AudioFile.supportedSampleRates.contains(inputRate) else {
             throw LiveSessionError(description: "input sample rate \(inputRate) Hz is out of range (\(AudioFile.supportedSampleRates.lowerBound)–\(AudioFile.supportedSampleRates.upperBound) Hz)")
         }
-        guard maximumSeconds.isFinite, maximumSeconds > 0 else {
-            throw LiveSessionError(description: "the session's length limit must be positive (got \(maximumSeconds) s)")
+        guard maximumSeconds > 0, maximumSeconds <= AudioFile.maximumSecondsRange.upperBound else {
+            throw LiveSessionError(description: "the session's length limit must be above 0 and at most \(AudioFile.maximumSecondsRange.upperBound) s (got \(maximumSeconds) s)")
         }
         self.sampleRate = sampleRate; self.inputRate = inputRate; self.maximumSeconds = maximumSeconds
         self.verifier = verifier; self.scoring = scoring; self.onUpdate = onUpdate

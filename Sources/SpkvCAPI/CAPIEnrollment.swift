@@ -33,7 +33,7 @@ public func spkvEnrollFiles(_ model: OpaquePointer?, _ name: UnsafePointer<CChar
         let name = try string(name, "name", in: f)
         let paths = try required(paths, "paths", in: f)
         let out = try required(out, "out", in: f)
-        guard count > 0 else { throw invalid(f, "count must be at least 1") }
+        guard count > 0, count <= 1_000_000 else { throw invalid(f, "count must be from 1 to 1000000") }
         var list: [String] = []
         for i in 0..<count { list.append(try string(paths[i], "paths[\(i)]", in: f)) }
         let profile = try Enrollment.enroll(name: name, paths: list, model: m.model,
@@ -53,12 +53,12 @@ public func spkvEnrollPCM(_ model: OpaquePointer?, _ name: UnsafePointer<CChar>?
         let name = try string(name, "name", in: f)
         let samples = try required(samples, "samples", in: f), lengths = try required(lengths, "lengths", in: f)
         let out = try required(out, "out", in: f)
-        guard count > 0 else { throw invalid(f, "count must be at least 1") }
+        guard count > 0, count <= 1_000_000 else { throw invalid(f, "count must be from 1 to 1000000") }
         var clips: [(source: String, samples: [Float])] = []
         for i in 0..<count {
             let source = "<pcm clip \(i)>"
             let clip = try required(samples[i], "samples[\(i)]", in: f)
-            clips.append((source, try modelRateSamples(clip, count: lengths[i], rate: sampleRate, model: m.model, source: source)))
+            clips.append((source, try modelRateSamples(clip, count: lengths[i], rate: sampleRate, model: m.model, source: source, in: f)))
         }
         let profile = try Enrollment.enroll(name: name, recordings: clips, model: m.model,
                                             minimumSpeechSeconds: try minimumSpeech(minSpeechSeconds, in: f))
@@ -148,7 +148,7 @@ public func spkvVerifyPCM(_ model: OpaquePointer?, _ profile: OpaquePointer?, _ 
         let samples = try required(samples, "samples", in: f)
         let out = try required(out, "out", in: f)
         let fixed = try threshold(thresholdValue, prior: prior, in: f)
-        let audio = try modelRateSamples(samples, count: count, rate: sampleRate, model: m.model, source: "<pcm>")
+        let audio = try modelRateSamples(samples, count: count, rate: sampleRate, model: m.model, source: "<pcm>", in: f)
         let r = try Verification.verify(profile: p.profile, profilePath: p.origin, samples: audio, source: "<pcm>", model: m.model,
                                         threshold: fixed, prior: prior)
         out.pointee = cDecision(r)

@@ -74,7 +74,7 @@ public func spkvEmbedPCM(_ model: OpaquePointer?, _ samples: UnsafePointer<Float
         let m = try ModelHandle.from(model, in: f)
         let samples = try required(samples, "samples", in: f)
         let output = try required(embedding, "embedding", in: f)
-        let audio = try modelRateSamples(samples, count: count, rate: sampleRate, model: m.model, source: "<pcm>")
+        let audio = try modelRateSamples(samples, count: count, rate: sampleRate, model: m.model, source: "<pcm>", in: f)
         return copy(try m.embed(audio, source: "<pcm>"), to: output, capacity: capacity, in: f)
     }
 }

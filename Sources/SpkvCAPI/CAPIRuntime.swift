@@ -40,7 +40,9 @@ func fail(_ error: any Error) -> spkv_status {
         case .embedding(let inner): return fail(inner)
         case .noThreshold: return fail(SPKV_ERROR_NOT_CALIBRATED, e.description)
         }
-    case let e as LiveSessionError: return fail(SPKV_ERROR_INVALID_ARGUMENT, e.description)
+    case let e as LiveSessionError:
+        if let inner = e.verification { return fail(inner) }
+        return fail(SPKV_ERROR_INVALID_ARGUMENT, e.description)
     default: return fail(SPKV_ERROR_INVALID_ARGUMENT, "\(error)")
     }
 }
@@ -103,9 +105,18 @@ func copy(_ values: [Float], to buffer: UnsafeMutablePointer<Float>, capacity: I
     return SPKV_OK
 }
 
-/// Samples at `rate` as validated mono audio at the model's rate (resampled when the rates differ).
+/// Samples at `rate` as validated mono audio at the model's rate (resampled when the rates differ). A count that
+/// is negative as a signed number (a size_t of 2^63 or more) is refused before anything is read, and so is audio
+/// longer than the audio length limit (SPKV_MAX_AUDIO_SECONDS, as for files), before it is copied.
 func modelRateSamples(_ samples: UnsafePointer<Float>, count: Int, rate: Int32, model: SpeakerModel,
-                      source: String) throws(AudioError) -> [Float] {
+                      source: String, in function: String) throws -> [Float] {
+    guard count >= 0 else { throw invalid(function, "the sample count \(UInt(bitPattern: count)) is not a length") }
+    guard AudioFile.supportedSampleRates.contains(Int(rate)) else {
+        throw AudioError.unsupportedSampleRate(path: source, sampleRate: Int(rate))
+    }
+    let limit = try AudioFile.maximumSeconds(for: source)
+    let seconds = Double(count) / Double(rate)
+    guard seconds <= limit else { throw AudioError.tooLong(path: source, seconds: seconds, limitSeconds: limit) }
     let input = Array(UnsafeBufferPointer(start: samples, count: count))
     let clip = try AudioClip(samples: input, sampleRate: Int(rate), source: source)
     let target = model.features.sampleRate

@@ -30,13 +30,21 @@ final class SessionHandle {
     }
 }
 
-/// Updates from the scoring side (the pushing thread, or the worker) to `poll`.
+/// Updates from the scoring side (the pushing thread, or the worker) to `poll`; at most `capacity` wait (a caller
+/// that never polls does not make it grow without bound): past that the oldest are dropped.
 private final class UpdateQueue: @unchecked Sendable {
+    static let capacity = 4096
     private var items: [LiveUpdate] = []
     private var head = 0
     private let lock = NSLock()
 
-    func append(_ u: LiveUpdate) { lock.withLock { items.append(u) } }
+    func append(_ u: LiveUpdate) {
+        lock.withLock {
+            items.append(u)
+            if items.count - head > Self.capacity { head += 1 }
+            if head >= Self.capacity { items.removeFirst(head); head = 0 }
+        }
+    }
 
     func pop() -> LiveUpdate? {
         lock.withLock {

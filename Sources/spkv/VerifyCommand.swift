@@ -66,6 +66,9 @@ struct Verify: ParsableCommand {
             var settings = LiveSettings()
             settings.threshold = threshold; settings.prior = prior
             settings.windowSeconds = liveOptions.window; settings.refreshSeconds = liveOptions.refresh
+            // A profile of another model, or no threshold for an uncalibrated one, is reported before the device opens.
+            try profile.checkCompatible(with: model, profilePath: enrollment)
+            _ = try DecisionThreshold(fixed: threshold, prior: prior, outputsLLR: model.scoring.outputsLLR)
             let capture = try liveOptions.openCapture(modelRate: model.features.sampleRate)
             // Scoring runs on the session's worker thread; it alone touches these two.
             nonisolated(unsafe) var computeTimes: [Double] = [], delays: [Double] = []

@@ -34,6 +34,17 @@ struct CAPIPrefix {
     }
 }
 
+/// The README example at `path` (relative to the repository): it must be at most 30 lines and stand in README.md
+/// exactly as the file holds it, in a ```fence block; returns its URL.
+func expectReadmeShowsExample(_ path: String, fence: String) throws -> URL {
+    let file = Repo.root.appendingPathComponent(path)
+    let code = try String(contentsOf: file, encoding: .utf8)
+    #expect(code.filter { $0 == "\n" }.count <= 30, "\(path) is over 30 lines")
+    let readme = try String(contentsOf: Repo.root.appendingPathComponent("README.md"), encoding: .utf8)
+    #expect(readme.contains("```\(fence)\n" + code + "```"), "README.md does not show \(path) as it is")
+    return file
+}
+
 /// The C compiler the tests use: `cc`, else the Swift toolchain's `clang`.
 enum CCompiler {
     static let path: String? = {
@@ -105,11 +116,7 @@ struct CAPITests {
 
     @Test("the README's C example is tools/c-api/verify_example.c, and it enrolls Joe and decides right with the default model")
     func readmeExample() throws {
-        let file = Repo.root.appendingPathComponent("tools/c-api/verify_example.c")
-        let code = try String(contentsOf: file, encoding: .utf8)
-        #expect(code.split(separator: "\n", omittingEmptySubsequences: false).count <= 31, "the example is over 30 lines")
-        let readme = try String(contentsOf: Repo.root.appendingPathComponent("README.md"), encoding: .utf8)
-        #expect(readme.contains("```c\n" + code + "```"), "README.md does not show tools/c-api/verify_example.c as it is")
+        let file = try expectReadmeShowsExample("tools/c-api/verify_example.c", fence: "c")
         let prefix = try CAPIPrefix()
         defer { prefix.folder.remove() }
         let work = try TemporaryDirectory()

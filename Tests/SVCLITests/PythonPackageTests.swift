@@ -38,11 +38,7 @@ struct PythonPackageTests {
     @Test("pip installs tools/python with no index (offline), and the README's Python example enrolls Joe and decides right")
     func offlineInstallAndReadmeExample() throws {
         let python = try Python.require()
-        let example = Repo.root.appendingPathComponent("tools/python/example.py")
-        let code = try String(contentsOf: example, encoding: .utf8)
-        #expect(code.split(separator: "\n", omittingEmptySubsequences: false).count <= 31, "the example is over 30 lines")
-        let readme = try String(contentsOf: Repo.root.appendingPathComponent("README.md"), encoding: .utf8)
-        #expect(readme.contains("```python\n" + code + "```"), "README.md does not show tools/python/example.py as it is")
+        let example = try expectReadmeShowsExample("tools/python/example.py", fence: "python")
 
         let prefix = try CAPIPrefix()
         defer { prefix.folder.remove() }
@@ -58,12 +54,12 @@ struct PythonPackageTests {
         try FileManager.default.copyItem(atPath: example.path, toPath: work.path("example.py"))
         let args = [work.path("example.py"), CAPIPrefix.defaultModel] + ["joe_13001EJ1.flac", "joe_370007J1.flac", "joe_JOE00942.flac",
                                                                        "joe_7400B3J1.flac", "other_400008P3.flac"].map(Repo.sample)
-        let r = try runProcess(work.path("venv/bin/python"), ["-P"] + args,
+        let r = try runProcess(work.path("venv/bin/python"), ["-I"] + args,
                                environment: ["SPKV_LIBRARY": prefix.lib + "/libspkv.so", "PYTHONPATH": ""], workingDirectory: work.path(""))
         #expect(r.status == 0, "\(r)")
         let lines = r.stdout.split(separator: "\n")
         #expect(lines.count == 2 && lines[0].contains("joe_7400B3J1.flac: accept") && lines[1].contains("other_400008P3.flac: reject"), "\(r)")
-        let installed = try runProcess(work.path("venv/bin/python"), ["-P", "-c", "import spkv; print(spkv.__file__)"],
+        let installed = try runProcess(work.path("venv/bin/python"), ["-I", "-c", "import spkv; print(spkv.__file__)"],
                                        workingDirectory: work.path(""))
         #expect(installed.stdout.hasPrefix(work.path("venv")), "the example did not use the installed package: \(installed)")
     }

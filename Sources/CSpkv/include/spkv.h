@@ -158,13 +158,14 @@ typedef struct spkv_update {
     int accepted;           /* decision on the smoothed score; -1 while there is none */
 } spkv_update;
 
-/* A live session against profile (settings NULL: defaults at the model's rate). The model and profile must
- * outlive the session. */
+/* A live session against profile (settings NULL: defaults at the model's rate). The session keeps its own
+ * references to the model and the profile: their handles may be freed before it. */
 spkv_status spkv_session_new(const spkv_model *model, const spkv_profile *profile,
                              const spkv_session_settings *settings, spkv_session **out);
 /* Takes count samples. *accepted_all (may be NULL) is 0 once the session's max_seconds is reached. */
 spkv_status spkv_session_push(spkv_session *session, const float *samples, size_t count, int *accepted_all);
-/* Takes the oldest update not yet polled: *has_update is 1 and *out filled, or 0 when there is none. */
+/* Takes the oldest update not yet polled: *has_update is 1 and *out filled, or 0 when there is none. A session
+ * keeps at most 4096 unpolled updates; past that the oldest are dropped. */
 spkv_status spkv_session_poll(spkv_session *session, spkv_update *out, int *has_update);
 /* The verdict on everything heard (scored as spkv_verify_pcm would score the same samples); ends the session:
  * later pushes are SPKV_ERROR_STATE, later polls still return the remaining updates. */

@@ -98,6 +98,8 @@ int main(int argc, char **argv) {
     EXPECT_FAIL(spkv_embed_pcm(model, tone16, n, 10000000, a, d), SPKV_ERROR_AUDIO, "rate");
     EXPECT_FAIL(spkv_embed_pcm(model, tone16, 0, 16000, a, d), SPKV_ERROR_AUDIO, "");
     EXPECT_FAIL(spkv_embed_pcm(model, NULL, n, 16000, a, d), SPKV_ERROR_INVALID_ARGUMENT, "samples is NULL");
+    EXPECT_FAIL(spkv_embed_pcm(model, tone16, (size_t)-1, 16000, a, d), SPKV_ERROR_INVALID_ARGUMENT, "not a length");
+    EXPECT_FAIL(spkv_embed_pcm(model, tone16, (size_t)1 << 40, 1000, a, d), SPKV_ERROR_AUDIO, "");
     float saved = tone16[100]; tone16[100] = NAN;
     EXPECT_FAIL(spkv_embed_pcm(model, tone16, n, 16000, a, d), SPKV_ERROR_AUDIO, "");
     tone16[100] = saved;
@@ -179,6 +181,9 @@ int main(int argc, char **argv) {
     spkv_profile *foreign = NULL;
     OK(spkv_profile_load(join(work, "other-model.json"), &foreign));
     EXPECT_FAIL(spkv_verify_file(model, foreign, joe_path, NAN, 0.01, &yes), SPKV_ERROR_PROFILE, "enrolled with model");
+    spkv_session *refused = NULL;
+    EXPECT_FAIL(spkv_session_new(model, foreign, NULL, &refused), SPKV_ERROR_PROFILE, "enrolled with model");
+    CHECK(refused == NULL, "a refused session set the handle");
 
     /* Streaming, inline scoring: pushes in odd-sized pieces at 8 kHz, updates polled, verdict = batch verify. */
     spkv_session_settings settings;

@@ -259,6 +259,9 @@ class Model(_Handle):
         return (f"spkv.Model({self.architecture}, {self.quantization}, {self.sample_rate} Hz, {self.embedding_size} values, "
                 f"{'calibrated LLR' if self.outputs_llr else 'cosine'})")
 
+    def _rate(self, sample_rate: Optional[int]) -> int:
+        return self.sample_rate if sample_rate is None else int(sample_rate)
+
     def embed(self, audio: Audio, sample_rate: Optional[int] = None) -> np.ndarray:
         """The embedding of a file, or of mono samples at `sample_rate` (default: the model's)."""
         out = np.zeros(self.embedding_size, dtype=np.float32)
@@ -267,7 +270,7 @@ class Model(_Handle):
             _check(lib.spkv_embed_file(self._ptr, _path(audio), out.ctypes.data_as(_float_p), out.size))
         else:
             x = _samples(audio)
-            _check(lib.spkv_embed_pcm(self._ptr, x.ctypes.data_as(_float_p), x.size, sample_rate or self.sample_rate,
+            _check(lib.spkv_embed_pcm(self._ptr, x.ctypes.data_as(_float_p), x.size, self._rate(sample_rate),
                                       out.ctypes.data_as(_float_p), out.size))
         return out
 
@@ -289,6 +292,8 @@ class Model(_Handle):
         minimum = -1.0 if min_speech_seconds is None else float(min_speech_seconds)
         lib = _library()
         if items and all(_is_path(r) for r in items):
+            if sample_rate is not None:
+                raise Error("SPKV_ERROR_INVALID_ARGUMENT", "sample_rate is for arrays; files carry their own rate")
             paths = (ctypes.c_char_p * len(items))(*[_path(r) for r in items])
             _check(lib.spkv_enroll_files(self._ptr, name.encode(), paths, len(items), minimum, ctypes.byref(h)))
         elif all(not _is_path(r) for r in items):
@@ -296,7 +301,7 @@ class Model(_Handle):
             pointers = (_float_p * len(clips))(*[c.ctypes.data_as(_float_p) for c in clips])
             lengths = (ctypes.c_size_t * len(clips))(*[c.size for c in clips])
             _check(lib.spkv_enroll_pcm(self._ptr, name.encode(), pointers, lengths, len(clips),
-                                       sample_rate or self.sample_rate, minimum, ctypes.byref(h)))
+                                       self._rate(sample_rate), minimum, ctypes.byref(h)))
         else:
             raise Error("SPKV_ERROR_INVALID_ARGUMENT", "enroll from files or from arrays, not both")
         return Profile(h)
@@ -311,13 +316,13 @@ class Model(_Handle):
         else:
             x = _samples(audio)
             _check(lib.spkv_verify_pcm(self._ptr, profile._ptr, x.ctypes.data_as(_float_p), x.size,
-                                       sample_rate or self.sample_rate, _threshold(threshold), prior, ctypes.byref(d)))
+                                       self._rate(sample_rate), _threshold(threshold), prior, ctypes.byref(d)))
         return _decision(d)
 
     def session(self, profile: Profile, sample_rate: Optional[int] = None, **settings) -> "Session":
         """A streaming session against `profile`; settings: window_seconds, refresh_seconds, min_speech_seconds,
         max_seconds, threshold (None: Bayes threshold at prior), prior, background (score on a worker thread)."""
-        return Session(self, profile, sample_rate or self.sample_rate, **settings)
+        return Session(self, profile, self._rate(sample_rate), **settings)
 
 
 class Session(_Handle):

@@ -78,6 +78,8 @@ def test_bad_audio(model, tmp_path):
         model.embed(np.zeros(16000, dtype=np.float32))
     with pytest.raises(spkv.Error, match="rate"):
         model.embed(tone(1, 16000), sample_rate=10)
+    with pytest.raises(spkv.Error, match="rate"):
+        model.embed(tone(1, 16000), sample_rate=0)
     bad = tone(1, 16000)
     bad[5] = np.nan
     with pytest.raises(spkv.Error) as e:
