@@ -60,7 +60,7 @@ public final class Embedder {
         lastMagnitude = nil
         if let network = model.magnitudeNetwork {
             let a = network.magnitude(pooledStatistics())
-            out = Cosine.normalized(out).map { $0 * a }
+            out.withUnsafeMutableBufferPointer { MagnitudeNetwork.scale($0, by: a) }
             lastMagnitude = a
         }
         return out
@@ -81,11 +81,7 @@ public final class Embedder {
         lastMagnitude = nil
         guard let network = model.magnitudeNetwork else { return }
         let a = network.magnitude(pooledStatistics())
-        // Same arithmetic as Cosine.normalized followed by × a in embed(samples:).
-        var squares = 0.0
-        for i in 0..<model.embeddingSize { squares += Double(output[i]) * Double(output[i]) }
-        let norm = squares.squareRoot()
-        for i in 0..<model.embeddingSize { output[i] = (norm > 0 ? Float(Double(output[i]) / norm) : output[i]) * a }
+        MagnitudeNetwork.scale(UnsafeMutableBufferPointer(rebasing: output[0..<model.embeddingSize]), by: a)
         lastMagnitude = a
     }
 

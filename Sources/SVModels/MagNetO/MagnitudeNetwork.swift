@@ -101,6 +101,16 @@ public struct MagnitudeNetwork: Sendable, Equatable {
         return out
     }
 
+    /// MagNetO's embedding, in place: the unit vector of `embedding` (its norm accumulated in Double, as
+    /// `Cosine.normalized`) times `magnitude`, so that an inner product of two such vectors plus the offset is the
+    /// LLR (`ScoringBackend`). A zero vector stays zero. Allocates nothing.
+    public static func scale(_ embedding: UnsafeMutableBufferPointer<Float>, by magnitude: Float) {
+        var squares = 0.0
+        for v in embedding { squares += Double(v) * Double(v) }
+        let norm = squares.squareRoot()
+        for i in embedding.indices { embedding[i] = (norm > 0 ? Float(Double(embedding[i]) / norm) : embedding[i]) * magnitude }
+    }
+
     /// The magnitude of one utterance from its `inputSize` pooled statistics.
     public func magnitude(_ input: [Float]) -> Float {
         precondition(input.count == inputSize, "MagnitudeNetwork: \(input.count) inputs, expected \(inputSize)")
