@@ -59,6 +59,9 @@ public final class Trainer {
         guard !config.corpus.isEmpty else { throw .config(key: "corpus", reason: "no corpus folder given") }
         // Absolute, so that export and ssps-report find the corpus from any working directory.
         config.corpus = URL(fileURLWithPath: config.corpus).standardizedFileURL.path
+        if config.ssps.usesReferenceModel {
+            config.ssps.referenceModel = URL(fileURLWithPath: config.ssps.referenceModel).standardizedFileURL.path
+        }
         self.config = config
         self.runDirectory = runDirectory
         corpus = try TrainingCorpus(path: config.corpus)
@@ -72,12 +75,20 @@ public final class Trainer {
         if let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
             throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
         }
-        stepper = TrainingStep(config: config, speakerCount: corpus.speakers.count,
-                               referenceCapacity: corpus.train.count / config.batchSize * config.batchSize,
-                               stepsPerEpoch: corpus.train.count / config.batchSize)
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
         }
+        // Reference-guided SSPS: the frozen model's ŷ of every utterance, embedded once (or read from the cache).
+        var references: SSPSReferenceTable?
+        if config.ssps.enabled && config.ssps.usesReferenceModel {
+            references = try SSPSReferenceTable.load(modelPath: config.ssps.referenceModel, corpus: corpus, runDirectory: runDirectory,
+                                                     threads: config.threads) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        }
+        stepper = TrainingStep(config: config, speakerCount: corpus.speakers.count,
+                               referenceCapacity: corpus.train.count / config.batchSize * config.batchSize,
+                               stepsPerEpoch: corpus.train.count / config.batchSize, references: references)
         if let checkpoint { try restore(checkpoint, stage: !resume) }
         // A QAT run that does not continue a QAT checkpoint starts its steps from calibration.
         if config.qat.enabled && !(checkpoint?.tensors.keys.contains { $0.hasSuffix(".input_log_scale") } ?? false) {

@@ -259,6 +259,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                 throw .config(key: "ssps.enabled", reason: "SSPS is implemented for methods simclr and dino (got \(method.rawValue))")
             }
             try ssps.check()
+            if ssps.usesReferenceModel, method != .simclr {
+                throw .config(key: "ssps.reference_model", reason: "reference-guided SSPS is implemented for simclr (got \(method.rawValue))")
+            }
         }
     }
 

@@ -187,7 +187,7 @@ public struct BatchPlanner: Sendable {
                 decoded[i] = x
                 return x
             }
-            if config.ssps.enabled {
+            if config.ssps.enabled && !config.ssps.usesReferenceModel {
                 // SSPS reference frame: an independent crop of the anchor, never augmented (reference §1.2).
                 let audio = try audio(of: u)
                 var r = Self.cropStream(seed: config.seed, epoch: epoch, slot: slot, view: viewCount)
@@ -216,7 +216,7 @@ public struct BatchPlanner: Sendable {
             }
         }
         return TrainingBatch(views: views.indices.map { Tensor(shape: [n, mels, frames[$0]], values: views[$0]) }, labels: labels, indices: indices,
-                             reference: config.ssps.enabled ? Tensor(shape: [n, mels, referenceFrames], values: reference) : nil,
+                             reference: config.ssps.enabled && !config.ssps.usesReferenceModel ? Tensor(shape: [n, mels, referenceFrames], values: reference) : nil,
                              audioSeconds: Double(n * lengths.reduce(0, +)) / Double(config.featureConfig.sampleRate))
     }
 }

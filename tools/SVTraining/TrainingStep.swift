@@ -18,17 +18,24 @@ public final class TrainingStep {
     /// SSPS queues (`ssps.enabled`), and the clustering of the current epoch (k-means sampling).
     public let memory: SSPSMemory?
     public var clusters: SSPSEpochClusters?
+    /// Reference-guided SSPS: ŷ from a frozen model (`ssps.reference_model`) instead of the student.
+    public let references: SSPSReferenceTable?
 
     /// `referenceCapacity`: Q̂ rows for SSPS (steps per epoch × batch size for k-means sampling);
     /// `stepsPerEpoch`: for DINO's per-step LR and EMA schedules.
-    public init(config: TrainingConfig, speakerCount: Int, referenceCapacity: Int = 0, stepsPerEpoch: Int = 1) {
+    /// `references`: the frozen model's ŷ table for reference-guided SSPS (Q̂ then has its width).
+    public init(config: TrainingConfig, speakerCount: Int, referenceCapacity: Int = 0, stepsPerEpoch: Int = 1,
+                references: SSPSReferenceTable? = nil) {
+        precondition(references == nil || (config.ssps.enabled && config.ssps.usesReferenceModel),
+                     "TrainingStep: a reference table without ssps.reference_model")
         self.config = config
+        self.references = references
         if config.ssps.enabled {
             let positive = config.ssps.positiveCapacity(batchSize: config.batchSize)
             let reference = config.ssps.sampling == .knn ? positive : referenceCapacity
             // Q′ rows: z₂ (SimCLR) or the teacher head outputs of both global views (DINO, n_pos = 2).
             memory = SSPSMemory(referenceCapacity: max(reference, config.batchSize), positiveCapacity: positive,
-                                dimension: config.model.embeddingSize,
+                                dimension: references?.dimension ?? config.model.embeddingSize,
                                 positiveDimension: config.method.isDINO ? 2 * config.dino.prototypes : config.model.embeddingSize)
         } else {
             memory = nil
@@ -129,8 +136,10 @@ public final class TrainingStep {
         }
     }
 
-    /// L2-normalised eval-mode embeddings of the batch's reference crops (B × D), outside the tape.
+    /// ŷ of the batch (B × D): the frozen reference model's cached rows, or the L2-normalised eval-mode embeddings
+    /// of the batch's reference crops, outside the tape.
     func referenceEmbeddings(_ batch: TrainingBatch) -> [Float] {
+        if let references { return references.references(batch.indices) }
         guard let reference = batch.reference else { preconditionFailure("SSPS batch without reference crops") }
         return Self.normalizedRows(model.forward(Graph(training: false, recording: false), features: Variable(reference)))
     }

@@ -25,13 +25,21 @@ public enum TrainingStepBenchmark {
     }
 
     static func measure(config: TrainingConfig, speakers: Int, warmup: Int, steps: Int) -> Result {
-        let stepper = TrainingStep(config: config, speakerCount: speakers, referenceCapacity: config.batchSize)
-        let lengths = config.viewSamples
         let n = config.batchSize, mels = config.model.inputSize
         var rng = SplitMix64(seed: config.seed)
+        // Reference-guided SSPS looks ŷ up in a table: random unit rows of the reference model's width stand in.
+        var table: SSPSReferenceTable?
+        if config.ssps.enabled && config.ssps.usesReferenceModel {
+            let d = (try? SpeakerModel.load(path: config.ssps.referenceModel))?.embeddingSize ?? 192
+            let rows = Tensor(shape: [n, d], uniform: -1, 1, rng: &rng).values
+            table = SSPSReferenceTable(dimension: d, modelChecksum: "", rows: SphericalKMeans.normalizedRows(rows, count: n, dimension: d),
+                                       fromCache: false)
+        }
+        let stepper = TrainingStep(config: config, speakerCount: speakers, referenceCapacity: config.batchSize, references: table)
+        let lengths = config.viewSamples
         let views = lengths.map { Tensor(shape: [n, mels, config.featureConfig.frameCount(samples: $0)], uniform: -1, 1, rng: &rng) }
         // SSPS steps also embed the clean reference crops (and, with knn, draw from the queues).
-        let reference = config.ssps.enabled
+        let reference = config.ssps.enabled && table == nil
             ? Tensor(shape: [n, mels, config.featureConfig.frameCount(samples: config.referenceSamples)], uniform: -1, 1, rng: &rng) : nil
         let batch = TrainingBatch(views: views, labels: (0..<n).map { $0 % speakers }, indices: Array(0..<n), reference: reference,
                                   audioSeconds: Double(n * lengths.reduce(0, +)) / Double(config.featureConfig.sampleRate))

@@ -24,6 +24,10 @@ public struct SSPSConfig: Codable, Equatable, Sendable {
     public var neighbours: Int = 1
     /// Length of the clean (never augmented) reference crop whose representation is clustered.
     public var referenceSeconds: Double = 4
+    /// A frozen spkv model file (e.g. the CAM++ default) whose embedding of each whole clean utterance replaces
+    /// the student's ŷ: clustering and nearest neighbours run in its space (reference-guided SSPS); the positives
+    /// drawn are still the student's stored z₂ from Q′. Empty: the student's own representation (the paper's SSPS).
+    public var referenceModel: String = ""
     /// DINO only: ŷ from the teacher encoder with batch-statistics batch norm (which also updates the
     /// teacher's running statistics), as the reference code ran (§5.2); false: eval-mode batch norm.
     public var teacherReferenceTrainMode: Bool = true
@@ -31,10 +35,13 @@ public struct SSPSConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case enabled, sampling, clusters, iterations, neighbours
         case positiveQueue = "positive_queue", referenceSeconds = "reference_seconds"
-        case teacherReferenceTrainMode = "teacher_reference_train_mode"
+        case teacherReferenceTrainMode = "teacher_reference_train_mode", referenceModel = "reference_model"
     }
 
     public init() {}
+
+    /// Whether ŷ comes from a frozen reference model (then no reference crops are cut from the audio).
+    public var usesReferenceModel: Bool { !referenceModel.isEmpty }
 
     /// Q′ capacity: the configured size (or K) rounded down to whole batches, at least one batch.
     public func positiveCapacity(batchSize: Int) -> Int {
