@@ -202,6 +202,29 @@ import Testing
         })
     }
 
+    /// Distillation: mean 1 − cos against fixed unit targets, through a linear head as the trainer uses it.
+    @Test func cosineDistillation() {
+        let s = randomTensor([3, 4], seed: 41), w = randomTensor([5, 4], seed: 42)
+        let raw = randomTensor([3, 5], seed: 43).values.map(Double.init)
+        let t = Ref.l2Normalize(raw, cols: 5)
+        let targets = Tensor(shape: [3, 5], values: t.map(Float.init))
+        for scale: Float in [1, 2] {
+            GradientCheck().run("cosineDistillation ×\(scale)", inputs: [s, w], build: { g, v in
+                g.cosineDistillation(g.linear(v[0], weight: v[1]), teacher: targets, scale: scale)
+            }, reference: { x in
+                let mapped = Ref.l2Normalize(Ref.linear(x[0], n: 3, fin: 4, x[1], fout: 5, nil), cols: 5)
+                var agreement = 0.0
+                for i in 0..<15 { agreement += mapped[i] * t[i] }
+                return [Double(scale) * (1 - agreement / 3)]
+            })
+        }
+        // The value itself: identical rows give 0, opposite rows 2·scale.
+        let g = Graph(training: false, recording: false)
+        let same = g.cosineDistillation(Variable(targets), teacher: targets, scale: 1)
+        let opposite = g.cosineDistillation(Variable(Tensor(shape: [3, 5], values: targets.values.map { -3 * $0 })), teacher: targets, scale: 2)
+        #expect(abs(same.values[0]) < 1e-6 && abs(opposite.values[0] - 4) < 1e-5)
+    }
+
     @Test func amSoftmax() {
         let targets = [1, 3, 0]
         GradientCheck().run("amSoftmaxLogits", inputs: [randomTensor([3, 4], -0.9, 0.9, seed: 31)], build: { g, v in

@@ -63,18 +63,18 @@ import _SVTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let corpus = try TrainingCorpus(path: fixture.path)
-        let a = try SSPSReferenceTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path(""), threads: 1)
-        let again = try SSPSReferenceTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path(""), threads: 1)
+        let a = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path(""), threads: 1)
+        let again = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path(""), threads: 1)
         #expect(!a.fromCache && again.fromCache && again.rows == a.rows)
         // The CAM++ test network: another checksum, another width; the cache of the first model is not used.
         let campplus = try ModelImport.run(from: .campplus, source: Fixtures.path("campplus/campplus_small.safetensors"),
                                            output: dir.path("campplus.safetensors"))
         _ = campplus
-        let b = try SSPSReferenceTable.load(modelPath: dir.path("campplus.safetensors"), corpus: corpus, runDirectory: dir.path(""), threads: 1)
+        let b = try FrozenEmbeddingTable.load(modelPath: dir.path("campplus.safetensors"), corpus: corpus, runDirectory: dir.path(""), threads: 1)
         #expect(!b.fromCache && b.modelChecksum != a.modelChecksum)
         // A damaged cache is an error that says how to recover.
         try Data("not a cache".utf8).write(to: URL(fileURLWithPath: dir.path("ssps-reference.safetensors")))
-        #expect { try SSPSReferenceTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path(""), threads: 1) } throws: {
+        #expect { try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path(""), threads: 1) } throws: {
             "\($0)".contains("delete it to recompute")
         }
     }

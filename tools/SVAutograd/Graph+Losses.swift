@@ -114,6 +114,16 @@ extension Graph {
         let logits = fillDiagonal(affine(linear(z, weight: z), scale: 1 / temperature), -.infinity)
         return crossEntropy(logits, targets: (0..<(2 * n)).map { $0 < n ? $0 + n : $0 - n })
     }
+
+    /// Distillation towards fixed targets: `scale` × the mean over the N rows of 1 − cos(sᵢ, tᵢ), with s (N, D) the
+    /// student's outputs (L2-normalised here) and t (N, D) the teacher's unit-length rows (a constant). With
+    /// scale 2 this is the mean ‖ŝᵢ − tᵢ‖² (MSE on normalised embeddings).
+    public func cosineDistillation(_ s: Variable, teacher t: Tensor, scale: Float = 1) -> Variable {
+        precondition(s.shape.count == 2 && t.shape == s.shape, "cosineDistillation: (N, D) outputs and targets expected, got \(s.shape), \(t.shape)")
+        let n = s.shape[0]
+        let agreement = sum(mul(l2Normalize(s), Variable(t)))
+        return affine(agreement, scale: -scale / Float(n), shift: scale)
+    }
 }
 
 /// Row-wise softmax of (rows, columns) logits with each row's log-sum-exp, in Double for the

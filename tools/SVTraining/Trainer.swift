@@ -62,6 +62,9 @@ public final class Trainer {
         if config.ssps.usesReferenceModel {
             config.ssps.referenceModel = URL(fileURLWithPath: config.ssps.referenceModel).standardizedFileURL.path
         }
+        if config.distill.isEnabled {
+            config.distill.teacherModel = URL(fileURLWithPath: config.distill.teacherModel).standardizedFileURL.path
+        }
         self.config = config
         self.runDirectory = runDirectory
         corpus = try TrainingCorpus(path: config.corpus)
@@ -79,16 +82,24 @@ public final class Trainer {
             throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
         }
         // Reference-guided SSPS: the frozen model's ŷ of every utterance, embedded once (or read from the cache).
-        var references: SSPSReferenceTable?
+        var references: FrozenEmbeddingTable?
         if config.ssps.enabled && config.ssps.usesReferenceModel {
-            references = try SSPSReferenceTable.load(modelPath: config.ssps.referenceModel, corpus: corpus, runDirectory: runDirectory,
+            references = try FrozenEmbeddingTable.load(modelPath: config.ssps.referenceModel, corpus: corpus, runDirectory: runDirectory,
                                                      threads: config.threads) { line in
+                FileHandle.standardError.write(Data((line + "\n").utf8))
+            }
+        }
+        // Distillation: the teacher's embedding of every clean utterance, likewise once.
+        var teacher: FrozenEmbeddingTable?
+        if config.distill.isEnabled {
+            teacher = try FrozenEmbeddingTable.load(modelPath: config.distill.teacherModel, corpus: corpus, runDirectory: runDirectory,
+                                                    threads: config.threads, role: .distillTeacher) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
         }
         stepper = TrainingStep(config: config, speakerCount: corpus.speakers.count,
                                referenceCapacity: corpus.train.count / config.batchSize * config.batchSize,
-                               stepsPerEpoch: corpus.train.count / config.batchSize, references: references)
+                               stepsPerEpoch: corpus.train.count / config.batchSize, references: references, teacher: teacher)
         if let checkpoint { try restore(checkpoint, stage: !resume) }
         // A QAT run that does not continue a QAT checkpoint starts its steps from calibration.
         if config.qat.enabled && !(checkpoint?.tensors.keys.contains { $0.hasSuffix(".input_log_scale") } ?? false) {
@@ -101,7 +112,7 @@ public final class Trainer {
     }
 
     /// The checkpoint a new stage starts from (`init_from`: a checkpoint or a run folder). Its config
-    /// must be this one's except epochs, threads, seed, corpus location, SSPS settings and `init_from`.
+    /// must be this one's except epochs, threads, seed, corpus location, SSPS and distillation settings and `init_from`.
     /// The seed may differ so that two stages from one base are independent draws (crops, order,
     /// augmentation), e.g. to repeat an SSPS-vs-baseline comparison; the base's weights are loaded either way.
     static func baseCheckpoint(_ from: String, for config: TrainingConfig) throws(TrainingError) -> TrainingCheckpoint {
@@ -112,11 +123,13 @@ public final class Trainer {
         a.seed = 0; b.seed = 0
         a.corpus = ""; b.corpus = ""; a.ssps = SSPSConfig(); b.ssps = SSPSConfig(); a.initFrom = ""; b.initFrom = ""
         a.qat = QATConfig(); b.qat = QATConfig()
+        // A stage may add distillation (e.g. to a SimCLR base): its head, if any, starts fresh.
+        a.distill = DistillConfig(); b.distill = DistillConfig()
         // A QAT stage may fine-tune with its own learning-rate schedule.
         if config.qat.enabled { a.learningRate = 0; b.learningRate = 0; a.lrDecay = 0; b.lrDecay = 0; a.lrStepEpochs = 0; b.lrStepEpochs = 0 }
         guard a == b else {
             throw .checkpoint(path: path, reason: "init_from: its config differs from this run's beyond epochs, threads, seed, corpus, "
-                              + "ssps.*, qat.* (and for QAT the lr schedule) and init_from (base \(ck.config.compactJSON))")
+                              + "ssps.*, distill.*, qat.* (and for QAT the lr schedule) and init_from (base \(ck.config.compactJSON))")
         }
         guard ck.epoch < config.epochs else {
             throw .config(key: "epochs", reason: "\(config.epochs) leaves nothing to train after the base checkpoint's epoch \(ck.epoch)")
@@ -126,14 +139,23 @@ public final class Trainer {
 
     private var stateVariables: [(String, Variable)] {
         model.parameters.map { ("model.\($0.name)", $0) } + model.buffers.map { ("model.\($0.name)", $0) }
-            + (classifier.map { [("classifier.weight", $0)] } ?? []) + (stepper.dino?.namedState ?? [])
+            + (classifier.map { [("classifier.weight", $0)] } ?? []) + (stepper.distillHead.map { [("distill.head.weight", $0)] } ?? [])
+            + (stepper.dino?.namedState ?? [])
+    }
+
+    /// The checkpoint name of an optimised parameter (its Adam moments are stored under it).
+    private func parameterKey(_ p: Variable) -> String {
+        if p === classifier { return "classifier.weight" }
+        if p === stepper.distillHead { return "distill.head.weight" }
+        return "model.\(p.name)"
     }
 
     /// `stage`: the checkpoint is a base run's (`init_from`): the QAT steps it cannot hold are set
     /// afterwards by calibration, with fresh Adam moments.
     private func restore(_ ck: TrainingCheckpoint, stage: Bool = false) throws(TrainingError) {
-        let fresh: Set<String> = stage && config.qat.enabled && !ck.tensors.keys.contains(where: { $0.hasSuffix(".input_log_scale") })
+        var fresh: Set<String> = stage && config.qat.enabled && !ck.tensors.keys.contains(where: { $0.hasSuffix(".input_log_scale") })
             ? Set(model.inputLogScales.values.map { "model.\($0.name)" }) : []
+        if stage, stepper.distillHead != nil, ck.tensors["distill.head.weight"] == nil { fresh.insert("distill.head.weight") }
         for (name, v) in stateVariables where !fresh.contains(name) {
             guard let values = ck.tensors[name], values.count == v.count else {
                 throw .checkpoint(path: runDirectory, reason: "tensor \(name) is missing or has the wrong size")
@@ -141,7 +163,7 @@ public final class Trainer {
             v.value.values = values
         }
         for (k, p) in optimizer.parameters.enumerated() {
-            let key = p === classifier ? "classifier.weight" : "model.\(p.name)"
+            let key = parameterKey(p)
             // Parameters new in this stage start their own Adam clock at the base's step count.
             if fresh.contains(key) { optimizer.stepOffsets[k] = ck.adamStep; continue }
             if let t0 = ck.tensors["adam.t0.\(key)"]?.first { optimizer.stepOffsets[k] = Int(t0) }
@@ -193,7 +215,7 @@ public final class Trainer {
         var tensors: [String: (shape: [Int], values: [Float])] = [:]
         for (name, v) in stateVariables { tensors[name] = (v.shape, v.value.values) }
         for (k, p) in optimizer.parameters.enumerated() {
-            let key = p === classifier ? "classifier.weight" : "model.\(p.name)"
+            let key = parameterKey(p)
             tensors["adam.m.\(key)"] = (p.shape, optimizer.firstMoments[k])
             tensors["adam.v.\(key)"] = (p.shape, optimizer.secondMoments[k])
             if optimizer.stepOffsets[k] != 0 { tensors["adam.t0.\(key)"] = ([1], [Float(optimizer.stepOffsets[k])]) }

@@ -17,6 +17,9 @@ public enum TrainingMethod: String, Codable, Sendable, CaseIterable {
     /// DINO whose two global (teacher) views are crops of another utterance of the same speaker, the local
     /// views crops of the anchor: the oracle-positive counterpart of DINO-SSPS, which substitutes both teacher outputs.
     case dinoOracle = "dino-oracle"
+    /// Distillation alone: the student learns to reproduce a frozen teacher's embedding of the clean utterance from
+    /// an augmented crop (`distill.*`); one view per row.
+    case distill
 
     /// Methods with an EMA teacher, a DINO head and multi-crop views.
     public var isDINO: Bool { self == .dino || self == .dinoOracle }
@@ -69,6 +72,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var threads: Int = 2
     /// SSPS fine-tuning (SimCLR only so far).
     public var ssps = SSPSConfig()
+    /// Distillation from a frozen spkv model: the loss of `method: distill`, or added to SimCLR's with a weight.
+    public var distill = DistillConfig()
     /// A base run's checkpoint (or run folder) whose model and optimiser state this run continues
     /// from, as a new stage (SSPS after base SimCLR). Empty: start from random weights.
     public var initFrom: String = ""
@@ -83,7 +88,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var dinoLocalSeconds: Double = 2
 
     enum CodingKeys: String, CodingKey {
-        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps, dino, qat
+        case method, corpus, features, model, epochs, augmentation, temperature, seed, threads, ssps, dino, qat, distill
         case bandLimit = "band_limit"
         case dinoGlobalSeconds = "dino_global_seconds", dinoLocalSeconds = "dino_local_seconds"
         case initFrom = "init_from"
@@ -99,7 +104,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                                                        seChannels: 64, attentionChannels: 64, embeddingSize: 192)
 
     /// The method as provenance names it: `simclr-ssps` for an SSPS stage.
-    public var methodName: String { (ssps.enabled ? "\(method.rawValue)-ssps" : method.rawValue) + (qat.enabled ? "-qat" : "") }
+    public var methodName: String {
+        (ssps.enabled ? "\(method.rawValue)-ssps" : method.rawValue) + (method != .distill && distill.isEnabled ? "-distill" : "")
+            + (qat.enabled ? "-qat" : "")
+    }
 
     public var featureConfig: FeatureConfig { FeatureConfig.preset(named: features)! }
     public var referenceSamples: Int { Int((ssps.referenceSeconds * Double(featureConfig.sampleRate)).rounded()) }
@@ -109,7 +117,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var viewSamples: [Int] {
         let rate = Double(featureConfig.sampleRate)
         switch method {
-        case .supervised: return [cropSamples]
+        case .supervised, .distill: return [cropSamples]
         case .simclr, .simclrOracle: return [cropSamples, cropSamples]
         case .dino, .dinoOracle:
             let global = Int((dinoGlobalSeconds * rate).rounded()), local = Int((dinoLocalSeconds * rate).rounded())
@@ -253,6 +261,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                 throw .config(key: "qat.enabled", reason: "quantisation-aware training is implemented for supervised and SimCLR (got \(method.rawValue))")
             }
             guard qat.calibrationUtterances >= 1 else { throw .config(key: "qat.calibration_utterances", reason: "must be at least 1") }
+        }
+        if method == .distill || distill.isEnabled {
+            guard !distill.teacherModel.isEmpty else { throw .config(key: "distill.teacher_model", reason: "method distill needs a teacher model file") }
+            guard method == .distill || method == .simclr else {
+                throw .config(key: "distill.teacher_model", reason: "distillation is implemented alone (method distill) or added to simclr (got \(method.rawValue))")
+            }
+            guard distill.weight > 0, distill.weight <= 1000 else { throw .config(key: "distill.weight", reason: "must be in (0, 1000]") }
+            guard !qat.enabled else { throw .config(key: "distill.teacher_model", reason: "distillation with quantisation-aware training is not implemented") }
         }
         if ssps.enabled {
             guard method == .simclr || method == .dino else {

@@ -146,7 +146,7 @@ public struct BatchPlanner: Sendable {
     public func sources(epoch: Int, slot: Int, order: [Int]) -> [Int] {
         let u = order[slot]
         switch config.method {
-        case .supervised: return [u]
+        case .supervised, .distill: return [u]
         case .simclr: return [u, u]
         case .dino: return [u, u, u, u, u, u]
         case .simclrOracle:

@@ -19,17 +19,32 @@ public final class TrainingStep {
     public let memory: SSPSMemory?
     public var clusters: SSPSEpochClusters?
     /// Reference-guided SSPS: ŷ from a frozen model (`ssps.reference_model`) instead of the student.
-    public let references: SSPSReferenceTable?
+    public let references: FrozenEmbeddingTable?
+    /// Distillation: the teacher's unit embeddings of the clean utterances (`distill.teacher_model`), and the learned
+    /// linear head (teacher size × student size) when the two sizes differ.
+    public let teacher: FrozenEmbeddingTable?
+    public let distillHead: Variable?
 
     /// `referenceCapacity`: Q̂ rows for SSPS (steps per epoch × batch size for k-means sampling);
     /// `stepsPerEpoch`: for DINO's per-step LR and EMA schedules.
     /// `references`: the frozen model's ŷ table for reference-guided SSPS (Q̂ then has its width).
+    /// `teacher`: the distillation targets (needed when `distill.teacher_model` is set).
     public init(config: TrainingConfig, speakerCount: Int, referenceCapacity: Int = 0, stepsPerEpoch: Int = 1,
-                references: SSPSReferenceTable? = nil) {
+                references: FrozenEmbeddingTable? = nil, teacher: FrozenEmbeddingTable? = nil) {
         precondition(references == nil || (config.ssps.enabled && config.ssps.usesReferenceModel),
                      "TrainingStep: a reference table without ssps.reference_model")
+        precondition((teacher != nil) == config.distill.isEnabled, "TrainingStep: distillation needs its teacher table, and only then")
         self.config = config
         self.references = references
+        self.teacher = teacher
+        if let teacher, teacher.dimension != config.model.embeddingSize {
+            var rng = SplitMix64(seed: config.seed ^ 0xD157_1111_0000_0001)
+            let (o, i) = (teacher.dimension, config.model.embeddingSize)
+            let bound = (6 / Float(o + i)).squareRoot()   // Xavier-uniform
+            distillHead = .parameter(Tensor(shape: [o, i], uniform: -bound, bound, rng: &rng), name: "distill.head.weight")
+        } else {
+            distillHead = nil
+        }
         if config.ssps.enabled {
             let positive = config.ssps.positiveCapacity(batchSize: config.batchSize)
             let reference = config.ssps.sampling == .knn ? positive : referenceCapacity
@@ -57,7 +72,8 @@ public final class TrainingStep {
             optimizer = Adam(parameters: [], learningRate: Float(config.learningRate))
         } else {
             dino = nil
-            optimizer = Adam(parameters: model.parameters + (classifier.map { [$0] } ?? []), learningRate: Float(config.learningRate),
+            optimizer = Adam(parameters: model.parameters + (classifier.map { [$0] } ?? []) + (distillHead.map { [$0] } ?? []),
+                             learningRate: Float(config.learningRate),
                              weightDecay: Float(config.weightDecay), weightDecayScope: .all)
         }
     }
@@ -95,7 +111,7 @@ public final class TrainingStep {
             picks = draw(batch, references: references, epoch: epoch, stepInEpoch: stepInEpoch)
             let positives = substitute(g, z2, picks: picks, memory: memory)
             memory.write(step: stepInEpoch, indices: batch.indices, references: references, positives: z2.values)
-            loss = g.ntXent(z1, positives, temperature: Float(config.temperature))
+            loss = withDistillation(g, g.ntXent(z1, positives, temperature: Float(config.temperature)), student: z1, batch: batch)
             optimizer.zeroGrad()
             g.backward(from: loss)
             optimizer.step()
@@ -107,18 +123,36 @@ public final class TrainingStep {
             let cosine = g.linear(g.l2Normalize(e), weight: g.l2Normalize(classifier!))
             let logits = g.aamSoftmaxLogits(cosine, targets: batch.labels, scale: Float(config.aamScale), margin: Float(config.aamMargin))
             loss = g.crossEntropy(logits, targets: batch.labels)
+        case .distill:
+            loss = distillationLoss(g, model.forward(g, features: Variable(batch.views[0])), batch: batch)
         case .dino, .dinoOracle:
             preconditionFailure("DINO steps run in DINOState")
         case .simclr, .simclrOracle:
             // Two forward passes: batch-norm statistics per view, as in the reference.
             let z1 = model.forward(g, features: Variable(batch.views[0]))
             let z2 = model.forward(g, features: Variable(batch.views[1]))
-            loss = g.ntXent(z1, z2, temperature: Float(config.temperature))
+            loss = withDistillation(g, g.ntXent(z1, z2, temperature: Float(config.temperature)), student: z1, batch: batch)
         }
         optimizer.zeroGrad()
         g.backward(from: loss)
         optimizer.step()
         return (loss.values[0], picks)
+    }
+
+    /// The distillation loss of the student's embeddings of the batch's (augmented) first view against the teacher's
+    /// embeddings of the clean utterances: `distill.weight` × mean (1 − cos), twice that for `mse`; through the head
+    /// when the sizes differ.
+    func distillationLoss(_ g: Graph, _ embeddings: Variable, batch: TrainingBatch) -> Variable {
+        let teacher = self.teacher!
+        let mapped = distillHead.map { g.linear(embeddings, weight: $0) } ?? embeddings
+        let targets = Tensor(shape: [batch.indices.count, teacher.dimension], values: teacher.references(batch.indices))
+        let scale = Float(config.distill.weight) * (config.distill.loss == .mse ? 2 : 1)
+        return g.cosineDistillation(mapped, teacher: targets, scale: scale)
+    }
+
+    /// `loss` plus the distillation loss of `student` when SimCLR distils too.
+    func withDistillation(_ g: Graph, _ loss: Variable, student: Variable, batch: TrainingBatch) -> Variable {
+        teacher == nil ? loss : g.add(loss, distillationLoss(g, student, batch: batch))
     }
 
     /// The Q′ slot of each anchor's pseudo-positive (nil: it keeps its own positive), drawn before this

@@ -28,14 +28,23 @@ public enum TrainingStepBenchmark {
         let n = config.batchSize, mels = config.model.inputSize
         var rng = SplitMix64(seed: config.seed)
         // Reference-guided SSPS looks ŷ up in a table: random unit rows of the reference model's width stand in.
-        var table: SSPSReferenceTable?
+        var table: FrozenEmbeddingTable?
         if config.ssps.enabled && config.ssps.usesReferenceModel {
             let d = (try? SpeakerModel.load(path: config.ssps.referenceModel))?.embeddingSize ?? 192
             let rows = Tensor(shape: [n, d], uniform: -1, 1, rng: &rng).values
-            table = SSPSReferenceTable(dimension: d, modelChecksum: "", rows: SphericalKMeans.normalizedRows(rows, count: n, dimension: d),
+            table = FrozenEmbeddingTable(dimension: d, modelChecksum: "", rows: SphericalKMeans.normalizedRows(rows, count: n, dimension: d),
                                        fromCache: false)
         }
-        let stepper = TrainingStep(config: config, speakerCount: speakers, referenceCapacity: config.batchSize, references: table)
+        // Distillation reads its targets from a table too: random unit rows of the teacher's width.
+        var teacher: FrozenEmbeddingTable?
+        if config.distill.isEnabled {
+            let d = (try? SpeakerModel.load(path: config.distill.teacherModel))?.embeddingSize ?? 192
+            let rows = Tensor(shape: [n, d], uniform: -1, 1, rng: &rng).values
+            teacher = FrozenEmbeddingTable(dimension: d, modelChecksum: "", rows: SphericalKMeans.normalizedRows(rows, count: n, dimension: d),
+                                           fromCache: false)
+        }
+        let stepper = TrainingStep(config: config, speakerCount: speakers, referenceCapacity: config.batchSize, references: table,
+                                   teacher: teacher)
         let lengths = config.viewSamples
         let views = lengths.map { Tensor(shape: [n, mels, config.featureConfig.frameCount(samples: $0)], uniform: -1, 1, rng: &rng) }
         // SSPS steps also embed the clean reference crops (and, with knn, draw from the queues).
