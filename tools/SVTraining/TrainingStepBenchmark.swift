@@ -27,22 +27,16 @@ public enum TrainingStepBenchmark {
     static func measure(config: TrainingConfig, speakers: Int, warmup: Int, steps: Int) -> Result {
         let n = config.batchSize, mels = config.model.inputSize
         var rng = SplitMix64(seed: config.seed)
-        // Reference-guided SSPS looks ŷ up in a table: random unit rows of the reference model's width stand in.
-        var table: FrozenEmbeddingTable?
-        if config.ssps.enabled && config.ssps.usesReferenceModel {
-            let d = (try? SpeakerModel.load(path: config.ssps.referenceModel))?.embeddingSize ?? 192
+        // Reference-guided SSPS and distillation look their rows up in tables: random unit rows of the frozen model's
+        // width stand in (a lookup costs the same whatever the values).
+        func randomTable(_ modelPath: String) -> FrozenEmbeddingTable {
+            let d = (try? SpeakerModel.load(path: modelPath))?.embeddingSize ?? 192
             let rows = Tensor(shape: [n, d], uniform: -1, 1, rng: &rng).values
-            table = FrozenEmbeddingTable(dimension: d, modelChecksum: "", rows: SphericalKMeans.normalizedRows(rows, count: n, dimension: d),
-                                       fromCache: false)
+            return FrozenEmbeddingTable(dimension: d, modelChecksum: "", rows: SphericalKMeans.normalizedRows(rows, count: n, dimension: d),
+                                        fromCache: false)
         }
-        // Distillation reads its targets from a table too: random unit rows of the teacher's width.
-        var teacher: FrozenEmbeddingTable?
-        if config.distill.isEnabled {
-            let d = (try? SpeakerModel.load(path: config.distill.teacherModel))?.embeddingSize ?? 192
-            let rows = Tensor(shape: [n, d], uniform: -1, 1, rng: &rng).values
-            teacher = FrozenEmbeddingTable(dimension: d, modelChecksum: "", rows: SphericalKMeans.normalizedRows(rows, count: n, dimension: d),
-                                           fromCache: false)
-        }
+        let table = config.ssps.enabled && config.ssps.usesReferenceModel ? randomTable(config.ssps.referenceModel) : nil
+        let teacher = config.distill.isEnabled ? randomTable(config.distill.teacherModel) : nil
         let stepper = TrainingStep(config: config, speakerCount: speakers, referenceCapacity: config.batchSize, references: table,
                                    teacher: teacher)
         let lengths = config.viewSamples
