@@ -48,9 +48,9 @@ public func conv1dSame(
 }
 
 /// Row `c·kernel + j` of `cols` is input channel c shifted by `j·dilation − pad` frames, with the
-/// edges filled according to `padding`.
+/// edges filled according to `padding`. (Public for the training graph's convolution backward.)
 @inline(__always)
-func im2col(x: UnsafePointer<Float>, channels: Int, frames: Int, kernel: Int, dilation: Int,
+public func im2col(x: UnsafePointer<Float>, channels: Int, frames: Int, kernel: Int, dilation: Int,
             pad: Int, padding: PaddingMode, cols: UnsafeMutablePointer<Float>) {
     for c in 0..<channels {
         let src = x + c * frames
@@ -67,7 +67,7 @@ func im2col(x: UnsafePointer<Float>, channels: Int, frames: Int, kernel: Int, di
 }
 
 @inline(__always)
-func edgeSample(_ src: UnsafePointer<Float>, _ frames: Int, _ index: Int, _ padding: PaddingMode) -> Float {
+public func edgeSample(_ src: UnsafePointer<Float>, _ frames: Int, _ index: Int, _ padding: PaddingMode) -> Float {
     switch padding {
     case .zeros:
         return 0

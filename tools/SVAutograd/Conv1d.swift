@@ -17,24 +17,9 @@ func paddedIndex(_ i: Int, frames: Int, padding: PaddingMode) -> Int? {
     }
 }
 
-/// im2col for a stride-1 "same" convolution: row `c·kernel + j` of `cols` (inChannels·kernel, frames)
-/// is channel c shifted by `j·dilation − pad`, edges filled by `padding`.
-func im2colSame(x: UnsafePointer<Float>, channels: Int, frames: Int, kernel: Int, dilation: Int,
-                padding: PaddingMode, cols: UnsafeMutablePointer<Float>) {
-    let pad = dilation * (kernel - 1) / 2
-    for c in 0..<channels {
-        let src = x + c * frames
-        for j in 0..<kernel {
-            let dst = cols + (c * kernel + j) * frames, shift = j * dilation - pad
-            for t in 0..<frames {
-                if let i = paddedIndex(t + shift, frames: frames, padding: padding) { dst[t] = src[i] } else { dst[t] = 0 }
-            }
-        }
-    }
-}
-
-/// The adjoint of `im2colSame`: `dx += col2im(dcols)`. A reflected sample receives the gradient
-/// of every padded position that mirrors it.
+/// The adjoint of `SVKernels.im2col` (stride-1 "same"): `dx += col2im(dcols)`, where row `c·kernel + j`
+/// of `dcols` (inChannels·kernel, frames) is the gradient of channel c shifted by `j·dilation − pad`.
+/// A reflected sample receives the gradient of every padded position that mirrors it.
 func col2imSame(dcols: UnsafePointer<Float>, channels: Int, frames: Int, kernel: Int, dilation: Int,
                 padding: PaddingMode, dx: UnsafeMutablePointer<Float>) {
     let pad = dilation * (kernel - 1) / 2
@@ -42,9 +27,11 @@ func col2imSame(dcols: UnsafePointer<Float>, channels: Int, frames: Int, kernel:
         let dst = dx + c * frames
         for j in 0..<kernel {
             let src = dcols + (c * kernel + j) * frames, shift = j * dilation - pad
-            for t in 0..<frames {
-                if let i = paddedIndex(t + shift, frames: frames, padding: padding) { dst[i] += src[t] }
-            }
+            // t in order: the left edge, the interior (t + shift inside [0, frames), im2col's split), the right edge.
+            let lo = min(max(0, -shift), frames), hi = max(lo, min(frames, frames - shift))
+            for t in 0..<lo { if let i = paddedIndex(t + shift, frames: frames, padding: padding) { dst[i] += src[t] } }
+            for t in lo..<hi { dst[t + shift] += src[t] }
+            for t in hi..<frames { if let i = paddedIndex(t + shift, frames: frames, padding: padding) { dst[i] += src[t] } }
         }
     }
 }
@@ -90,8 +77,8 @@ public func conv1dBackward(x: UnsafePointer<Float>, inChannels: Int, frames: Int
         return
     }
     if let dWeight {
-        im2colSame(x: x, channels: inChannels, frames: frames, kernel: kernel, dilation: dilation,
-                   padding: padding, cols: cols)
+        im2col(x: x, channels: inChannels, frames: frames, kernel: kernel, dilation: dilation,
+               pad: dilation * (kernel - 1) / 2, padding: padding, cols: cols)
         gemm(.none, .transposed, m: outChannels, n: rows, k: frames, a: dy, lda: frames,
              b: cols, ldb: frames, beta: 1, c: dWeight, ldc: rows)
     }
@@ -110,6 +97,8 @@ extension Graph {
     /// Stride-1 "same" 1-D convolution over time with optional bias.
     /// x is (N, Cin, T), weight (Cout, Cin, K) (PyTorch layout), bias (Cout); y is (N, Cout, T).
     /// The input is padded by dilation·(K−1)/2 on both sides (reflect needs T > pad).
+    /// Samples are split over the graph's workers (one OpenBLAS thread each); the weight and bias
+    /// gradients are summed per worker, then added in worker order.
     public func conv1d(_ x: Variable, weight: Variable, bias: Variable?, dilation: Int = 1,
                        padding: PaddingMode = .reflect) -> Variable {
         precondition(x.shape.count == 3 && weight.shape.count == 3, "conv1d: x (N, C, T) and weight (Cout, Cin, K) expected, got \(x.shape), \(weight.shape)")
@@ -121,58 +110,83 @@ extension Graph {
         let pad = dilation * (k - 1) / 2
         precondition(padding == .zeros || t > pad, "conv1d: reflect padding of \(pad) needs more than \(pad) frames, got \(t)")
         let xv = x.value.values, wv = weight.value.values, bv = bias?.value.values ?? [], hasBias = bias != nil
-        var y = [Float](repeating: 0, count: n * cout * t)
-        var cols = [Float](repeating: 0, count: k == 1 ? 1 : cin * k * t)
-        xv.withUnsafeBufferPointer { xp in
-            wv.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yp in
-                    cols.withUnsafeMutableBufferPointer { cp in
-                      bv.withUnsafeBufferPointer { bb in
-                        let bp = hasBias ? bb.baseAddress : nil
-                        for s in 0..<n {
-                            conv1dForward(x: xp.baseAddress! + s * cin * t, inChannels: cin, frames: t,
-                                          weight: wp.baseAddress!, bias: bp, outChannels: cout, kernel: k,
-                                          dilation: dilation, padding: padding,
-                                          y: yp.baseAddress! + s * cout * t, cols: cp.baseAddress!)
-                        }
-                      }
-                    }
-                }
-            }
-        }
-        let inputs = [x, weight] + (bias.map { [$0] } ?? [])
-        return record(Tensor(shape: [n, cout, t], values: y), inputs: inputs) { out in
-            let dy = out.grad!
-            var scratch = [Float](repeating: 0, count: 2 * cin * k * t)
-            // Gradients go straight into the variables' buffers: weight and bias first (one im2col
-            // per sample), then the input (col2im per sample).
-            func run(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?) {
-                xv.withUnsafeBufferPointer { xp in
-                    wv.withUnsafeBufferPointer { wp in
-                        dy.withUnsafeBufferPointer { dyp in
-                            scratch.withUnsafeMutableBufferPointer { sp in
-                                for s in 0..<n {
-                                    conv1dBackward(x: xp.baseAddress! + s * cin * t, inChannels: cin, frames: t,
-                                                   weight: wp.baseAddress!, outChannels: cout, kernel: k, dilation: dilation,
-                                                   padding: padding, dy: dyp.baseAddress! + s * cout * t,
-                                                   dx: dx.map { $0 + s * cin * t }, dWeight: dw, dBias: db, cols: sp.baseAddress!)
+        let colsCount = k == 1 ? 1 : cin * k * t, sampleCost = 2 * cout * cin * k * t
+        let parts = split.parts(n, cost: sampleCost)
+        var cols = scratchFloats(colsCount * parts)
+        let y = [Float](unsafeUninitializedCapacity: n * cout * t) { yb, initialized in
+            xv.withUnsafeBufferPointer { xp in
+                wv.withUnsafeBufferPointer { wp in
+                    bv.withUnsafeBufferPointer { bb in
+                        cols.withUnsafeMutableBufferPointer { cp in
+                            let yo = SharedFloats(base: yb.baseAddress!), co = SharedFloats(base: cp.baseAddress!)
+                            let bp = hasBias ? bb.baseAddress : nil
+                            WorkSplit.inSplitBLAS(parts) {
+                                split.run(n, cost: sampleCost) { samples, part in
+                                    for s in samples {
+                                        conv1dForward(x: xp.baseAddress! + s * cin * t, inChannels: cin, frames: t,
+                                                      weight: wp.baseAddress!, bias: bp, outChannels: cout, kernel: k,
+                                                      dilation: dilation, padding: padding,
+                                                      y: yo.base + s * cout * t, cols: co.base + part * colsCount)
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-            if let bias, bias.requiresGrad {
-                var db = [Float](repeating: 0, count: cout)
-                db.withUnsafeMutableBufferPointer { dbp in
-                    if weight.requiresGrad { weight.accumulateGrad { dw in run(dx: nil, dw: dw, db: dbp.baseAddress!) } }
-                    else { run(dx: nil, dw: nil, db: dbp.baseAddress!) }
+            initialized = n * cout * t
+        }
+        let inputs = [x, weight] + (bias.map { [$0] } ?? [])
+        return record(Tensor(shape: [n, cout, t], values: y), inputs: inputs) { [split] out in
+            let dy = out.grad!
+            let wantW = weight.requiresGrad, wantB = bias?.requiresGrad ?? false
+            let parts = split.parts(n, cost: 2 * sampleCost)
+            let scratchCount = 2 * cin * k * t
+            var scratch = scratchFloats(scratchCount * parts)
+            // Per worker: the weight and bias gradients of its samples (worker 0 writes straight into
+            // the variables' buffers when it is alone).
+            let partialW = wantW && parts > 1 ? cout * cin * k : 0, partialB = wantB ? cout : 0
+            var partials = [Float](repeating: 0, count: (partialW + partialB) * parts)
+            func run(dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?) {
+                xv.withUnsafeBufferPointer { xp in
+                    wv.withUnsafeBufferPointer { wp in
+                        dy.withUnsafeBufferPointer { dyp in
+                            scratch.withUnsafeMutableBufferPointer { sp in
+                                partials.withUnsafeMutableBufferPointer { pp in
+                                    let so = SharedFloats(base: sp.baseAddress!), po = SharedFloats(base: pp.baseAddress ?? sp.baseAddress!)
+                                    let dxo = dx.map { SharedFloats(base: $0) }, dwo = dw.map { SharedFloats(base: $0) }
+                                    WorkSplit.inSplitBLAS(parts) {
+                                        split.run(n, cost: 2 * sampleCost) { samples, part in
+                                            let own = po.base + part * (partialW + partialB)
+                                            let dW = dwo.map { parts > 1 ? own : $0.base }
+                                            let dB = dx == nil && wantB ? own + partialW : nil
+                                            for s in samples {
+                                                conv1dBackward(x: xp.baseAddress! + s * cin * t, inChannels: cin, frames: t,
+                                                               weight: wp.baseAddress!, outChannels: cout, kernel: k, dilation: dilation,
+                                                               padding: padding, dy: dyp.baseAddress! + s * cout * t,
+                                                               dx: dxo.map { $0.base + s * cin * t }, dWeight: dW, dBias: dB,
+                                                               cols: so.base + part * scratchCount)
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
-                bias.accumulateGrad { g in for i in 0..<cout { g[i] += db[i] } }
-            } else if weight.requiresGrad {
-                weight.accumulateGrad { dw in run(dx: nil, dw: dw, db: nil) }
             }
-            if x.requiresGrad { x.accumulateGrad { dx in run(dx: dx, dw: nil, db: nil) } }
+            // Weight and bias first (one im2col per sample), then the input (col2im per sample).
+            if wantW || wantB {
+                if wantW { weight.accumulateGrad { dw in run(dx: nil, dw: dw) } } else { run(dx: nil, dw: nil) }
+                partials.withUnsafeBufferPointer { pp in
+                    for part in 0..<parts {
+                        let own = pp.baseAddress! + part * (partialW + partialB)
+                        if partialW > 0 { weight.accumulateGrad { g in for i in 0..<partialW { g[i] += own[i] } } }
+                        if wantB { bias!.accumulateGrad { g in for i in 0..<cout { g[i] += own[partialW + i] } } }
+                    }
+                }
+            }
+            if x.requiresGrad { x.accumulateGrad { dx in run(dx: dx, dw: nil) } }
         }
     }
 }

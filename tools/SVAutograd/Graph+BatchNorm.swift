@@ -48,21 +48,37 @@ extension Graph {
         let xv = x.value.values, gamma = layer.weight.value.values, beta = layer.bias.value.values
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         let train = training
+        // Channels are independent: statistics and gradients split over the workers by channel,
+        // normalisation by (sample, channel) row; each sum runs in the single-thread order.
         if train {
             precondition(m > 1, "batchNorm: train mode needs more than one value per channel (N·T = \(m))")
             var rm = layer.runningMean.value.values, rv = layer.runningVar.value.values
             let mom = Double(layer.momentum)
-            for ch in 0..<c {
-                var s = 0.0
-                for b in 0..<n { let base = (b * c + ch) * t; for i in 0..<t { s += Double(xv[base + i]) } }
-                let mu = s / Double(m)
-                var q = 0.0
-                for b in 0..<n { let base = (b * c + ch) * t; for i in 0..<t { let d = Double(xv[base + i]) - mu; q += d * d } }
-                let variance = q / Double(m)
-                mean[ch] = Float(mu)
-                invStd[ch] = Float(1 / (variance + eps).squareRoot())
-                rm[ch] = Float((1 - mom) * Double(rm[ch]) + mom * mu)
-                rv[ch] = Float((1 - mom) * Double(rv[ch]) + mom * variance * Double(m) / Double(m - 1))
+            xv.withUnsafeBufferPointer { xp in
+                mean.withUnsafeMutableBufferPointer { meanp in
+                    invStd.withUnsafeMutableBufferPointer { isp in
+                        rm.withUnsafeMutableBufferPointer { rmp in
+                            rv.withUnsafeMutableBufferPointer { rvp in
+                                let meanO = SharedFloats(base: meanp.baseAddress!), isO = SharedFloats(base: isp.baseAddress!)
+                                let rmO = SharedFloats(base: rmp.baseAddress!), rvO = SharedFloats(base: rvp.baseAddress!)
+                                split.run(c, cost: 4 * m) { channels, _ in
+                                    for ch in channels {
+                                        var s = 0.0
+                                        for b in 0..<n { let base = (b * c + ch) * t; for i in 0..<t { s += Double(xp[base + i]) } }
+                                        let mu = s / Double(m)
+                                        var q = 0.0
+                                        for b in 0..<n { let base = (b * c + ch) * t; for i in 0..<t { let d = Double(xp[base + i]) - mu; q += d * d } }
+                                        let variance = q / Double(m)
+                                        meanO[ch] = Float(mu)
+                                        isO[ch] = Float(1 / (variance + eps).squareRoot())
+                                        rmO[ch] = Float((1 - mom) * Double(rmO[ch]) + mom * mu)
+                                        rvO[ch] = Float((1 - mom) * Double(rvO[ch]) + mom * variance * Double(m) / Double(m - 1))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
             }
             layer.runningMean.value.values = rm
             layer.runningVar.value.values = rv
@@ -73,41 +89,68 @@ extension Graph {
                 invStd[ch] = Float(1 / (Double(rv[ch]) + eps).squareRoot())
             }
         }
-        var xhat = [Float](repeating: 0, count: xv.count), y = xhat
-        for b in 0..<n {
-            for ch in 0..<c {
-                let base = (b * c + ch) * t, mu = mean[ch], s = invStd[ch], g = gamma[ch], sh = beta[ch]
-                for i in 0..<t {
-                    let h = (xv[base + i] - mu) * s
-                    xhat[base + i] = h
-                    y[base + i] = h * g + sh
+        let count = xv.count
+        var y: [Float] = []
+        let xhat = [Float](unsafeUninitializedCapacity: count) { hb, hInitialized in
+            y = [Float](unsafeUninitializedCapacity: count) { yb, yInitialized in
+                let h = SharedFloats(base: hb.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+                let yo = SharedFloats(base: yb.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+                xv.withUnsafeBufferPointer { xp in
+                    split.run(n * c, cost: 4 * t) { rows, _ in
+                        for r in rows {
+                            let ch = r % c, mu = mean[ch], s = invStd[ch], g = gamma[ch], sh = beta[ch]
+                            for i in (r * t)..<((r + 1) * t) {
+                                let v = (xp[i] - mu) * s
+                                h[i] = v
+                                yo[i] = v * g + sh
+                            }
+                        }
+                    }
                 }
+                yInitialized = count
             }
+            hInitialized = count
         }
-        return record(Tensor(shape: x.shape, values: y), inputs: [x, layer.weight, layer.bias]) { out in
+        return record(Tensor(shape: x.shape, values: y), inputs: [x, layer.weight, layer.bias]) { [split] out in
             let dy = out.grad!
             var sumDy = [Float](repeating: 0, count: c), sumDyXhat = sumDy
-            for b in 0..<n {
-                for ch in 0..<c {
-                    let base = (b * c + ch) * t
-                    var s: Float = 0, sx: Float = 0
-                    for i in 0..<t { s += dy[base + i]; sx += dy[base + i] * xhat[base + i] }
-                    sumDy[ch] += s; sumDyXhat[ch] += sx
+            dy.withUnsafeBufferPointer { g in
+                xhat.withUnsafeBufferPointer { hp in
+                    sumDy.withUnsafeMutableBufferPointer { sp in
+                        sumDyXhat.withUnsafeMutableBufferPointer { sxp in
+                            let sO = SharedFloats(base: sp.baseAddress!), sxO = SharedFloats(base: sxp.baseAddress!)
+                            split.run(c, cost: 4 * m) { channels, _ in
+                                for ch in channels {
+                                    for b in 0..<n {
+                                        let base = (b * c + ch) * t
+                                        var s: Float = 0, sx: Float = 0
+                                        for i in 0..<t { s += g[base + i]; sx += g[base + i] * hp[base + i] }
+                                        sO[ch] += s; sxO[ch] += sx
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
             if layer.weight.requiresGrad { layer.weight.accumulateGrad { g in for ch in 0..<c { g[ch] += sumDyXhat[ch] } } }
             if layer.bias.requiresGrad { layer.bias.accumulateGrad { g in for ch in 0..<c { g[ch] += sumDy[ch] } } }
             guard x.requiresGrad else { return }
             x.accumulateGrad { dx in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let base = (b * c + ch) * t, k = gamma[ch] * invStd[ch]
-                        if train {
-                            // dx = γ·σ⁻¹/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
-                            let a = sumDy[ch] / Float(m), bb = sumDyXhat[ch] / Float(m)
-                            for i in 0..<t { dx[base + i] += k * (dy[base + i] - a - xhat[base + i] * bb) }
-                        } else {
-                            for i in 0..<t { dx[base + i] += k * dy[base + i] }
+                let o = SharedFloats(base: dx)
+                dy.withUnsafeBufferPointer { g in
+                    xhat.withUnsafeBufferPointer { hp in
+                        split.run(n * c, cost: 4 * t) { rows, _ in
+                            for r in rows {
+                                let ch = r % c, base = r * t, k = gamma[ch] * invStd[ch]
+                                if train {
+                                    // dx = γ·σ⁻¹/M · (M·dy − Σdy − x̂·Σ(dy·x̂))
+                                    let a = sumDy[ch] / Float(m), bb = sumDyXhat[ch] / Float(m)
+                                    for i in 0..<t { o[base + i] += k * (g[base + i] - a - hp[base + i] * bb) }
+                                } else {
+                                    for i in 0..<t { o[base + i] += k * g[base + i] }
+                                }
+                            }
                         }
                     }
                 }

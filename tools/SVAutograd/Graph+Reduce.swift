@@ -8,17 +8,29 @@ extension Graph {
     public func softmax(_ x: Variable) -> Variable {
         let cols = x.shape.last ?? 1, rows = x.count / max(1, cols)
         var y = x.value.values
-        // The inference core's kernel: the same numbers in training and inference.
-        y.withUnsafeMutableBufferPointer { softmaxRows($0.baseAddress!, rows: rows, columns: cols) }
+        // The inference core's kernel: the same numbers in training and inference (rows split over the workers).
+        y.withUnsafeMutableBufferPointer { yp in
+            let o = SharedFloats(base: yp.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+            split.run(rows, cost: 8 * cols) { part, _ in
+                if !part.isEmpty { softmaxRows(o.base + part.lowerBound * cols, rows: part.count, columns: cols) }
+            }
+        }
         let yv = y
-        return record(Tensor(shape: x.shape, values: y), inputs: [x]) { out in
+        return record(Tensor(shape: x.shape, values: y), inputs: [x]) { [split] out in
             let dy = out.grad!
             x.accumulateGrad { dx in
-                for r in 0..<rows {
-                    let base = r * cols
-                    var dot: Float = 0
-                    for i in 0..<cols { dot += dy[base + i] * yv[base + i] }
-                    for i in 0..<cols { dx[base + i] += yv[base + i] * (dy[base + i] - dot) }
+                let o = SharedFloats(base: dx)
+                dy.withUnsafeBufferPointer { g in
+                    yv.withUnsafeBufferPointer { yp in
+                        split.run(rows, cost: 4 * cols) { part, _ in
+                            for r in part {
+                                let base = r * cols
+                                var dot: Float = 0
+                                for i in 0..<cols { dot += g[base + i] * yp[base + i] }
+                                for i in 0..<cols { o[base + i] += yp[base + i] * (g[base + i] - dot) }
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -55,17 +67,21 @@ extension Graph {
     public func meanLast(_ x: Variable) -> Variable {
         let cols = x.shape.last ?? 1, rows = x.count / max(1, cols)
         let xv = x.value.values
-        var y = [Float](repeating: 0, count: rows)
-        for r in 0..<rows {
-            var s = 0.0
-            for i in 0..<cols { s += Double(xv[r * cols + i]) }
-            y[r] = Float(s / Double(cols))
+        let y = xv.withUnsafeBufferPointer { xp in
+            parallelBlocks(rows, of: 1, cost: cols) { y, r in
+                var s = 0.0
+                for i in 0..<cols { s += Double(xp[r * cols + i]) }
+                y[r] = Float(s / Double(cols))
+            }
         }
         var shape = x.shape; shape[shape.count - 1] = 1
-        return record(Tensor(shape: shape, values: y), inputs: [x]) { out in
+        return record(Tensor(shape: shape, values: y), inputs: [x]) { [split] out in
             let dy = out.grad!, inv = 1 / Float(cols)
             x.accumulateGrad { dx in
-                for r in 0..<rows { let g = dy[r] * inv; for i in 0..<cols { dx[r * cols + i] += g } }
+                let o = SharedFloats(base: dx)
+                split.run(rows, cost: cols) { part, _ in
+                    for r in part { let g = dy[r] * inv; for i in 0..<cols { o[r * cols + i] += g } }
+                }
             }
         }
     }
@@ -78,31 +94,43 @@ extension Graph {
         let xv = x.value.values
         var y = [Float](repeating: 0, count: n * 2 * c)
         var floored = [Bool](repeating: false, count: n * c)
-        for b in 0..<n {
-            for ch in 0..<c {
-                let base = (b * c + ch) * t
-                var s = 0.0
-                for i in 0..<t { s += Double(xv[base + i]) }
-                let mu = s / Double(t)
-                var q = 0.0
-                for i in 0..<t { let d = Double(xv[base + i]) - mu; q += d * d }
-                let v = q / Double(t)
-                floored[b * c + ch] = v < Double(varianceFloor)
-                y[b * 2 * c + ch] = Float(mu)
-                y[b * 2 * c + c + ch] = Float(max(v, Double(varianceFloor)).squareRoot())
+        // One (sample, channel) row per unit, split over the workers.
+        xv.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yb in
+                floored.withUnsafeMutableBufferPointer { fb in
+                    let yo = SharedFloats(base: yb.baseAddress!), fl = UncheckedSendable(fb.baseAddress!)
+                    split.run(n * c, cost: 4 * t) { rows, _ in
+                        for r in rows {
+                            let b = r / c, ch = r % c, base = r * t
+                            var s = 0.0
+                            for i in 0..<t { s += Double(xp[base + i]) }
+                            let mu = s / Double(t)
+                            var q = 0.0
+                            for i in 0..<t { let d = Double(xp[base + i]) - mu; q += d * d }
+                            let v = q / Double(t)
+                            fl.value[r] = v < Double(varianceFloor)
+                            yo[b * 2 * c + ch] = Float(mu)
+                            yo[b * 2 * c + c + ch] = Float(max(v, Double(varianceFloor)).squareRoot())
+                        }
+                    }
+                }
             }
         }
-        let yv = y
-        return record(Tensor(shape: [n, 2 * c, 1], values: y), inputs: [x]) { out in
+        let yv = y, flooredRows = floored
+        return record(Tensor(shape: [n, 2 * c, 1], values: y), inputs: [x]) { [split] out in
             let dy = out.grad!
             x.accumulateGrad { dx in
-                for b in 0..<n {
-                    for ch in 0..<c {
-                        let base = (b * c + ch) * t, mu = yv[b * 2 * c + ch], sd = yv[b * 2 * c + c + ch]
-                        let gMean = dy[b * 2 * c + ch] / Float(t)
-                        // d std/dx_t = (x_t − μ)/(T·std) (the μ term sums to zero)
-                        let gVar = floored[b * c + ch] ? 0 : dy[b * 2 * c + c + ch] / (sd * Float(t))
-                        for i in 0..<t { dx[base + i] += gMean + gVar * (xv[base + i] - mu) }
+                let o = SharedFloats(base: dx)
+                xv.withUnsafeBufferPointer { xp in
+                    split.run(n * c, cost: 3 * t) { rows, _ in
+                        for r in rows {
+                            let b = r / c, ch = r % c, base = r * t
+                            let mu = yv[b * 2 * c + ch], sd = yv[b * 2 * c + c + ch]
+                            let gMean = dy[b * 2 * c + ch] / Float(t)
+                            // d std/dx_t = (x_t − μ)/(T·std) (the μ term sums to zero)
+                            let gVar = flooredRows[r] ? 0 : dy[b * 2 * c + c + ch] / (sd * Float(t))
+                            for i in 0..<t { o[base + i] += gMean + gVar * (xp[base + i] - mu) }
+                        }
                     }
                 }
             }
@@ -118,39 +146,62 @@ extension Graph {
         let xv = x.value.values, wv = w.value.values
         var y = [Float](repeating: 0, count: n * 2 * c)
         var floored = [Bool](repeating: false, count: n * c)
-        for b in 0..<n {
-            for ch in 0..<c {
-                let base = (b * c + ch) * t
-                var mu = 0.0
-                for i in 0..<t { mu += Double(wv[base + i]) * Double(xv[base + i]) }
-                var q = 0.0
-                for i in 0..<t { let d = Double(xv[base + i]) - mu; q += Double(wv[base + i]) * d * d }
-                floored[b * c + ch] = q < Double(varianceFloor)
-                y[b * 2 * c + ch] = Float(mu)
-                y[b * 2 * c + c + ch] = Float(max(q, Double(varianceFloor)).squareRoot())
-            }
-        }
-        let yv = y
-        return record(Tensor(shape: [n, 2 * c, 1], values: y), inputs: [x, w]) { out in
-            let dy = out.grad!
-            var dxBuf = [Float](repeating: 0, count: xv.count), dwBuf = dxBuf
-            for b in 0..<n {
-                for ch in 0..<c {
-                    let base = (b * c + ch) * t, mu = yv[b * 2 * c + ch], sd = yv[b * 2 * c + c + ch]
-                    let gVar = floored[b * c + ch] ? 0 : dy[b * 2 * c + c + ch] / (2 * sd)
-                    // var = Σ w(x−μ)²: ∂var/∂μ = −2Σ w(x−μ); total dμ collects that term.
-                    var dvdmu: Float = 0
-                    for i in 0..<t { dvdmu -= 2 * wv[base + i] * (xv[base + i] - mu) }
-                    let gMu = dy[b * 2 * c + ch] + gVar * dvdmu
-                    for i in 0..<t {
-                        let d = xv[base + i] - mu
-                        dxBuf[base + i] = gMu * wv[base + i] + gVar * 2 * wv[base + i] * d
-                        dwBuf[base + i] = gMu * xv[base + i] + gVar * d * d
+        xv.withUnsafeBufferPointer { xp in
+            wv.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yb in
+                    floored.withUnsafeMutableBufferPointer { fb in
+                        let yo = SharedFloats(base: yb.baseAddress!), fl = UncheckedSendable(fb.baseAddress!)
+                        split.run(n * c, cost: 6 * t) { rows, _ in
+                            for r in rows {
+                                let b = r / c, ch = r % c, base = r * t
+                                var mu = 0.0
+                                for i in 0..<t { mu += Double(wp[base + i]) * Double(xp[base + i]) }
+                                var q = 0.0
+                                for i in 0..<t { let d = Double(xp[base + i]) - mu; q += Double(wp[base + i]) * d * d }
+                                fl.value[r] = q < Double(varianceFloor)
+                                yo[b * 2 * c + ch] = Float(mu)
+                                yo[b * 2 * c + c + ch] = Float(max(q, Double(varianceFloor)).squareRoot())
+                            }
+                        }
                     }
                 }
             }
-            if x.requiresGrad { x.accumulateGrad { g in for i in 0..<dxBuf.count { g[i] += dxBuf[i] } } }
-            if w.requiresGrad { w.accumulateGrad { g in for i in 0..<dwBuf.count { g[i] += dwBuf[i] } } }
+        }
+        let yv = y, flooredRows = floored
+        return record(Tensor(shape: [n, 2 * c, 1], values: y), inputs: [x, w]) { [split] out in
+            let dy = out.grad!
+            var dxBuf = [Float](repeating: 0, count: xv.count), dwBuf = dxBuf
+            xv.withUnsafeBufferPointer { xp in
+                wv.withUnsafeBufferPointer { wp in
+                    dxBuf.withUnsafeMutableBufferPointer { dxb in
+                        dwBuf.withUnsafeMutableBufferPointer { dwb in
+                            let dxo = SharedFloats(base: dxb.baseAddress!), dwo = SharedFloats(base: dwb.baseAddress!)
+                            split.run(n * c, cost: 12 * t) { rows, _ in
+                                for r in rows {
+                                    let b = r / c, ch = r % c, base = r * t
+                                    let mu = yv[b * 2 * c + ch], sd = yv[b * 2 * c + c + ch]
+                                    let gVar = flooredRows[r] ? 0 : dy[b * 2 * c + c + ch] / (2 * sd)
+                                    // var = Σ w(x−μ)²: ∂var/∂μ = −2Σ w(x−μ); total dμ collects that term.
+                                    var dvdmu: Float = 0
+                                    for i in 0..<t { dvdmu -= 2 * wp[base + i] * (xp[base + i] - mu) }
+                                    let gMu = dy[b * 2 * c + ch] + gVar * dvdmu
+                                    for i in 0..<t {
+                                        let d = xp[base + i] - mu
+                                        dxo[base + i] = gMu * wp[base + i] + gVar * 2 * wp[base + i] * d
+                                        dwo[base + i] = gMu * xp[base + i] + gVar * d * d
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for (v, buffer) in [(x, dxBuf), (w, dwBuf)] where v.requiresGrad {
+                v.accumulateGrad { g in
+                    let o = SharedFloats(base: g)
+                    buffer.withUnsafeBufferPointer { bp in split.run(bp.count, cost: 1) { range, _ in for i in range { o[i] += bp[i] } } }
+                }
+            }
         }
     }
 

@@ -4,9 +4,12 @@ extension Graph {
     /// Same values, new shape (row-major order kept).
     public func reshape(_ x: Variable, _ shape: [Int]) -> Variable {
         precondition(product(shape) == x.count, "reshape: \(x.shape) has \(x.count) values, \(shape) needs \(product(shape))")
-        return record(Tensor(shape: shape, values: x.value.values), inputs: [x]) { out in
+        return record(Tensor(shape: shape, values: x.value.values), inputs: [x]) { [split] out in
             let dy = out.grad!
-            x.accumulateGrad { dx in for i in 0..<dy.count { dx[i] += dy[i] } }
+            x.accumulateGrad { dx in
+                let o = SharedFloats(base: dx)
+                dy.withUnsafeBufferPointer { g in split.run(g.count, cost: 1) { range, _ in for i in range { o[i] += g[i] } } }
+            }
         }
     }
 
@@ -18,18 +21,23 @@ extension Graph {
         let outer = product(shape[..<axis]), inner = product(shape[(axis + 1)...])
         let n = shape[axis], len = range.count
         var outShape = shape; outShape[axis] = len
-        let xv = x.value.values
-        var y = [Float](repeating: 0, count: outer * len * inner)
-        for o in 0..<outer {
-            let src = (o * n + range.lowerBound) * inner, dst = o * len * inner
-            for i in 0..<(len * inner) { y[dst + i] = xv[src + i] }
+        let xv = x.value.values, run = len * inner
+        let y = xv.withUnsafeBufferPointer { xp in
+            parallelBlocks(outer, of: run) { y, b in
+                (y.base + b * run).update(from: xp.baseAddress! + (b * n + range.lowerBound) * inner, count: run)
+            }
         }
-        return record(Tensor(shape: outShape, values: y), inputs: [x]) { out in
+        return record(Tensor(shape: outShape, values: y), inputs: [x]) { [split] out in
             let dy = out.grad!
             x.accumulateGrad { dx in
-                for o in 0..<outer {
-                    let src = (o * n + range.lowerBound) * inner, dst = o * len * inner
-                    for i in 0..<(len * inner) { dx[src + i] += dy[dst + i] }
+                let o = SharedFloats(base: dx)
+                dy.withUnsafeBufferPointer { g in
+                    split.run(outer, cost: run) { blocks, _ in
+                        for b in blocks {
+                            let src = (b * n + range.lowerBound) * inner, dst = b * run
+                            for i in 0..<run { o[src + i] += g[dst + i] }
+                        }
+                    }
                 }
             }
         }
@@ -54,26 +62,31 @@ extension Graph {
         let outer = product(first[..<axis]), inner = product(first[(axis + 1)...])
         let sizes = xs.map { $0.shape[axis] }, total = sizes.reduce(0, +)
         var outShape = first; outShape[axis] = total
-        var y = [Float](repeating: 0, count: outer * total * inner)
         var offset = 0
         var offsets: [Int] = []
-        for (x, n) in zip(xs, sizes) {
-            offsets.append(offset)
-            let xv = x.value.values
-            for o in 0..<outer {
-                let dst = (o * total + offset) * inner, src = o * n * inner
-                for i in 0..<(n * inner) { y[dst + i] = xv[src + i] }
+        for n in sizes { offsets.append(offset); offset += n }
+        let values = xs.map { $0.value.values }
+        // Output block b (of `total·inner` floats) is the inputs' blocks b, one after another.
+        let y = parallelBlocks(outer, of: total * inner) { y, b in
+            for (k, n) in sizes.enumerated() {
+                values[k].withUnsafeBufferPointer { xp in
+                    (y.base + (b * total + offsets[k]) * inner).update(from: xp.baseAddress! + b * n * inner, count: n * inner)
+                }
             }
-            offset += n
         }
-        return record(Tensor(shape: outShape, values: y), inputs: xs) { out in
+        return record(Tensor(shape: outShape, values: y), inputs: xs) { [split] out in
             let dy = out.grad!
-            for (k, x) in xs.enumerated() where x.requiresGrad {
-                let n = sizes[k], off = offsets[k]
-                x.accumulateGrad { dx in
-                    for o in 0..<outer {
-                        let src = (o * total + off) * inner, dst = o * n * inner
-                        for i in 0..<(n * inner) { dx[dst + i] += dy[src + i] }
+            dy.withUnsafeBufferPointer { g in
+                for (k, x) in xs.enumerated() where x.requiresGrad {
+                    let n = sizes[k], off = offsets[k]
+                    x.accumulateGrad { dx in
+                        let o = SharedFloats(base: dx)
+                        split.run(outer, cost: n * inner) { blocks, _ in
+                            for b in blocks {
+                                let src = (b * total + off) * inner, dst = b * n * inner
+                                for i in 0..<(n * inner) { o[dst + i] += g[src + i] }
+                            }
+                        }
                     }
                 }
             }

@@ -9,14 +9,21 @@ public final class Graph {
     public var training: Bool
     /// False: no-grad mode — nothing is recorded and outputs never require gradients.
     public let recording: Bool
+    /// Threads the ops split their work over (`Parallel.swift`); GEMMs inside split ops run on one
+    /// OpenBLAS thread each. 1: everything on the calling thread.
+    public let workers: Int
+    /// The least work (scalar operations) an op hands to one worker; tests lower it to split small tensors.
+    var minimumParallelWork = 1 << 15
 
     private struct Node { let output: Variable; let backward: () -> Void }
     private var tape: [Node] = []
     private var backwardDone = false
 
-    public init(training: Bool = true, recording: Bool = true) {
+    public init(training: Bool = true, recording: Bool = true, workers: Int = 1) {
+        precondition(workers >= 1, "Graph: workers must be at least 1, got \(workers)")
         self.training = training
         self.recording = recording
+        self.workers = workers
     }
 
     /// Number of recorded ops.

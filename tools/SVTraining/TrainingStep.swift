@@ -99,7 +99,7 @@ public final class TrainingStep {
                 self.draw(batch, references: references, epoch: epoch, stepInEpoch: stepInEpoch)
             }
         }
-        let g = Graph(training: true)
+        let g = Graph(training: true, workers: config.threads)
         let loss: Variable
         var picks: [Int?] = []
         if let memory {
@@ -175,7 +175,7 @@ public final class TrainingStep {
     func referenceEmbeddings(_ batch: TrainingBatch) -> [Float] {
         if let references { return references.references(batch.indices) }
         guard let reference = batch.reference else { preconditionFailure("SSPS batch without reference crops") }
-        return Self.normalizedRows(model.forward(Graph(training: false, recording: false), features: Variable(reference)))
+        return Self.normalizedRows(model.forward(Graph(training: false, recording: false, workers: config.threads), features: Variable(reference)))
     }
 
     /// Rows of an (N, D) output scaled to unit L2 norm (`F.normalize`; zero rows stay zero).
@@ -203,7 +203,7 @@ public final class TrainingStep {
         guard let memory else { return }
         if let dino { dino.fill(batch, stepInEpoch: stepInEpoch, memory: memory); return }
         let references = referenceEmbeddings(batch)
-        let z2 = model.forward(Graph(training: false, recording: false), features: Variable(batch.views[1])).values
+        let z2 = model.forward(Graph(training: false, recording: false, workers: config.threads), features: Variable(batch.views[1])).values
         memory.write(step: stepInEpoch, indices: batch.indices, references: references, positives: z2)
     }
 }

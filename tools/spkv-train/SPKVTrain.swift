@@ -1,6 +1,7 @@
 import ArgumentParser
 import SVAutograd
 import SVCorpus
+import SVTraining
 
 @main
 struct SPKVTrain: ParsableCommand {
@@ -9,6 +10,11 @@ struct SPKVTrain: ParsableCommand {
         abstract: "Training tool for spkv: corpus preparation, training, export of spkv model files.",
         subcommands: [CorpusCommand.self, TrainCommand.self, ExportCommand.self, MagNetOCommand.self, SSPSReportCommand.self,
                       BenchCommand.self])
+
+    static func main() {
+        ProcessMemory.retainFreedBlocks()
+        main(nil)
+    }
 }
 
 /// Numeric options are checked against a range in `validate()`: outside it is a usage error (exit 64),

@@ -67,6 +67,8 @@ public final class DINOState {
     public let optimizer: SGD
     /// Optimiser steps per epoch: the LR and EMA schedules are per step.
     public let stepsPerEpoch: Int
+    /// Threads the training graphs split their ops over (`threads`).
+    let workers: Int
     public let lrSchedule: WarmupCosineSchedule
     public let totalSteps: Int
 
@@ -75,6 +77,7 @@ public final class DINOState {
         self.config = d
         self.student = student
         self.stepsPerEpoch = max(1, stepsPerEpoch)
+        workers = config.threads
         let e = config.model.embeddingSize, headSeed = config.seed ^ 0xD1A0_4EAD_0000_0001
         head = DINOHead(input: e, hidden: d.hidden, bottleneck: d.bottleneck, prototypes: d.prototypes, seed: headSeed)
         // The teacher starts as a copy of the student (`initialize_momentum_params`).
@@ -126,7 +129,7 @@ public final class DINOState {
         let globalStep = epoch * stepsPerEpoch + stepInEpoch
         var references: [Float] = []
         if memory != nil { references = referenceEmbeddings(batch, training: referenceTrainMode) }
-        let tg = Graph(training: true, recording: false)
+        let tg = Graph(training: true, recording: false, workers: workers)
         var t = teacherHead.forward(tg, teacher.forward(tg, features: Variable(globals))).value
         var picks: [Int?] = []
         if let memory {
@@ -135,7 +138,7 @@ public final class DINOState {
             t = Self.substitute(t, picks: picks, memory: memory)
             memory.write(step: stepInEpoch, indices: batch.indices, references: references, positives: original)
         }
-        let g = Graph(training: true)
+        let g = Graph(training: true, workers: workers)
         let s = g.concat([head.forward(g, student.forward(g, features: Variable(globals))),
                           head.forward(g, student.forward(g, features: Variable(locals)))], axis: 0)
         let loss = DINOLoss.loss(g, student: s, teacher: t, center: center.values,
@@ -165,14 +168,14 @@ public final class DINOState {
     /// ŷ: L2-normalised teacher-encoder outputs of the clean reference crops (B × D), no gradient.
     func referenceEmbeddings(_ batch: TrainingBatch, training: Bool) -> [Float] {
         guard let reference = batch.reference else { preconditionFailure("SSPS batch without reference crops") }
-        return TrainingStep.normalizedRows(teacher.forward(Graph(training: training, recording: false), features: Variable(reference)))
+        return TrainingStep.normalizedRows(teacher.forward(Graph(training: training, recording: false, workers: workers), features: Variable(reference)))
     }
 
     /// The eval-mode fill pass (reference §5.4): the whole model in eval mode, ŷ and the eval-mode
     /// teacher outputs [T₁; T₂] written at `stepInEpoch`; no sampling, no update.
     func fill(_ batch: TrainingBatch, stepInEpoch: Int, memory: SSPSMemory) {
         let references = referenceEmbeddings(batch, training: false)
-        let g = Graph(training: false, recording: false)
+        let g = Graph(training: false, recording: false, workers: workers)
         let t = teacherHead.forward(g, teacher.forward(g, features: Variable(Self.stack(batch.views[0..<2])))).value
         memory.write(step: stepInEpoch, indices: batch.indices, references: references,
                      positives: Self.positiveRows(t, prototypes: head.prototypes))
