@@ -177,16 +177,16 @@ extension Graph {
             }
             // Weight and bias first (one im2col per sample), then the input (col2im per sample).
             if wantW || wantB {
-                if wantW { weight.accumulateGrad { dw in run(dx: nil, dw: dw) } } else { run(dx: nil, dw: nil) }
+                if wantW { weight.accumulateGrad(split) { dw in run(dx: nil, dw: dw) } } else { run(dx: nil, dw: nil) }
                 partials.withUnsafeBufferPointer { pp in
                     for part in 0..<parts {
                         let own = pp.baseAddress! + part * (partialW + partialB)
-                        if partialW > 0 { weight.accumulateGrad { g in for i in 0..<partialW { g[i] += own[i] } } }
-                        if wantB { bias!.accumulateGrad { g in for i in 0..<cout { g[i] += own[partialW + i] } } }
+                        if partialW > 0 { weight.accumulateGrad(split) { g in for i in 0..<partialW { g[i] += own[i] } } }
+                        if wantB { bias!.accumulateGrad(split) { g in for i in 0..<cout { g[i] += own[partialW + i] } } }
                     }
                 }
             }
-            if x.requiresGrad { x.accumulateGrad { dx in run(dx: dx, dw: nil) } }
+            if x.requiresGrad { x.accumulateGrad(split) { dx in run(dx: dx, dw: nil) } }
         }
     }
 }

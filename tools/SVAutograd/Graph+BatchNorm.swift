@@ -133,10 +133,10 @@ extension Graph {
                     }
                 }
             }
-            if layer.weight.requiresGrad { layer.weight.accumulateGrad { g in for ch in 0..<c { g[ch] += sumDyXhat[ch] } } }
-            if layer.bias.requiresGrad { layer.bias.accumulateGrad { g in for ch in 0..<c { g[ch] += sumDy[ch] } } }
+            if layer.weight.requiresGrad { layer.weight.accumulateGrad(split) { g in for ch in 0..<c { g[ch] += sumDyXhat[ch] } } }
+            if layer.bias.requiresGrad { layer.bias.accumulateGrad(split) { g in for ch in 0..<c { g[ch] += sumDy[ch] } } }
             guard x.requiresGrad else { return }
-            x.accumulateGrad { dx in
+            x.accumulateGrad(split) { dx in
                 let o = SharedFloats(base: dx)
                 dy.withUnsafeBufferPointer { g in
                     xhat.withUnsafeBufferPointer { hp in

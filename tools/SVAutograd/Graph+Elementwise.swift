@@ -64,7 +64,7 @@ extension Graph {
         }
         return record(Tensor(shape: x.shape, values: yv), inputs: [x]) { [split] out in
             let dy = out.grad!
-            x.accumulateGrad { dx in
+            x.accumulateGrad(split) { dx in
                 let dxo = SharedFloats(base: dx)
                 dy.withUnsafeBufferPointer { dyp in
                     xv.withUnsafeBufferPointer { xp in
@@ -227,13 +227,13 @@ extension Graph {
                         switch layout {
                         case .same:
                             if a.requiresGrad {
-                                a.accumulateGrad { d in
+                                a.accumulateGrad(split) { d in
                                     let o = SharedFloats(base: d)
                                     split.run(count, cost: 4) { range, _ in for i in range { o[i] += f.da(g[i], ap[i], bp[i]) } }
                                 }
                             }
                             if b.requiresGrad {
-                                b.accumulateGrad { d in
+                                b.accumulateGrad(split) { d in
                                     let o = SharedFloats(base: d)
                                     split.run(count, cost: 4) { range, _ in for i in range { o[i] += f.db(g[i], ap[i], bp[i]) } }
                                 }
@@ -246,7 +246,7 @@ extension Graph {
                                 aWhole ? (ap[i], bp[i / inner]) : (ap[i / inner], bp[i])
                             }
                             if whole.requiresGrad {
-                                whole.accumulateGrad { d in
+                                whole.accumulateGrad(split) { d in
                                     let o = SharedFloats(base: d)
                                     split.run(count, cost: 4) { range, _ in
                                         for i in range { let (x, z) = pair(i); o[i] += aWhole ? f.da(g[i], x, z) : f.db(g[i], x, z) }
@@ -254,7 +254,7 @@ extension Graph {
                                 }
                             }
                             if rows.requiresGrad {
-                                rows.accumulateGrad { d in
+                                rows.accumulateGrad(split) { d in
                                     let o = SharedFloats(base: d)
                                     split.run(count / inner, cost: 4 * inner) { range, _ in
                                         for r in range {
@@ -267,8 +267,8 @@ extension Graph {
                             }
                         case .general:
                             let sa = broadcastStrides(a.shape, to: shape), sb = broadcastStrides(b.shape, to: shape)
-                            if a.requiresGrad { a.accumulateGrad { d in forEachBroadcast(shape, sa, sb) { o, i, j in d[i] += f.da(g[o], ap[i], bp[j]) } } }
-                            if b.requiresGrad { b.accumulateGrad { d in forEachBroadcast(shape, sa, sb) { o, i, j in d[j] += f.db(g[o], ap[i], bp[j]) } } }
+                            if a.requiresGrad { a.accumulateGrad(split) { d in forEachBroadcast(shape, sa, sb) { o, i, j in d[i] += f.da(g[o], ap[i], bp[j]) } } }
+                            if b.requiresGrad { b.accumulateGrad(split) { d in forEachBroadcast(shape, sa, sb) { o, i, j in d[j] += f.db(g[o], ap[i], bp[j]) } } }
                         }
                     }
                 }
@@ -301,7 +301,7 @@ extension Graph {
             return record(Tensor(shape: shape, values: y), inputs: [x]) { [split] out in
                 let dy = out.grad!
                 dy.withUnsafeBufferPointer { g in
-                    x.accumulateGrad { dx in
+                    x.accumulateGrad(split) { dx in
                         let o = SharedFloats(base: dx)
                         split.run(count / inner, cost: inner) { range, _ in
                             for r in range { var s = o[r]; for i in (r * inner)..<((r + 1) * inner) { s += g[i] }; o[r] = s }

@@ -18,7 +18,7 @@ extension Graph {
         let yv = y
         return record(Tensor(shape: x.shape, values: y), inputs: [x]) { [split] out in
             let dy = out.grad!
-            x.accumulateGrad { dx in
+            x.accumulateGrad(split) { dx in
                 let o = SharedFloats(base: dx)
                 dy.withUnsafeBufferPointer { g in
                     yv.withUnsafeBufferPointer { yp in
@@ -77,7 +77,7 @@ extension Graph {
         var shape = x.shape; shape[shape.count - 1] = 1
         return record(Tensor(shape: shape, values: y), inputs: [x]) { [split] out in
             let dy = out.grad!, inv = 1 / Float(cols)
-            x.accumulateGrad { dx in
+            x.accumulateGrad(split) { dx in
                 let o = SharedFloats(base: dx)
                 split.run(rows, cost: cols) { part, _ in
                     for r in part { let g = dy[r] * inv; for i in 0..<cols { o[r * cols + i] += g } }
@@ -119,7 +119,7 @@ extension Graph {
         let yv = y, flooredRows = floored
         return record(Tensor(shape: [n, 2 * c, 1], values: y), inputs: [x]) { [split] out in
             let dy = out.grad!
-            x.accumulateGrad { dx in
+            x.accumulateGrad(split) { dx in
                 let o = SharedFloats(base: dx)
                 xv.withUnsafeBufferPointer { xp in
                     split.run(n * c, cost: 3 * t) { rows, _ in
@@ -197,7 +197,7 @@ extension Graph {
                 }
             }
             for (v, buffer) in [(x, dxBuf), (w, dwBuf)] where v.requiresGrad {
-                v.accumulateGrad { g in
+                v.accumulateGrad(split) { g in
                     let o = SharedFloats(base: g)
                     buffer.withUnsafeBufferPointer { bp in split.run(bp.count, cost: 1) { range, _ in for i in range { o[i] += bp[i] } } }
                 }

@@ -6,7 +6,7 @@ extension Graph {
         precondition(product(shape) == x.count, "reshape: \(x.shape) has \(x.count) values, \(shape) needs \(product(shape))")
         return record(Tensor(shape: shape, values: x.value.values), inputs: [x]) { [split] out in
             let dy = out.grad!
-            x.accumulateGrad { dx in
+            x.accumulateGrad(split) { dx in
                 let o = SharedFloats(base: dx)
                 dy.withUnsafeBufferPointer { g in split.run(g.count, cost: 1) { range, _ in for i in range { o[i] += g[i] } } }
             }
@@ -29,7 +29,7 @@ extension Graph {
         }
         return record(Tensor(shape: outShape, values: y), inputs: [x]) { [split] out in
             let dy = out.grad!
-            x.accumulateGrad { dx in
+            x.accumulateGrad(split) { dx in
                 let o = SharedFloats(base: dx)
                 dy.withUnsafeBufferPointer { g in
                     split.run(outer, cost: run) { blocks, _ in
@@ -79,7 +79,7 @@ extension Graph {
             dy.withUnsafeBufferPointer { g in
                 for (k, x) in xs.enumerated() where x.requiresGrad {
                     let n = sizes[k], off = offsets[k]
-                    x.accumulateGrad { dx in
+                    x.accumulateGrad(split) { dx in
                         let o = SharedFloats(base: dx)
                         split.run(outer, cost: n * inner) { blocks, _ in
                             for b in blocks {

@@ -97,6 +97,22 @@ extension Graph {
     }
 }
 
+extension Variable {
+    /// `accumulateGrad` whose first call zero-fills the new buffer over the split's workers (a
+    /// gradient is as large as its activation; one thread clearing it is a serial pass per op).
+    func accumulateGrad(_ split: WorkSplit, _ body: (UnsafeMutablePointer<Float>) -> Void) {
+        if grad == nil {
+            let n = count
+            grad = [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
+                let out = SharedFloats(base: buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+                split.run(n, cost: 1) { range, _ in (out.base + range.lowerBound).initialize(repeating: 0, count: range.count) }
+                initialized = n
+            }
+        }
+        accumulateGrad(body)
+    }
+}
+
 /// Scratch space whose every element is written before it is read (im2col columns, GEMM outputs
 /// with β = 0): not zeroed.
 func scratchFloats(_ count: Int) -> [Float] {
