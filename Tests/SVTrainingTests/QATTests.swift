@@ -78,6 +78,25 @@ import _SVTestSupport
         #expect(cosineSimilarity(graph, core) > 0.9999)
     }
 
+    @Test func aDistilledStudentFineTunesQuantizedWithItsTeacher() throws {
+        // The small-student recipe: distillation in fp32, then a QAT stage that keeps distilling.
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let teacher = ["distill.teacher_model=\(ReferenceGuidedSSPSTests.referenceModel)"]
+        _ = try Trainer(config: try fixture.config("distill", teacher + ["epochs=1"]), runDirectory: dir.path("base"), resume: false).run()
+        let stage = try Trainer(config: try fixture.config("distill", teacher + [
+            "init_from=\(dir.path("base"))", "epochs=2", "qat.enabled=true", "qat.calibration_utterances=8", "lr=0.0005"]),
+                                runDirectory: dir.path("qat"), resume: false)
+        #expect(stage.stepper.teacher?.fromCache == false && stage.stepper.distillHead != nil)
+        let calibrated = stage.model.inputScales
+        let log = try stage.run()
+        #expect(log.count == 2 && log[1].loss.isFinite && log[1].loss <= 2)
+        #expect(stage.model.inputScales != calibrated, "the steps are learned under the distillation loss")
+        let ckPath = try TrainingCheckpoint.lastPath(runDirectory: dir.path("qat"))
+        let model = try SpeakerModel(file: try ModelExport.modelFile(checkpoint: try TrainingCheckpoint.read(path: ckPath), checkpointPath: ckPath))
+        #expect(model.encoder.isQuantized && model.metadata.training?.contains("distill-qat") == true)
+    }
+
     @Test func qatIsRefusedForDINO() throws {
         #expect { try fixture.config("dino", ["qat.enabled=true"]).check() } throws: { "\($0)".contains("qat.enabled") }
     }

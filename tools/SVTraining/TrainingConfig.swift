@@ -268,7 +268,6 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
                 throw .config(key: "distill.teacher_model", reason: "distillation is implemented alone (method distill) or added to simclr (got \(method.rawValue))")
             }
             guard distill.weight > 0, distill.weight <= 1000 else { throw .config(key: "distill.weight", reason: "must be in (0, 1000]") }
-            guard !qat.enabled else { throw .config(key: "distill.teacher_model", reason: "distillation with quantisation-aware training is not implemented") }
         }
         if ssps.enabled {
             guard method == .simclr || method == .dino else {
