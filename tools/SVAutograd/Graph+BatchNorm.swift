@@ -93,8 +93,8 @@ extension Graph {
         var y: [Float] = []
         let xhat = [Float](unsafeUninitializedCapacity: count) { hb, hInitialized in
             y = [Float](unsafeUninitializedCapacity: count) { yb, yInitialized in
-                let h = SharedFloats(base: hb.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
-                let yo = SharedFloats(base: yb.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+                let h = SharedFloats(hb)
+                let yo = SharedFloats(yb)
                 xv.withUnsafeBufferPointer { xp in
                     split.run(n * c, cost: 4 * t) { rows, _ in
                         for r in rows {

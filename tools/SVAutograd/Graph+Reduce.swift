@@ -10,7 +10,7 @@ extension Graph {
         var y = x.value.values
         // The inference core's kernel: the same numbers in training and inference (rows split over the workers).
         y.withUnsafeMutableBufferPointer { yp in
-            let o = SharedFloats(base: yp.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+            let o = SharedFloats(yp)
             split.run(rows, cost: 8 * cols) { part, _ in
                 if !part.isEmpty { softmaxRows(o.base + part.lowerBound * cols, rows: part.count, columns: cols) }
             }

@@ -59,6 +59,14 @@ struct UncheckedSendable<Value>: @unchecked Sendable {
 /// A mutable float buffer that parallel workers write at disjoint indices.
 struct SharedFloats: @unchecked Sendable {
     let base: UnsafeMutablePointer<Float>
+
+    init(base: UnsafeMutablePointer<Float>) { self.base = base }
+
+    /// A buffer's storage (an empty buffer has no address: a dummy one nobody reads).
+    init(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        base = buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: MemoryLayout<Float>.alignment)!
+    }
+
     @inline(__always) subscript(i: Int) -> Float {
         get { base[i] }
         nonmutating set { base[i] = newValue }
@@ -72,7 +80,7 @@ extension Graph {
     /// (`cost`: operations per element). The array is not zeroed first.
     func parallelArray(_ count: Int, cost: Int = 4, _ fill: (SharedFloats, Range<Int>) -> Void) -> [Float] {
         [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let out = SharedFloats(base: buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+            let out = SharedFloats(buffer)
             split.run(count, cost: cost) { range, _ in fill(out, range) }
             initialized = count
         }
@@ -82,17 +90,9 @@ extension Graph {
     /// over the workers; `cost`: operations per block, `size` when nil). The array is not zeroed first.
     func parallelBlocks(_ blocks: Int, of size: Int, cost: Int? = nil, _ fill: (SharedFloats, Int) -> Void) -> [Float] {
         [Float](unsafeUninitializedCapacity: blocks * size) { buffer, initialized in
-            let out = SharedFloats(base: buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+            let out = SharedFloats(buffer)
             split.run(blocks, cost: cost ?? size) { range, _ in for b in range { fill(out, b) } }
             initialized = blocks * size
-        }
-    }
-
-    /// Parallel `dx[i] += body(i)`-style accumulation into `variable`'s gradient over `count` units.
-    func accumulateParallel(_ variable: Variable, units count: Int, cost: Int, _ body: (SharedFloats, Range<Int>) -> Void) {
-        variable.accumulateGrad { g in
-            let shared = SharedFloats(base: g)
-            split.run(count, cost: cost) { range, _ in body(shared, range) }
         }
     }
 }
@@ -104,7 +104,7 @@ extension Variable {
         if grad == nil {
             let n = count
             grad = [Float](unsafeUninitializedCapacity: n) { buffer, initialized in
-                let out = SharedFloats(base: buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 16)!)
+                let out = SharedFloats(buffer)
                 split.run(n, cost: 1) { range, _ in (out.base + range.lowerBound).initialize(repeating: 0, count: range.count) }
                 initialized = n
             }
