@@ -86,34 +86,45 @@ extension Graph {
         }
     }
 
+    /// [μ; σ] of every (sample, channel) row r = b·C + ch, split over the workers: `statistics(r)` gives the
+    /// row's mean and variance (in Double); σ = √max(variance, floor). Returns (N, 2C) values and whether
+    /// each row's variance was floored (its σ then passes no gradient).
+    private func pooledStatistics(n: Int, c: Int, cost: Int, varianceFloor: Float,
+                                  _ statistics: (Int) -> (mean: Double, variance: Double)) -> ([Float], [Bool]) {
+        var y = [Float](repeating: 0, count: n * 2 * c)
+        var floored = [Bool](repeating: false, count: n * c)
+        guard n * c > 0 else { return (y, floored) }
+        y.withUnsafeMutableBufferPointer { yb in
+            floored.withUnsafeMutableBufferPointer { fb in
+                let yo = SharedFloats(yb), fl = UncheckedSendable(fb.baseAddress!)
+                split.run(n * c, cost: cost) { rows, _ in
+                    for r in rows {
+                        let (b, ch) = (r / c, r % c), (mu, v) = statistics(r)
+                        fl.value[r] = v < Double(varianceFloor)
+                        yo[b * 2 * c + ch] = Float(mu)
+                        yo[b * 2 * c + c + ch] = Float(max(v, Double(varianceFloor)).squareRoot())
+                    }
+                }
+            }
+        }
+        return (y, floored)
+    }
+
     /// Statistics pooling over time: x (N, C, T) → (N, 2C, 1) = [mean; std] with
     /// std = √max(var, floor), var the biased (population) variance (SpeechBrain's global context).
     public func meanStd(_ x: Variable, varianceFloor: Float = 1e-12) -> Variable {
         precondition(x.shape.count == 3, "meanStd: x (N, C, T) expected, got \(x.shape)")
         let n = x.shape[0], c = x.shape[1], t = x.shape[2]
         let xv = x.value.values
-        var y = [Float](repeating: 0, count: n * 2 * c)
-        var floored = [Bool](repeating: false, count: n * c)
-        // One (sample, channel) row per unit, split over the workers.
-        xv.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yb in
-                floored.withUnsafeMutableBufferPointer { fb in
-                    let yo = SharedFloats(base: yb.baseAddress!), fl = UncheckedSendable(fb.baseAddress!)
-                    split.run(n * c, cost: 4 * t) { rows, _ in
-                        for r in rows {
-                            let b = r / c, ch = r % c, base = r * t
-                            var s = 0.0
-                            for i in 0..<t { s += Double(xp[base + i]) }
-                            let mu = s / Double(t)
-                            var q = 0.0
-                            for i in 0..<t { let d = Double(xp[base + i]) - mu; q += d * d }
-                            let v = q / Double(t)
-                            fl.value[r] = v < Double(varianceFloor)
-                            yo[b * 2 * c + ch] = Float(mu)
-                            yo[b * 2 * c + c + ch] = Float(max(v, Double(varianceFloor)).squareRoot())
-                        }
-                    }
-                }
+        let (y, floored) = xv.withUnsafeBufferPointer { xp in
+            pooledStatistics(n: n, c: c, cost: 4 * t, varianceFloor: varianceFloor) { r in
+                let base = r * t
+                var s = 0.0
+                for i in 0..<t { s += Double(xp[base + i]) }
+                let mu = s / Double(t)
+                var q = 0.0
+                for i in 0..<t { let d = Double(xp[base + i]) - mu; q += d * d }
+                return (mu, q / Double(t))
             }
         }
         let yv = y, flooredRows = floored
@@ -144,26 +155,15 @@ extension Graph {
         precondition(x.shape.count == 3 && x.shape == w.shape, "weightedMeanStd: x and weights (N, C, T) expected, got \(x.shape), \(w.shape)")
         let n = x.shape[0], c = x.shape[1], t = x.shape[2]
         let xv = x.value.values, wv = w.value.values
-        var y = [Float](repeating: 0, count: n * 2 * c)
-        var floored = [Bool](repeating: false, count: n * c)
-        xv.withUnsafeBufferPointer { xp in
+        let (y, floored) = xv.withUnsafeBufferPointer { xp in
             wv.withUnsafeBufferPointer { wp in
-                y.withUnsafeMutableBufferPointer { yb in
-                    floored.withUnsafeMutableBufferPointer { fb in
-                        let yo = SharedFloats(base: yb.baseAddress!), fl = UncheckedSendable(fb.baseAddress!)
-                        split.run(n * c, cost: 6 * t) { rows, _ in
-                            for r in rows {
-                                let b = r / c, ch = r % c, base = r * t
-                                var mu = 0.0
-                                for i in 0..<t { mu += Double(wp[base + i]) * Double(xp[base + i]) }
-                                var q = 0.0
-                                for i in 0..<t { let d = Double(xp[base + i]) - mu; q += Double(wp[base + i]) * d * d }
-                                fl.value[r] = q < Double(varianceFloor)
-                                yo[b * 2 * c + ch] = Float(mu)
-                                yo[b * 2 * c + c + ch] = Float(max(q, Double(varianceFloor)).squareRoot())
-                            }
-                        }
-                    }
+                pooledStatistics(n: n, c: c, cost: 6 * t, varianceFloor: varianceFloor) { r in
+                    let base = r * t
+                    var mu = 0.0
+                    for i in 0..<t { mu += Double(wp[base + i]) * Double(xp[base + i]) }
+                    var q = 0.0
+                    for i in 0..<t { let d = Double(xp[base + i]) - mu; q += Double(wp[base + i]) * d * d }
+                    return (mu, q)
                 }
             }
         }
