@@ -23,6 +23,7 @@ import Testing
             let qat = name.contains("-qat-") ? "-qat" : ""
             if name.contains("-simclr-ssps-") { #expect(method == "simclr-ssps" + qat, "\(name): method \(method ?? "none")") }
             else if name.contains("-simclr-") { #expect(method == "simclr" + qat, "\(name): method \(method ?? "none")") }
+            else if name.contains("-distill-") { #expect(method == "distill" + qat, "\(name): method \(method ?? "none")") }
             #expect(name.contains("-int8-") == model.encoder.isQuantized, "\(name): int8 in the name iff the encoder is quantised")
             if name.contains("-synth-") { #expect(training["corpus_id"] != nil, "\(name): no corpus provenance") }
             // Models named for real speech say which game packages they heard (export's corpus_sources).
