@@ -212,6 +212,12 @@ import _SVTestSupport
         #expect { try Trainer(config: try sspsConfig(["init_from=\(dir.path("base"))", "lr=0.01"]), runDirectory: dir.path("x"), resume: false) } throws: {
             "\($0)".contains("init_from")
         }
+        // Oracle-positive SimCLR may continue a SimCLR base (the upper bound of an SSPS stage); a supervised stage may not.
+        let oracle = try Trainer(config: try fixture.config("simclr-oracle", ["init_from=\(dir.path("base"))", "epochs=2"]),
+                                 runDirectory: dir.path("oracle"), resume: false)
+        #expect(try oracle.run().count == 2)
+        #expect { try Trainer(config: try fixture.config("supervised", ["init_from=\(dir.path("base"))", "epochs=2"]), runDirectory: dir.path("s"),
+                              resume: false) } throws: { "\($0)".contains("init_from") }
         #expect { try Trainer(config: try sspsConfig(["init_from=\(dir.path("nowhere"))"]), runDirectory: dir.path("y"), resume: false) } throws: {
             "\($0)".contains("nowhere")
         }

@@ -112,7 +112,8 @@ public final class Trainer {
     }
 
     /// The checkpoint a new stage starts from (`init_from`: a checkpoint or a run folder). Its config
-    /// must be this one's except epochs, threads, seed, corpus location, SSPS and distillation settings and `init_from`.
+    /// must be this one's except epochs, threads, seed, corpus location, SSPS and distillation settings and `init_from`
+    /// (and SimCLR ↔ oracle-positive SimCLR).
     /// The seed may differ so that two stages from one base are independent draws (crops, order,
     /// augmentation), e.g. to repeat an SSPS-vs-baseline comparison; the base's weights are loaded either way.
     static func baseCheckpoint(_ from: String, for config: TrainingConfig) throws(TrainingError) -> TrainingCheckpoint {
@@ -125,11 +126,15 @@ public final class Trainer {
         a.qat = QATConfig(); b.qat = QATConfig()
         // A stage may add distillation (e.g. to a SimCLR base): its head, if any, starts fresh.
         a.distill = DistillConfig(); b.distill = DistillConfig()
+        // SimCLR and oracle-positive SimCLR train the same network on the same loss (only the positive's source
+        // differs), so either may continue the other: the oracle upper bound of an SSPS stage starts from its base.
+        if [a.method, b.method].allSatisfy({ $0 == .simclr || $0 == .simclrOracle }) { a.method = .simclr; b.method = .simclr }
         // A QAT stage may fine-tune with its own learning-rate schedule.
         if config.qat.enabled { a.learningRate = 0; b.learningRate = 0; a.lrDecay = 0; b.lrDecay = 0; a.lrStepEpochs = 0; b.lrStepEpochs = 0 }
         guard a == b else {
             throw .checkpoint(path: path, reason: "init_from: its config differs from this run's beyond epochs, threads, seed, corpus, "
-                              + "ssps.*, distill.*, qat.* (and for QAT the lr schedule) and init_from (base \(ck.config.compactJSON))")
+                              + "ssps.*, distill.*, qat.* (and for QAT the lr schedule), simclr ↔ simclr-oracle and init_from "
+                              + "(base \(ck.config.compactJSON))")
         }
         guard ck.epoch < config.epochs else {
             throw .config(key: "epochs", reason: "\(config.epochs) leaves nothing to train after the base checkpoint's epoch \(ck.epoch)")

@@ -14,8 +14,8 @@ struct TrainCommand: ParsableCommand {
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
         augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads, \
         init_from (a base run folder or checkpoint to continue as a new stage; its config may differ from the \
-        base's only in epochs, threads, seed — the stage's own draws —, corpus location, ssps.*, qat.* and a \
-        QAT stage's lr schedule), ssps.{enabled, sampling \
+        base's only in epochs, threads, seed — the stage's own draws —, corpus location, ssps.*, distill.*, qat.*, a \
+        QAT stage's lr schedule, and simclr ↔ simclr-oracle), ssps.{enabled, sampling \
         (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO)}, \
         dino_global_seconds, dino_local_seconds, dino.{hidden, bottleneck, prototypes, student_temperature, \
         teacher_temperature, center_momentum, momentum, warmup_epochs, schedule_epochs, final_lr, clip_grad, \
