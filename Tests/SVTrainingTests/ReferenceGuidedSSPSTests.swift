@@ -79,6 +79,48 @@ import _SVTestSupport
         }
     }
 
+    @Test func theCacheIsKeyedByAudioFileSoMergedCorporaAndOtherRunsReuseIt() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let fm = FileManager.default
+        // Corpus "a": the fixture's meta.tsv over a copy of its audio; corpus "b": the same rows, its wav/ a symlink to a's
+        // (as `corpus merge` links its sources).
+        for name in ["a", "b"] {
+            try fm.createDirectory(atPath: dir.path(name), withIntermediateDirectories: true)
+            try fm.copyItem(atPath: "\(fixture.path)/meta.tsv", toPath: dir.path("\(name)/meta.tsv"))
+        }
+        try fm.copyItem(atPath: "\(fixture.path)/wav", toPath: dir.path("a/wav"))
+        try fm.createSymbolicLink(atPath: dir.path("b/wav"), withDestinationPath: dir.path("a/wav"))
+        let a = try TrainingCorpus(path: dir.path("a")), b = try TrainingCorpus(path: dir.path("b"))
+        let lines = LogLines()
+        let first = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: a, runDirectory: dir.path("run-a"), threads: 1,
+                                                  sharedCache: dir.path("shared"), log: { lines.append($0) })
+        let model = try SpeakerModel.load(path: Self.referenceModel)
+        #expect(!first.fromCache && fm.fileExists(atPath: dir.path("shared/\(model.checksum).safetensors")))
+        // Another run on the linked corpus embeds nothing: its rows come from the shared cache, equal to the first run's.
+        let linked = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: b, runDirectory: dir.path("run-b"), threads: 1,
+                                                   sharedCache: dir.path("shared"), log: { lines.append($0) })
+        #expect(linked.fromCache && linked.rows == first.rows)
+        // The distillation teacher of run-b is the same model: it reads the SSPS reference's cache of that run.
+        let teacher = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: b, runDirectory: dir.path("run-b"), threads: 1,
+                                                    role: .distillTeacher)
+        #expect(teacher.fromCache && teacher.rows == first.rows && fm.fileExists(atPath: dir.path("run-b/distill-teacher.safetensors")))
+        // A changed audio file is embedded again, and only that one.
+        let changed = dir.path("a/wav/\(a.train[0].path)")
+        try fm.setAttributes([.modificationDate: Date(timeIntervalSinceNow: 3600)], ofItemAtPath: changed)
+        lines.clear()
+        let again = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: b, runDirectory: dir.path("run-c"), threads: 1,
+                                                  sharedCache: dir.path("shared"), log: { lines.append($0) })
+        #expect(!again.fromCache && again.rows == first.rows)
+        #expect(lines.all.contains { $0.contains(" 1 of \(b.train.count) utterances embedded") }, "\(lines.all)")
+        // A cache in the earlier corpus-keyed format (same model and corpus) is still read.
+        try fm.createDirectory(atPath: dir.path("run-d"), withIntermediateDirectories: true)
+        let legacy = try MagNetOInputs.extract(paths: a.train.map { a.wavPath($0.path) }, model: model, threads: 1)
+        try legacy.write(path: dir.path("run-d/ssps-reference.safetensors"), modelChecksum: model.checksum, corpusID: a.id)
+        let old = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: a, runDirectory: dir.path("run-d"), threads: 1)
+        #expect(old.fromCache && old.rows == first.rows)
+    }
+
     @Test func configErrorsNameTheKey() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -91,4 +133,13 @@ import _SVTestSupport
             "\($0)".contains("ssps.reference_model") && "\($0)".contains("none.safetensors")
         }
     }
+}
+
+/// Log lines collected from a `@Sendable` callback.
+final class LogLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var all: [String] { lock.withLock { lines } }
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+    func clear() { lock.withLock { lines.removeAll() } }
 }

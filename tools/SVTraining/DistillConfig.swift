@@ -6,7 +6,7 @@ public enum DistillLoss: String, Codable, Sendable, CaseIterable {
 
 /// Distillation settings (`distill.*` config keys): the student (ECAPA-TDNN) learns to reproduce a frozen spkv
 /// model's embedding of the *clean* whole utterance from an *augmented* crop. The teacher's embeddings are computed
-/// once and cached in the run folder (`distill-teacher.safetensors`, keyed by model checksum and corpus id). When the
+/// once per audio file and cached (`distill-teacher.safetensors` in the run folder, keyed by model checksum and audio file; `FrozenEmbeddingTable`). When the
 /// teacher's embedding size differs from the student's, a learned linear head (`distill.head.weight`, trained with
 /// the student, not exported) maps the student's embedding to the teacher's size.
 public struct DistillConfig: Codable, Equatable, Sendable {

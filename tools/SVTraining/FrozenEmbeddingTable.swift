@@ -1,45 +1,120 @@
 import Foundation
 import SpeakerVerification
+import SVModels
 
-/// A frozen spkv model's embedding of every whole clean training utterance, L2-normalised, computed once and cached
-/// in the run folder (keyed by the model's checksum and the corpus id, so another model or a changed corpus
-/// recomputes it), never per epoch. Reference-guided SSPS (`ssps.reference_model`, cache `ssps-reference.safetensors`)
-/// takes ŷ from it; distillation (`distill.teacher_model`, cache `distill-teacher.safetensors`) its targets.
+/// A frozen spkv model's embedding of every whole clean training utterance, L2-normalised, computed once per audio
+/// file and model, never per epoch. Reference-guided SSPS (`ssps.reference_model`) takes ŷ from it; distillation
+/// (`distill.teacher_model`) its targets.
+///
+/// The cache is keyed by the model's checksum and each audio file (its real path after symlinks, size and modification
+/// time: the `spkv score --embeddings` format), not by corpus: a merged corpus, whose `wav/` links to its sources,
+/// reuses what a run on a source embedded, and only new or changed clips are embedded. A run keeps its role's cache in
+/// its folder (`ssps-reference.safetensors`, `distill-teacher.safetensors`; a teacher equal to the SSPS reference reads
+/// the other's); `sharedCache` (`spkv-train train --embedding-cache DIR`) adds `DIR/<model checksum>.safetensors`,
+/// read and extended by every run that names it.
 public struct FrozenEmbeddingTable: Sendable {
     public let dimension: Int
     public let modelChecksum: String
     /// (utterances × dimension), unit rows, in the corpus's training order (the batch indices).
     public let rows: [Float]
-    /// Whether `load` read the cache instead of embedding the corpus.
+    /// Whether every row came from a cache (nothing was embedded).
     public let fromCache: Bool
 
+    public init(dimension: Int, modelChecksum: String, rows: [Float], fromCache: Bool) {
+        self.dimension = dimension; self.modelChecksum = modelChecksum; self.rows = rows; self.fromCache = fromCache
+    }
+
     /// What the table is for: its config key (named in errors) and its cache file in the run folder.
-    public enum Role: String, Sendable {
+    public enum Role: String, Sendable, CaseIterable {
         case sspsReference = "ssps.reference_model", distillTeacher = "distill.teacher_model"
         var cacheName: String { self == .sspsReference ? "ssps-reference.safetensors" : "distill-teacher.safetensors" }
     }
 
-    /// Embeds (or reads from the cache) every training utterance of `corpus` with the model at `modelPath`.
+    /// Embeds (or reads from the caches) every training utterance of `corpus` with the model at `modelPath`.
     public static func load(modelPath: String, corpus: TrainingCorpus, runDirectory: String, threads: Int, role: Role = .sspsReference,
+                            sharedCache: String? = nil,
                             log: @escaping @Sendable (String) -> Void = { _ in }) throws(TrainingError) -> FrozenEmbeddingTable {
         let model: SpeakerModel
         do { model = try SpeakerModel.load(path: modelPath) } catch {
             throw .config(key: role.rawValue, reason: "\(error)")
         }
-        let cache = "\(runDirectory)/\(role.cacheName)"
-        let n = corpus.train.count
-        if let cached = try MagNetOInputs.readCache(path: cache, modelChecksum: model.checksum, corpusID: corpus.id, count: n) {
-            return FrozenEmbeddingTable(dimension: cached.embeddingSize, modelChecksum: model.checksum, rows: cached.unitEmbeddings,
-                                      fromCache: true)
+        let paths = corpus.train.map { URL(fileURLWithPath: corpus.wavPath($0.path)).resolvingSymlinksInPath().path }
+        var keys: [EmbeddingCache.Key] = []
+        keys.reserveCapacity(paths.count)
+        for (i, path) in paths.enumerated() {
+            guard let key = EmbeddingCache.Key.current(path: path) else {
+                throw .corpus(path: corpus.path, reason: "wav/\(corpus.train[i].path): cannot read the file")
+            }
+            keys.append(key)
         }
-        let start = Date()
-        let inputs = try MagNetOInputs.extract(paths: corpus.train.map { corpus.wavPath($0.path) }, model: model, threads: threads) { done, total in
-            if done % 1000 == 0 || done == total { log("\(role.rawValue): embedded \(done)/\(total)") }
+        let runCache = "\(runDirectory)/\(role.cacheName)"
+        var known = EmbeddingCache(modelChecksum: model.checksum)
+        // This role's cache first, then the other role's (a teacher that is also the SSPS reference), then the shared one.
+        let runCaches = [runCache] + Role.allCases.filter { $0 != role }.map { "\(runDirectory)/\($0.cacheName)" }
+        for path in runCaches {
+            for (key, row) in try readRunCache(path: path, model: model, corpus: corpus, keys: keys).entries { known[key] = row }
         }
-        try inputs.write(path: cache, modelChecksum: model.checksum, corpusID: corpus.id)
-        log(String(format: "\(role.rawValue): %d utterances embedded by %@ (%@, %d values) in %.0f s; cached in %@", n, modelPath,
-                   model.encoder.architecture, inputs.embeddingSize, Date().timeIntervalSince(start), cache))
-        return FrozenEmbeddingTable(dimension: inputs.embeddingSize, modelChecksum: model.checksum, rows: inputs.unitEmbeddings, fromCache: false)
+        let sharedPath = sharedCache.map { "\($0)/\(model.checksum).safetensors" }
+        var shared = EmbeddingCache(modelChecksum: model.checksum)
+        if let sharedPath, FileManager.default.fileExists(atPath: sharedPath) {
+            do { shared = try EmbeddingCache.read(path: sharedPath, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize) } catch {
+                throw .run("--embedding-cache: \(error)")
+            }
+            for (key, row) in shared.entries where known[key] == nil { known[key] = row }
+        }
+        let missing = keys.indices.filter { known[keys[$0]] == nil }
+        if !missing.isEmpty {
+            let start = Date()
+            let embedded = try MagNetOInputs.extract(paths: missing.map { paths[$0] }, model: model, threads: threads) { done, total in
+                if done % 1000 == 0 || done == total { log("\(role.rawValue): embedded \(done)/\(total)") }
+            }
+            for (r, i) in missing.enumerated() {
+                known[keys[i]] = Array(embedded.embeddings[(r * embedded.embeddingSize)..<((r + 1) * embedded.embeddingSize)])
+            }
+            log(String(format: "\(role.rawValue): %d of %d utterances embedded by %@ (%@, %d values) in %.0f s, the others cached",
+                       missing.count, keys.count, modelPath, model.encoder.architecture, embedded.embeddingSize, Date().timeIntervalSince(start)))
+        }
+        // The run's own cache holds exactly this corpus; rewritten when it lacked a row or was in another format.
+        var own = EmbeddingCache(modelChecksum: model.checksum)
+        for key in keys { own[key] = known[key] }
+        let ownOnDisk = try? EmbeddingCache.read(path: runCache, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize)
+        if ownOnDisk.map({ Set($0.entries.keys) != Set(own.entries.keys) }) ?? true {
+            do {
+                try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+                try own.write(path: runCache)
+            } catch { throw .run("\(error)") }
+        }
+        if let sharedPath, keys.contains(where: { shared[$0] == nil }) {
+            for key in keys { shared[key] = known[key] }
+            do {
+                try FileManager.default.createDirectory(atPath: sharedCache!, withIntermediateDirectories: true)
+                try shared.write(path: sharedPath)
+            } catch { throw .run("--embedding-cache: \(error)") }
+        }
+        let d = model.embeddingSize
+        let raw = keys.flatMap { known[$0]! }
+        return FrozenEmbeddingTable(dimension: d, modelChecksum: model.checksum,
+                                    rows: SphericalKMeans.normalizedRows(raw, count: keys.count, dimension: d), fromCache: missing.isEmpty)
+    }
+
+    /// The rows a run-folder cache holds for this model: none when absent or of another model; the corpus-keyed
+    /// format of earlier versions is read when it matches this corpus. Damaged: an error saying how to recover.
+    static func readRunCache(path: String, model: SpeakerModel, corpus: TrainingCorpus,
+                             keys: [EmbeddingCache.Key]) throws(TrainingError) -> EmbeddingCache {
+        var cache = EmbeddingCache(modelChecksum: model.checksum)
+        guard FileManager.default.fileExists(atPath: path) else { return cache }
+        if let file = try? SafeTensors.read(path: path), file.metadata["format"] == MagNetOInputs.format {
+            guard let old = try MagNetOInputs.readCache(path: path, modelChecksum: model.checksum, corpusID: corpus.id, count: keys.count)
+            else { return cache }
+            for (i, key) in keys.enumerated() {
+                cache[key] = Array(old.embeddings[(i * old.embeddingSize)..<((i + 1) * old.embeddingSize)])
+            }
+            return cache
+        }
+        do { return try EmbeddingCache.read(path: path, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize) } catch {
+            if case .otherModel = error { return cache }
+            throw .run("\(path) is damaged (\(error)); delete it to recompute")
+        }
     }
 
     /// ŷ of the utterances at `indices` (B × dimension).

@@ -32,7 +32,8 @@ public final class Trainer {
 
     /// A new run (`resume` false: the folder must hold no run) or the continuation of the run in the
     /// folder from its checkpoint-last; `config.epochs` and `threads` may differ from the checkpoint's.
-    public init(config: TrainingConfig, runDirectory: String, resume: Bool) throws(TrainingError) {
+    /// `embeddingCache`: a folder of frozen-model embeddings shared between runs (`FrozenEmbeddingTable`); nil: the run folder's only.
+    public init(config: TrainingConfig, runDirectory: String, resume: Bool, embeddingCache: String? = nil) throws(TrainingError) {
         let fm = FileManager.default
         var config = config
         var checkpoint: TrainingCheckpoint?
@@ -85,7 +86,7 @@ public final class Trainer {
         var references: FrozenEmbeddingTable?
         if config.ssps.enabled && config.ssps.usesReferenceModel {
             references = try FrozenEmbeddingTable.load(modelPath: config.ssps.referenceModel, corpus: corpus, runDirectory: runDirectory,
-                                                     threads: config.threads) { line in
+                                                     threads: config.threads, sharedCache: embeddingCache) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
         }
@@ -93,7 +94,7 @@ public final class Trainer {
         var teacher: FrozenEmbeddingTable?
         if config.distill.isEnabled {
             teacher = try FrozenEmbeddingTable.load(modelPath: config.distill.teacherModel, corpus: corpus, runDirectory: runDirectory,
-                                                    threads: config.threads, role: .distillTeacher) { line in
+                                                    threads: config.threads, role: .distillTeacher, sharedCache: embeddingCache) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
         }

@@ -6,17 +6,19 @@ import SVTraining
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Train an ECAPA-TDNN (supervised AAM-softmax, SimCLR, oracle-positive SimCLR, DINO or oracle-positive DINO) on a corpus.",
+        abstract: "Train an ECAPA-TDNN (supervised AAM-softmax, SimCLR, oracle-positive SimCLR, DINO, oracle-positive DINO or distillation) on a corpus.",
         discussion: """
-        Keys (JSON config file and --set key=value): method (supervised | simclr | simclr-oracle | dino | dino-oracle), corpus, \
+        Keys (JSON config file and --set key=value): method (supervised | simclr | simclr-oracle | dino | dino-oracle | distill), corpus, \
         features (sslsv-40 | sslsv-80 | speechbrain | kaldi), model.{input_size, channels, kernel_sizes, \
         dilations, res2net_scale, se_channels, attention_channels, global_context, embedding_size, padding, \
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
         augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads, \
         init_from (a base run folder or checkpoint to continue as a new stage; its config may differ from the \
         base's only in epochs, threads, seed — the stage's own draws —, corpus location, ssps.*, distill.*, qat.*, a \
-        QAT stage's lr schedule, and simclr ↔ simclr-oracle), ssps.{enabled, sampling \
-        (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO)}, \
+        QAT stage's lr schedule, simclr ↔ simclr-oracle and simclr → distill), ssps.{enabled, sampling \
+        (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO), \
+        reference_model (a frozen spkv model whose embeddings choose the positives)}, distill.{teacher_model, loss (cosine | mse), \
+        weight}, \
         dino_global_seconds, dino_local_seconds, dino.{hidden, bottleneck, prototypes, student_temperature, \
         teacher_temperature, center_momentum, momentum, warmup_epochs, schedule_epochs, final_lr, clip_grad, \
         freeze_last_layer}, qat.{enabled, calibration_utterances}, band_limit.{probability, cutoff_hz}.
@@ -45,6 +47,9 @@ struct TrainCommand: ParsableCommand {
     var overrides: [String] = []
     @Flag(name: .long, help: "Continue the run in --out from its checkpoint-last.") var resume = false
     @Flag(name: .long, help: "No progress line.") var quiet = false
+    @Option(name: .customLong("embedding-cache"),
+            help: "Folder of frozen-model embeddings shared between runs (ssps.reference_model, distill.teacher_model): one file per model, keyed by audio file.")
+    var embeddingCache: String?
 
     func run() throws {
         // TrainingError propagates: ArgumentParser prints its description and exits with status 1.
@@ -69,7 +74,7 @@ struct TrainCommand: ParsableCommand {
                 }
                 resolved = try TrainingConfig.resolve(fileText: text, filePath: config ?? "config", overrides: sets)
             }
-            let trainer = try Trainer(config: resolved, runDirectory: out, resume: resume)
+            let trainer = try Trainer(config: resolved, runDirectory: out, resume: resume, embeddingCache: embeddingCache)
             trainer.showProgress = !quiet && isatty(2) != 0
             if resume { print("resuming \(out) after epoch \(trainer.epochsDone) of \(resolved.epochs)") }
             if let m = trainer.stepper.memory {
