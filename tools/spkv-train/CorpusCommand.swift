@@ -7,7 +7,7 @@ struct CorpusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "corpus",
         abstract: "Make a synthetic VoxCeleb-like corpus, or import a speaker/recording/utterance tree.",
-        subcommands: [Synth.self, Import.self, ImportGame.self, ImportPackage.self, GameTrials.self, Trials.self, Merge.self])
+        subcommands: [Synth.self, Import.self, ImportGame.self, ImportPackage.self, GameTrials.self, Trials.self, Merge.self, Perturb.self])
 
     struct Synth: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -303,6 +303,35 @@ struct CorpusCommand: ParsableCommand {
             print(String(format: "merged %d corpora into %@: %d training utterances (%d unlabeled), %d dev, %.2f h of training audio",
                          corpora.count, out, train.count, unlabeled, rows.count - train.count,
                          train.reduce(0) { $0 + $1.duration } / 3600))
+        }
+    }
+
+    struct Perturb: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Speed-perturbed copies of a corpus's training audio, as new voices (pitch, formants and tempo × f).",
+            discussion: """
+                Writes OUT/wav/sp<f>/… (16-bit PCM at the source's rate) for each factor and OUT/meta.tsv with ids, \
+                speakers and recordings prefixed sp<f>/ (unlabeled clips stay unlabeled); factor 1 links the source's \
+                audio. Only the training split; no dev set. Merge the result with other corpora (`corpus merge`) to \
+                train on it; with `distill.teacher_model` the teacher embeds each copy itself. Rerunning an \
+                interrupted run with the same options skips finished files.
+                """)
+
+        @Argument(help: "Corpus folder.") var corpus: String
+        @Option(name: .long, help: "Speed factors, comma separated (0.5–2), e.g. 0.9,1.1.") var factors: String = "0.9,1.1"
+        @Option(name: .long, help: "Output folder.") var out: String
+        @Option(name: .long, help: "Parallel workers.") var jobs: Int = 2
+        @Flag(name: .long, help: "Replace a different corpus already in --out.") var force = false
+
+        func run() throws {
+            let values = try factors.split(separator: ",").map { text -> Double in
+                guard let f = Double(text.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--factors: '\(text)' is not a number") }
+                return f
+            }
+            let rows = try CorpusPerturb.run(source: corpus, factors: values, output: out, force: force, jobs: jobs)
+            let labeled = Set(rows.map(\.speaker).filter { $0 != GameSpeechImport.unlabeledSpeaker })
+            print(String(format: "perturbed %@ into %@: %d utterances (%d labeled voices), %.2f h",
+                         corpus, out, rows.count, labeled.count, rows.reduce(0) { $0 + $1.duration } / 3600))
         }
     }
 }

@@ -1,0 +1,136 @@
+import Foundation
+import SVAudio
+
+/// `spkv-train corpus perturb`: speed-perturbed copies of a corpus's training audio as new voices. Playing a clip
+/// f× faster scales its pitch and formants by f as well as its tempo, which speaker encoders hear as another person
+/// (the "speed perturbation" of Kaldi and WeSpeaker recipes, where each factor's copies are new speakers). For
+/// distillation the teacher embeds every copy itself (the per-audio cache), so a student sees the teacher's answer
+/// for voices no recording holds.
+///
+/// Writes `wav/sp<f>/<path>` (16-bit PCM at the source's rate, atomically; an interrupted run resumes, skipping
+/// finished files) for each factor, and `meta.tsv` whose ids, speakers and recordings get `sp<f>/` as prefix
+/// (unlabelled clips stay unlabelled, each copy its own pseudo-speaker); `engine` stays the source's, so a model's
+/// provenance still counts its packages; `voice` gains `speed`. A factor of 1 links the source's audio unchanged.
+/// Only the training split is copied: the perturbed corpus has no dev set.
+public enum CorpusPerturb {
+    /// Factors outside this range turn speech into something else (chipmunk or drone), not another voice.
+    public static let factorRange: ClosedRange<Double> = 0.5...2.0
+
+    /// The folder tag of a factor: `sp0.9`, `sp1.1`, `sp1`.
+    public static func tag(_ factor: Double) -> String {
+        var digits = String(format: "%.3f", factor)
+        while digits.hasSuffix("0") { digits.removeLast() }
+        if digits.hasSuffix(".") { digits.removeLast() }
+        return "sp\(digits)"
+    }
+
+    /// Perturbs every training utterance of the corpus at `source` by each factor into `output`; returns the rows.
+    public static func run(source: String, factors: [Double], output: String, force: Bool, jobs: Int,
+                           progress: (@Sendable (Int, Int) -> Void)? = nil) throws(CorpusError) -> [CorpusUtterance] {
+        guard !factors.isEmpty, factors.allSatisfy({ factorRange.contains($0) }) else {
+            throw .invalidRecipe("speed factors must be in \(factorRange.lowerBound)…\(factorRange.upperBound), got \(factors)")
+        }
+        let tags = factors.map(tag)
+        guard Set(tags).count == tags.count else { throw .invalidRecipe("speed factors repeat (to 3 decimals): \(factors)") }
+        let sourceAudio = URL(fileURLWithPath: "\(source)/wav").resolvingSymlinksInPath().standardizedFileURL.path
+        let rows = try CorpusManifest.read(path: "\(source)/meta.tsv").filter { $0.split == .train }
+        guard !rows.isEmpty else { throw .malformedManifest(path: "\(source)/meta.tsv", line: 0, reason: "no training utterances") }
+        let description = CorpusDescription(kind: "perturb speed " + tags.joined(separator: ","), options: nil, textSource: nil,
+                                            tools: [:], importRoot: URL(fileURLWithPath: source).standardizedFileURL.path,
+                                            complete: false, utterances: 0, audioSeconds: 0)
+        _ = try CorpusOutput.prepare(output, description: description, force: force)
+        let fm = FileManager.default
+        do { try fm.createDirectory(atPath: "\(output)/wav", withIntermediateDirectories: true) } catch {
+            throw .unwritableOutput(path: "\(output)/wav", reason: error.localizedDescription)
+        }
+        var out: [CorpusUtterance] = []
+        var work: [(from: String, to: String, factor: Double)] = []
+        for (factor, tag) in zip(factors, tags) {
+            if factor == 1 {
+                let link = "\(output)/wav/\(tag)"
+                if (try? fm.destinationOfSymbolicLink(atPath: link)) != sourceAudio {
+                    try? fm.removeItem(atPath: link)
+                    do { try fm.createSymbolicLink(atPath: link, withDestinationPath: sourceAudio) } catch {
+                        throw .unwritableOutput(path: link, reason: error.localizedDescription)
+                    }
+                }
+            }
+            for u in rows {
+                var v = u
+                v.id = "\(tag)/\(u.id)"
+                if u.speaker != GameSpeechImport.unlabeledSpeaker { v.speaker = "\(tag)/\(u.speaker)" }
+                v.recording = "\(tag)/\(u.recording)"
+                v.path = "\(tag)/\(u.path)"
+                v.duration = (u.duration / factor * 1000).rounded() / 1000
+                v.voice = Self.voice(u.voice, speed: factor)
+                out.append(v)
+                if factor != 1 { work.append(("\(sourceAudio)/\(u.path)", "\(output)/wav/\(v.path)", factor)) }
+            }
+        }
+        try perturbFiles(work, jobs: jobs, progress: progress)
+        try CorpusManifest.writeAtomically(CorpusManifest.tsv(out), to: "\(output)/meta.tsv")
+        try CorpusManifest.writeAtomically(CorpusManifest.list(out, split: .train), to: "\(output)/train.txt")
+        var done = description
+        done.complete = true
+        done.utterances = out.count
+        done.audioSeconds = (out.reduce(0) { $0 + $1.duration } * 10).rounded() / 10
+        try CorpusOutput.writeDescription(done, dir: output)
+        return out
+    }
+
+    /// `samples` at `sampleRate` played `factor`× faster: read as if sampled at factor × rate, resampled back to rate.
+    public static func perturb(_ samples: [Float], sampleRate: Int, factor: Double) -> [Float] {
+        let playedAt = Int((Double(sampleRate) * factor).rounded())
+        return playedAt == sampleRate ? samples : Resampler(inputRate: playedAt, outputRate: sampleRate).process(samples)
+    }
+
+    static func voice(_ json: String, speed: Double) -> String {
+        var object = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] ?? [:]
+        object["speed"] = speed
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return json }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func perturbFiles(_ work: [(from: String, to: String, factor: Double)], jobs: Int,
+                                     progress: (@Sendable (Int, Int) -> Void)?) throws(CorpusError) {
+        let queue = PerturbQueue(count: work.count)
+        let fm = FileManager.default
+        DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, work.count))) { _ in
+            while let i = queue.next() {
+                let item = work[i]
+                // Files are written atomically, so one that exists is complete: a resumed run skips it.
+                if !fm.fileExists(atPath: item.to) {
+                    do {
+                        let clip = try AudioFile.readMono(path: item.from)
+                        try fm.createDirectory(atPath: (item.to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                        try AudioFile.write(path: item.to, samples: perturb(clip.samples, sampleRate: clip.sampleRate, factor: item.factor),
+                                            sampleRate: clip.sampleRate, format: .wav16)
+                    } catch {
+                        queue.fail("\(item.from): \(error)")
+                    }
+                }
+                progress?(queue.finished(), work.count)
+            }
+        }
+        if let failure = queue.failure { throw .unwritableOutput(path: failure, reason: "speed perturbation failed") }
+    }
+}
+
+/// Work queue shared by the perturbation workers.
+private final class PerturbQueue: @unchecked Sendable {
+    private let lock = NSLock()
+    private let count: Int
+    private var nextIndex = 0, done = 0
+    private(set) var failure: String?
+
+    init(count: Int) { self.count = count }
+    func next() -> Int? {
+        lock.withLock {
+            guard failure == nil, nextIndex < count else { return nil }
+            defer { nextIndex += 1 }
+            return nextIndex
+        }
+    }
+    func finished() -> Int { lock.withLock { done += 1; return done } }
+    func fail(_ message: String) { lock.withLock { if failure == nil { failure = message } } }
+}
