@@ -68,13 +68,7 @@ public enum CorpusPerturb {
             }
         }
         try perturbFiles(work, jobs: jobs, progress: progress)
-        try CorpusManifest.writeAtomically(CorpusManifest.tsv(out), to: "\(output)/meta.tsv")
-        try CorpusManifest.writeAtomically(CorpusManifest.list(out, split: .train), to: "\(output)/train.txt")
-        var done = description
-        done.complete = true
-        done.utterances = out.count
-        done.audioSeconds = (out.reduce(0) { $0 + $1.duration } * 10).rounded() / 10
-        try CorpusOutput.writeDescription(done, dir: output)
+        try CorpusOutput.finishImport(output, rows: out, description: description)
         return out
     }
 
