@@ -92,6 +92,18 @@ import SVAutograd
         #expect(distill.model.parameters.map(\.values) == base.model.parameters.map(\.values))
         let distillLog = try distill.run()
         #expect(distillLog.count == 2 && distillLog[1].loss.isFinite && distillLog[1].loss < distillLog[0].loss + 1)
+        // A stage may train on another corpus (here: the fixture without its last two training clips).
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir.path("other"), withIntermediateDirectories: true)
+        let meta = try String(contentsOfFile: "\(fixture.path)/meta.tsv", encoding: .utf8).split(separator: "\n")
+        let lastTrain = meta.lastIndex { $0.contains("\ttrain\t") }!
+        let kept = meta.enumerated().filter { $0.offset != lastTrain && $0.offset != lastTrain - 1 }.map(\.element)
+        try (kept.joined(separator: "\n") + "\n").write(toFile: dir.path("other/meta.tsv"), atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: dir.path("other/wav"), withDestinationPath: "\(fixture.path)/wav")
+        let elsewhere = try Trainer(config: try fixture.config("distill", ["epochs=2", "init_from=\(dir.path("base"))",
+            "distill.teacher_model=\(Self.teacher)", "corpus=\(dir.path("other"))"]), runDirectory: dir.path("elsewhere"), resume: false)
+        #expect(elsewhere.corpus.train.count == base.corpus.train.count - 2 && elsewhere.corpus.id != base.corpus.id)
+        #expect(try elsewhere.run().count == 2)
         #expect { try Trainer(config: try fixture.config("supervised", ["epochs=2", "init_from=\(dir.path("base"))"]),
                               runDirectory: dir.path("supervised"), resume: false) } throws: { "\($0)".contains("init_from") }
     }

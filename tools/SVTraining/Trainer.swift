@@ -76,7 +76,8 @@ public final class Trainer {
         guard corpus.train.count >= config.batchSize else {
             throw .config(key: "batch_size", reason: "\(config.batchSize) is larger than the \(corpus.train.count) training utterances")
         }
-        if let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
+        // A resumed run must see the same corpus; a stage (init_from) may train its base's weights on another one.
+        if resume, let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
             throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
         }
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
@@ -113,7 +114,7 @@ public final class Trainer {
     }
 
     /// The checkpoint a new stage starts from (`init_from`: a checkpoint or a run folder). Its config
-    /// must be this one's except epochs, threads, seed, corpus location, SSPS and distillation settings and `init_from`
+    /// must be this one's except epochs, threads, seed, corpus (location or content), SSPS and distillation settings and `init_from`
     /// (and SimCLR ↔ oracle-positive SimCLR).
     /// The seed may differ so that two stages from one base are independent draws (crops, order,
     /// augmentation), e.g. to repeat an SSPS-vs-baseline comparison; the base's weights are loaded either way.

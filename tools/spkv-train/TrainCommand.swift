@@ -14,7 +14,7 @@ struct TrainCommand: ParsableCommand {
         batch_norm_eps}, batch_size, crop_seconds, epochs, lr, lr_decay, lr_step_epochs, weight_decay, \
         augmentation (none | reverb+noise | all), temperature, aam_scale, aam_margin, validate, seed, threads, \
         init_from (a base run folder or checkpoint to continue as a new stage; its config may differ from the \
-        base's only in epochs, threads, seed — the stage's own draws —, corpus location, ssps.*, distill.*, qat.*, a \
+        base's only in epochs, threads, seed — the stage's own draws —, corpus (another corpus too: the stage trains the base's weights on it), ssps.*, distill.*, qat.*, a \
         QAT stage's lr schedule, simclr ↔ simclr-oracle and simclr → distill), ssps.{enabled, sampling \
         (kmeans-repr | knn), clusters, iterations, positive_queue, neighbours, reference_seconds, teacher_reference_train_mode (DINO), \
         reference_model (a frozen spkv model whose embeddings choose the positives)}, distill.{teacher_model, loss (cosine | mse), \
