@@ -50,14 +50,28 @@ import _SVTestSupport
             let hz = Self.frequency(clip.samples, sampleRate: 16_000)
             #expect(abs(hz - 440 * factor) < 440 * factor * 0.005, "\(tag): \(hz) Hz")
             let row = try #require(rows.first { $0.path == "\(tag)/a/r1/u1.wav" })
-            #expect(abs(row.duration - 1 / factor) < 0.001 && row.voice.contains("\"speed\":\(factor)"), "\(row)")
+            let voice = try JSONSerialization.jsonObject(with: Data(row.voice.utf8)) as? [String: Any]
+            #expect(abs(row.duration - 1 / factor) < 0.001 && (voice?["speed"] as? Double) == factor, "\(row)")
         }
         // Factor 1 is the source's audio itself, linked.
         let same = try AudioFile.readMono(path: "\(out)/wav/sp1/game/u2.wav").samples
         #expect(same == (try AudioFile.readMono(path: "\(source)/wav/game/u2.wav").samples))
-        // The manifest reads back; rerunning the same recipe resumes, another one needs --force.
+        // The manifest reads back; rerunning the same recipe (factors in any order) resumes, another one needs --force.
         #expect(try CorpusManifest.read(path: "\(out)/meta.tsv") == rows)
+        #expect(try CorpusPerturb.run(source: source, factors: [1.1, 0.9, 1], output: out, force: false, jobs: 1) == rows)
+        // An interrupted run (corpus.json still incomplete, one copy missing) resumes: only the missing file is written.
+        let fm = FileManager.default
+        let description = try String(contentsOfFile: "\(out)/corpus.json", encoding: .utf8)
+        try description.replacingOccurrences(of: "\"complete\" : true", with: "\"complete\" : false")
+            .write(toFile: "\(out)/corpus.json", atomically: true, encoding: .utf8)
+        let kept = "\(out)/wav/sp1.1/a/r1/u1.wav", lost = "\(out)/wav/sp0.9/a/r1/u1.wav"
+        let keptDate = Date(timeIntervalSinceNow: -3600)
+        try fm.setAttributes([.modificationDate: keptDate], ofItemAtPath: kept)
+        try fm.removeItem(atPath: lost)
         #expect(try CorpusPerturb.run(source: source, factors: [0.9, 1, 1.1], output: out, force: false, jobs: 1) == rows)
+        #expect(fm.fileExists(atPath: lost))
+        let keptNow = try fm.attributesOfItem(atPath: kept)[.modificationDate] as? Date
+        #expect(keptNow.map { abs($0.timeIntervalSince(keptDate)) < 1 } == true, "a finished copy is not rewritten")
         #expect(throws: CorpusError.self) { try CorpusPerturb.run(source: source, factors: [0.8], output: out, force: false, jobs: 1) }
         #expect(try CorpusPerturb.run(source: source, factors: [0.8], output: out, force: true, jobs: 1).count == 2)
     }
@@ -66,7 +80,11 @@ import _SVTestSupport
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let source = try Self.sourceCorpus(in: dir)
-        for factors in [[3.0], [0.4], [], [1.1, 1.1004]] {
+        #expect { try CorpusPerturb.run(source: source, factors: [0.9], output: source, force: true, jobs: 1) } throws: {
+            guard case .invalidRecipe = $0 as? CorpusError else { return false }
+            return true
+        }
+        for factors in [[3.0], [0.4], [], [1.1, 1.1], [1.1004]] {
             #expect { try CorpusPerturb.run(source: source, factors: factors, output: dir.path("x"), force: false, jobs: 1) } throws: {
                 guard case .invalidRecipe = $0 as? CorpusError else { return false }
                 return true

@@ -27,16 +27,15 @@ import Testing
             #expect(name.contains("-int8-") == model.encoder.isQuantized, "\(name): int8 in the name iff the encoder is quantised")
             if name.contains("-synth-") { #expect(training["corpus_id"] != nil, "\(name): no corpus provenance") }
             // Models named for real speech say which game packages they heard (export's corpus_sources).
-            let sources = (training["corpus_sources"] as? String) ?? ""
+            let sources = ((training["corpus_sources"] as? String) ?? "") + ((training["earlier_corpora"] as? String) ?? "")
             if name.contains("-real-") {
                 #expect(sources.contains("beneath-a-steel-sky") || sources.contains("flight-of-the-amazon-queen"),
                         "\(name): no real-speech source in its provenance: '\(sources)'")
             }
             // Models named for the benchmark packages heard their audio (labels unused), so the card's numbers are on
             // training clips; the name must not hide that.
-            if name.contains("-packages-") {
-                #expect(sources.contains("tuxpaint-stamps-default"), "\(name): no package source in its provenance: '\(sources)'")
-            }
+            #expect(name.contains("-packages-") == sources.contains("tuxpaint-stamps-default"),
+                    "\(name): '-packages-' in the name iff the benchmark packages are in its provenance: '\(sources)'")
             // "-ssps-campp-": SSPS positives chosen in the frozen CAM++'s space (ssps.reference_model in its config).
             let config = (try? JSONSerialization.jsonObject(with: Data(((training["config"] as? String) ?? "{}").utf8))) as? [String: Any] ?? [:]
             let reference = ((config["ssps"] as? [String: Any])?["reference_model"] as? String) ?? ""

@@ -10,7 +10,8 @@ import SVAudio
 /// Writes `wav/sp<f>/<path>` (16-bit PCM at the source's rate, atomically; an interrupted run resumes, skipping
 /// finished files) for each factor, and `meta.tsv` whose ids, speakers and recordings get `sp<f>/` as prefix
 /// (unlabelled clips stay unlabelled, each copy its own pseudo-speaker); `engine` stays the source's, so a model's
-/// provenance still counts its packages; `voice` gains `speed`. A factor of 1 links the source's audio unchanged.
+/// provenance still counts its packages; `voice` gains `speed`. A factor of 1 links the source's audio unchanged
+/// (so do not merge the result with its source: its clips would appear twice, under two speaker names).
 /// Only the training split is copied: the perturbed corpus has no dev set.
 public enum CorpusPerturb {
     /// Factors outside this range turn speech into something else (chipmunk or drone), not another voice.
@@ -30,8 +31,17 @@ public enum CorpusPerturb {
         guard !factors.isEmpty, factors.allSatisfy({ factorRange.contains($0) }) else {
             throw .invalidRecipe("speed factors must be in \(factorRange.lowerBound)…\(factorRange.upperBound), got \(factors)")
         }
+        // A factor is its folder tag: at most 3 decimals, so a recipe (and a resumed run) names exactly its factors.
+        guard factors.allSatisfy({ abs($0 * 1000 - ($0 * 1000).rounded()) < 1e-6 }) else {
+            throw .invalidRecipe("speed factors have at most 3 decimals, got \(factors)")
+        }
+        let factors = factors.sorted()
         let tags = factors.map(tag)
-        guard Set(tags).count == tags.count else { throw .invalidRecipe("speed factors repeat (to 3 decimals): \(factors)") }
+        guard Set(tags).count == tags.count else { throw .invalidRecipe("speed factors repeat: \(factors)") }
+        guard URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath()
+                != URL(fileURLWithPath: source).standardizedFileURL.resolvingSymlinksInPath() else {
+            throw .invalidRecipe("--out is the source corpus itself; choose another folder")
+        }
         let sourceAudio = URL(fileURLWithPath: "\(source)/wav").resolvingSymlinksInPath().standardizedFileURL.path
         let rows = try CorpusManifest.read(path: "\(source)/meta.tsv").filter { $0.split == .train }
         guard !rows.isEmpty else { throw .malformedManifest(path: "\(source)/meta.tsv", line: 0, reason: "no training utterances") }
@@ -39,6 +49,8 @@ public enum CorpusPerturb {
                                             tools: [:], importRoot: URL(fileURLWithPath: source).standardizedFileURL.path,
                                             complete: false, utterances: 0, audioSeconds: 0)
         _ = try CorpusOutput.prepare(output, description: description, force: force)
+        // Written first, marked incomplete: an interrupted run is recognised and resumed with the same options.
+        try CorpusOutput.writeDescription(description, dir: output)
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: "\(output)/wav", withIntermediateDirectories: true) } catch {
             throw .unwritableOutput(path: "\(output)/wav", reason: error.localizedDescription)
@@ -94,19 +106,24 @@ public enum CorpusPerturb {
                 let item = work[i]
                 // Files are written atomically, so one that exists is complete: a resumed run skips it.
                 if !fm.fileExists(atPath: item.to) {
+                    let clip: AudioClip
+                    do { clip = try AudioFile.readMono(path: item.from) } catch {
+                        queue.fail(.audio(path: item.from, message: "cannot read the source clip: \(error)"))
+                        progress?(queue.finished(), work.count)
+                        continue
+                    }
                     do {
-                        let clip = try AudioFile.readMono(path: item.from)
                         try fm.createDirectory(atPath: (item.to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                         try AudioFile.write(path: item.to, samples: perturb(clip.samples, sampleRate: clip.sampleRate, factor: item.factor),
                                             sampleRate: clip.sampleRate, format: .wav16)
                     } catch {
-                        queue.fail("\(item.from): \(error)")
+                        queue.fail(.unwritableOutput(path: item.to, reason: "\(error)"))
                     }
                 }
                 progress?(queue.finished(), work.count)
             }
         }
-        if let failure = queue.failure { throw .unwritableOutput(path: failure, reason: "speed perturbation failed") }
+        if let failure = queue.failure { throw failure }
     }
 }
 
@@ -115,7 +132,7 @@ private final class PerturbQueue: @unchecked Sendable {
     private let lock = NSLock()
     private let count: Int
     private var nextIndex = 0, done = 0
-    private(set) var failure: String?
+    private(set) var failure: CorpusError?
 
     init(count: Int) { self.count = count }
     func next() -> Int? {
@@ -126,5 +143,5 @@ private final class PerturbQueue: @unchecked Sendable {
         }
     }
     func finished() -> Int { lock.withLock { done += 1; return done } }
-    func fail(_ message: String) { lock.withLock { if failure == nil { failure = message } } }
+    func fail(_ error: CorpusError) { lock.withLock { if failure == nil { failure = error } } }
 }

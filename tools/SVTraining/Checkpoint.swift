@@ -93,6 +93,9 @@ public struct TrainingCheckpoint {
     public var adamStep: Int
     public var log: [TrainingLogRow]
     public var corpusID: String
+    /// The corpora of earlier stages that differ from this run's, as JSON `{corpus id: {"corpus": path, "sources":
+    /// {…}}}` (empty when every stage trained on this corpus): what the weights heard before this stage, for provenance.
+    public var earlierCorpora: String = ""
     public var tensors: [String: [Float]]
     public var shapes: [String: [Int]]
 
@@ -126,7 +129,7 @@ public struct TrainingCheckpoint {
             "global_step": "\(globalStep)", "adam_step": "\(adamStep)", "seed": "\(config.seed)",
             "corpus_id": corpusID, "log": log.map(\.csv).joined(separator: "\n"),
             "data_crc32": Self.dataChecksum(tensors),
-        ]
+        ].merging(earlierCorpora.isEmpty ? [:] : ["earlier_corpora": earlierCorpora]) { a, _ in a }
         let bytes = SafeTensors(metadata: metadata, tensors: list).serialize()
         do { try AtomicFile.write(bytes, to: path) } catch {
             throw .checkpoint(path: path, reason: error.description)
@@ -159,8 +162,9 @@ public struct TrainingCheckpoint {
                 throw .checkpoint(path: path, reason: "tensor \(name): \(error.description)")
             }
         }
-        let ck = TrainingCheckpoint(config: config, epoch: e, globalStep: gs, adamStep: ast, log: log,
+        var ck = TrainingCheckpoint(config: config, epoch: e, globalStep: gs, adamStep: ast, log: log,
                                     corpusID: m["corpus_id"] ?? "", tensors: tensors)
+        ck.earlierCorpora = m["earlier_corpora"] ?? ""
         guard dataChecksum(ck.tensors) == crc else { throw .checkpoint(path: path, reason: "tensor data checksum mismatch (corrupt file)") }
         return ck
     }

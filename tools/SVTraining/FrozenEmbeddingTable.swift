@@ -52,17 +52,21 @@ public struct FrozenEmbeddingTable: Sendable {
         // This role's cache first, then the other role's (a teacher that is also the SSPS reference), then the shared one.
         let runCaches = [runCache] + Role.allCases.filter { $0 != role }.map { "\(runDirectory)/\($0.cacheName)" }
         for path in runCaches {
-            for (key, row) in try readRunCache(path: path, model: model, corpus: corpus, keys: keys).entries { known[key] = row }
+            let rows: EmbeddingCache
+            do { rows = try readRunCache(path: path, model: model, corpus: corpus, keys: keys) } catch {
+                // The other role's damaged cache is only a missed shortcut; this role's is the run's own and must be mended.
+                guard path == runCache else { log("\(error); not used"); continue }
+                throw error
+            }
+            for (key, row) in rows.entries where known[key] == nil { known[key] = row }
         }
         let sharedPath = sharedCache.map { "\($0)/\(model.checksum).safetensors" }
-        var shared = EmbeddingCache(modelChecksum: model.checksum)
-        if let sharedPath, FileManager.default.fileExists(atPath: sharedPath) {
-            do { shared = try EmbeddingCache.read(path: sharedPath, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize) } catch {
-                throw .run("--embedding-cache: \(error)")
-            }
-            for (key, row) in shared.entries where known[key] == nil { known[key] = row }
+        if let sharedPath {
+            for (key, row) in try readShared(path: sharedPath, model: model).entries where known[key] == nil { known[key] = row }
         }
-        let missing = keys.indices.filter { known[keys[$0]] == nil }
+        // Each missing file once, even when several rows of the corpus name it.
+        var seen = Set<EmbeddingCache.Key>()
+        let missing = keys.indices.filter { known[keys[$0]] == nil && seen.insert(keys[$0]).inserted }
         if !missing.isEmpty {
             let start = Date()
             let embedded = try MagNetOInputs.extract(paths: missing.map { paths[$0] }, model: model, threads: threads) { done, total in
@@ -84,17 +88,29 @@ public struct FrozenEmbeddingTable: Sendable {
                 try own.write(path: runCache)
             } catch { throw .run("\(error)") }
         }
-        if let sharedPath, keys.contains(where: { shared[$0] == nil }) {
-            for key in keys { shared[key] = known[key] }
-            do {
-                try FileManager.default.createDirectory(atPath: sharedCache!, withIntermediateDirectories: true)
-                try shared.write(path: sharedPath)
-            } catch { throw .run("--embedding-cache: \(error)") }
+        if let sharedCache, let sharedPath {
+            // Read again just before writing, so rows another run added meanwhile are kept (the write is atomic).
+            var shared = try readShared(path: sharedPath, model: model)
+            if keys.contains(where: { shared[$0] == nil }) {
+                for key in keys { shared[key] = known[key] }
+                do {
+                    try FileManager.default.createDirectory(atPath: sharedCache, withIntermediateDirectories: true)
+                    try shared.write(path: sharedPath)
+                } catch { throw .run("--embedding-cache: \(error)") }
+            }
         }
         let d = model.embeddingSize
         let raw = keys.flatMap { known[$0]! }
         return FrozenEmbeddingTable(dimension: d, modelChecksum: model.checksum,
                                     rows: SphericalKMeans.normalizedRows(raw, count: keys.count, dimension: d), fromCache: missing.isEmpty)
+    }
+
+    /// The shared cache of this model (`--embedding-cache`); empty when absent. Damaged: an error naming the file.
+    static func readShared(path: String, model: SpeakerModel) throws(TrainingError) -> EmbeddingCache {
+        guard FileManager.default.fileExists(atPath: path) else { return EmbeddingCache(modelChecksum: model.checksum) }
+        do { return try EmbeddingCache.read(path: path, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize) } catch {
+            throw .run("--embedding-cache: \(path) cannot be used (\(error)); delete it and the next run rebuilds it")
+        }
     }
 
     /// The rows a run-folder cache holds for this model: none when absent or of another model; the corpus-keyed

@@ -27,6 +27,8 @@ public final class Trainer {
     public var showProgress = false
     /// Called after each epoch's checkpoint (tests stop runs with it).
     public var onEpoch: ((TrainingLogRow) -> Void)?
+    /// Corpora of earlier stages other than this run's (`TrainingCheckpoint.earlierCorpora`), carried into every checkpoint.
+    private var earlierCorpora = ""
     /// Dev-utterance features, computed at the first validation.
     private var devFeatures: [String: FeatureMatrix] = [:]
 
@@ -76,7 +78,19 @@ public final class Trainer {
         guard corpus.train.count >= config.batchSize else {
             throw .config(key: "batch_size", reason: "\(config.batchSize) is larger than the \(corpus.train.count) training utterances")
         }
-        // A resumed run must see the same corpus; a stage (init_from) may train its base's weights on another one.
+        // A resumed run must see the same corpus; a stage (init_from) may train its base's weights on another one,
+        // except a supervised stage: its classifier's rows are the base corpus's speakers.
+        if !resume, let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
+            if config.method == .supervised {
+                throw .config(key: "init_from", reason: "a supervised stage needs its base's corpus (the classifier's rows are its "
+                              + "speakers; base corpus id \(checkpoint.corpusID), this one \(corpus.id))")
+            }
+            earlierCorpora = Self.earlierCorpora(adding: checkpoint)
+            FileHandle.standardError.write(Data(("stage: the base trained on \(checkpoint.config.corpus) (corpus id \(checkpoint.corpusID)); "
+                + "this stage trains on \(config.corpus) (\(corpus.id)); SSPS queues, if any, are filled anew\n").utf8))
+        } else if let checkpoint {
+            earlierCorpora = checkpoint.earlierCorpora
+        }
         if resume, let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
             throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
         }
@@ -194,7 +208,8 @@ public final class Trainer {
                 dino.optimizer.momentumBuffers[k] = buf
             }
         }
-        if let memory = stepper.memory { _ = try memory.restore(ck.tensors, path: runDirectory) }
+        // Queues hold the base corpus's utterance indices: a stage on another corpus fills them anew.
+        if let memory = stepper.memory, !(stage && ck.corpusID != corpus.id) { _ = try memory.restore(ck.tensors, path: runDirectory) }
         epochsDone = ck.epoch
         globalStep = ck.globalStep
         log = ck.log
@@ -236,8 +251,21 @@ public final class Trainer {
                 if let buf = dino.optimizer.momentumBuffers[k] { tensors["sgd.momentum.\(key)"] = (dino.optimizer.parameters[k].shape, buf) }
             }
         }
-        return TrainingCheckpoint(config: config, epoch: epochsDone, globalStep: globalStep, adamStep: optimizer.stepCount,
-                                  log: log, corpusID: corpus.id, tensors: tensors)
+        var ck = TrainingCheckpoint(config: config, epoch: epochsDone, globalStep: globalStep, adamStep: optimizer.stepCount,
+                                    log: log, corpusID: corpus.id, tensors: tensors)
+        ck.earlierCorpora = earlierCorpora
+        return ck
+    }
+
+    /// `base`'s earlier corpora plus its own (path and, when readable here, sources), as checkpoint JSON.
+    static func earlierCorpora(adding base: TrainingCheckpoint) -> String {
+        var all = (try? JSONSerialization.jsonObject(with: Data(base.earlierCorpora.utf8))) as? [String: Any] ?? [:]
+        var entry: [String: Any] = ["corpus": base.config.corpus]
+        if let sources = ModelExport.corpusSources(path: base.config.corpus, id: base.corpusID),
+           let object = try? JSONSerialization.jsonObject(with: Data(sources.utf8)) { entry["sources"] = object }
+        all[base.corpusID] = entry
+        guard let data = try? JSONSerialization.data(withJSONObject: all, options: [.sortedKeys]) else { return "" }
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func writeLog() throws(TrainingError) {

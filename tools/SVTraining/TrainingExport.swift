@@ -17,6 +17,7 @@ extension ModelExport {
         }
         if let eer = ck.lastValidationEER { details["validation_eer_percent"] = String(format: "%.4f", eer) }
         if let sources = corpusSources(path: ck.config.corpus, id: ck.corpusID) { details["corpus_sources"] = sources }
+        if !ck.earlierCorpora.isEmpty { details["earlier_corpora"] = ck.earlierCorpora }
         do {
             return try modelFile(model, features: ck.config.featureConfig,
                                  provenance: TrainingProvenance(method: ck.config.methodName, details: details),

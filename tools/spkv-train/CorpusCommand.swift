@@ -312,8 +312,8 @@ struct CorpusCommand: ParsableCommand {
             discussion: """
                 Writes OUT/wav/sp<f>/… (16-bit PCM at the source's rate) for each factor and OUT/meta.tsv with ids, \
                 speakers and recordings prefixed sp<f>/ (unlabeled clips stay unlabeled); factor 1 links the source's \
-                audio. Only the training split; no dev set. Merge the result with other corpora (`corpus merge`) to \
-                train on it; with `distill.teacher_model` the teacher embeds each copy itself. Rerunning an \
+                audio (so do not also merge the source itself). Only the training split; no dev set. Merge the result with \
+                other corpora (`corpus merge`) or train on it; with `distill.teacher_model` the teacher embeds each copy itself. Rerunning an \
                 interrupted run with the same options skips finished files.
                 """)
 
