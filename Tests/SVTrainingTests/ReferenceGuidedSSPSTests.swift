@@ -121,6 +121,35 @@ import _SVTestSupport
         #expect(old.fromCache && old.rows == first.rows)
     }
 
+    @Test func anInterruptedEmbeddingKeepsWhatItEmbedded() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: dir.path("c"), withIntermediateDirectories: true)
+        try fm.copyItem(atPath: "\(fixture.path)/meta.tsv", toPath: dir.path("c/meta.tsv"))
+        try fm.copyItem(atPath: "\(fixture.path)/wav", toPath: dir.path("c/wav"))
+        let corpus = try TrainingCorpus(path: dir.path("c"))
+        let whole = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path("whole"), threads: 1)
+        // The fifth clip is unreadable: the load fails in its third chunk of two, after saving the first four rows.
+        let broken = dir.path("c/wav/\(corpus.train[4].path)")
+        let good = try Data(contentsOf: URL(fileURLWithPath: broken))
+        try Data("not audio".utf8).write(to: URL(fileURLWithPath: broken))
+        #expect(throws: TrainingError.self) {
+            try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path("run"), threads: 1, saveEvery: 2)
+        }
+        let model = try SpeakerModel.load(path: Self.referenceModel)
+        let saved = try EmbeddingCache.read(path: dir.path("run/ssps-reference.safetensors"), modelChecksum: model.checksum,
+                                            embeddingDimension: model.embeddingSize)
+        #expect(saved.entries.count == 4)
+        // Mended, the next load embeds only the rest, and the table is the one a single pass gives.
+        try good.write(to: URL(fileURLWithPath: broken))
+        let lines = LogLines()
+        let resumed = try FrozenEmbeddingTable.load(modelPath: Self.referenceModel, corpus: corpus, runDirectory: dir.path("run"), threads: 1,
+                                                    saveEvery: 2, log: { lines.append($0) })
+        #expect(lines.all.contains { $0.contains(" \(corpus.train.count - 4) of \(corpus.train.count) utterances embedded") }, "\(lines.all)")
+        #expect(maxAbsDifference(resumed.rows, whole.rows) < 1e-5)
+    }
+
     @Test func configErrorsNameTheKey() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }

@@ -30,9 +30,10 @@ public struct FrozenEmbeddingTable: Sendable {
         var cacheName: String { self == .sspsReference ? "ssps-reference.safetensors" : "distill-teacher.safetensors" }
     }
 
-    /// Embeds (or reads from the caches) every training utterance of `corpus` with the model at `modelPath`.
+    /// Embeds (or reads from the caches) every training utterance of `corpus` with the model at `modelPath`, saving the
+    /// run's cache every `saveEvery` embedded files.
     public static func load(modelPath: String, corpus: TrainingCorpus, runDirectory: String, threads: Int, role: Role = .sspsReference,
-                            sharedCache: String? = nil,
+                            sharedCache: String? = nil, saveEvery: Int = 1000,
                             log: @escaping @Sendable (String) -> Void = { _ in }) throws(TrainingError) -> FrozenEmbeddingTable {
         let model: SpeakerModel
         do { model = try SpeakerModel.load(path: modelPath) } catch {
@@ -67,26 +68,33 @@ public struct FrozenEmbeddingTable: Sendable {
         // Each missing file once, even when several rows of the corpus name it.
         var seen = Set<EmbeddingCache.Key>()
         let missing = keys.indices.filter { known[keys[$0]] == nil && seen.insert(keys[$0]).inserted }
-        if !missing.isEmpty {
-            let start = Date()
-            let embedded = try MagNetOInputs.extract(paths: missing.map { paths[$0] }, model: model, threads: threads) { done, total in
-                if done % 1000 == 0 || done == total { log("\(role.rawValue): embedded \(done)/\(total)") }
-            }
-            for (r, i) in missing.enumerated() {
-                known[keys[i]] = Array(embedded.embeddings[(r * embedded.embeddingSize)..<((r + 1) * embedded.embeddingSize)])
-            }
-            log(String(format: "\(role.rawValue): %d of %d utterances embedded by %@ (%@, %d values) in %.0f s, the others cached",
-                       missing.count, keys.count, modelPath, model.encoder.architecture, embedded.embeddingSize, Date().timeIntervalSince(start)))
-        }
-        // The run's own cache holds exactly this corpus; rewritten when it lacked a row or was in another format.
-        var own = EmbeddingCache(modelChecksum: model.checksum)
-        for key in keys { own[key] = known[key] }
-        let ownOnDisk = try? EmbeddingCache.read(path: runCache, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize)
-        if ownOnDisk.map({ Set($0.entries.keys) != Set(own.entries.keys) }) ?? true {
+        // Embedded in chunks, the run's cache saved after each: an interrupted run keeps what it embedded (a
+        // teacher over tens of thousands of clips takes many minutes) and the next load embeds only the rest.
+        func saveOwn() throws(TrainingError) {
+            var own = EmbeddingCache(modelChecksum: model.checksum)
+            for key in keys { if let row = known[key] { own[key] = row } }
             do {
                 try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
                 try own.write(path: runCache)
             } catch { throw .run("\(error)") }
+        }
+        if !missing.isEmpty {
+            let start = Date()
+            for chunk in stride(from: 0, to: missing.count, by: max(1, saveEvery)) {
+                let indices = Array(missing[chunk..<min(missing.count, chunk + max(1, saveEvery))])
+                let embedded = try MagNetOInputs.extract(paths: indices.map { paths[$0] }, model: model, threads: threads)
+                for (r, i) in indices.enumerated() {
+                    known[keys[i]] = Array(embedded.embeddings[(r * embedded.embeddingSize)..<((r + 1) * embedded.embeddingSize)])
+                }
+                try saveOwn()
+                log("\(role.rawValue): embedded \(chunk + indices.count)/\(missing.count)")
+            }
+            log(String(format: "\(role.rawValue): %d of %d utterances embedded by %@ (%@, %d values) in %.0f s, the others cached",
+                       missing.count, keys.count, modelPath, model.encoder.architecture, model.embeddingSize, Date().timeIntervalSince(start)))
+        } else {
+            // The run's own cache holds exactly this corpus; rewritten when it lacked a row or was in another format.
+            let ownOnDisk = try? EmbeddingCache.read(path: runCache, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize)
+            if ownOnDisk.map({ Set($0.entries.keys) != Set(keys) }) ?? true { try saveOwn() }
         }
         if let sharedCache, let sharedPath {
             // Read again just before writing, so rows another run added meanwhile are kept (the write is atomic).
