@@ -89,6 +89,17 @@ public enum CorpusOutput {
         try writeDescription(done, dir: dir)
     }
 
+    /// Removes what an interrupted run left: the workers' `.work` folder and the atomic writes' temporary files.
+    static func removeStaleTemporaries(_ dir: String) {
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: "\(dir)/.work")
+        guard let walker = fm.enumerator(atPath: "\(dir)/wav") else { return }
+        while let item = walker.nextObject() as? String {
+            let name = (item as NSString).lastPathComponent
+            if name.hasPrefix("."), name.contains(".tmp-") { try? fm.removeItem(atPath: "\(dir)/wav/\(item)") }
+        }
+    }
+
     static func writeDescription(_ d: CorpusDescription, dir: String) throws(CorpusError) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
@@ -133,7 +144,7 @@ public struct CorpusGenerator: Sendable {
         _ = try CorpusOutput.prepare(output, description: description, force: force)
         description.tools = Dictionary(uniqueKeysWithValues: tools.paths.keys.sorted().map { ($0, tools.version($0)) })
         try CorpusOutput.writeDescription(description, dir: output)
-        removeStaleTemporaries()
+        CorpusOutput.removeStaleTemporaries(output)
 
         let total = recordings.count * recipe.options.utterances
         let next = Atomic<Int>(0)
@@ -199,16 +210,6 @@ public struct CorpusGenerator: Sendable {
     }
 
     /// Removes half-written files an interrupted run may have left (AudioFile.write's `.name.tmp-XXXXXX`).
-    func removeStaleTemporaries() {
-        let fm = FileManager.default
-        try? fm.removeItem(atPath: "\(output)/.work")
-        guard let walker = fm.enumerator(atPath: "\(output)/wav") else { return }
-        while let item = walker.nextObject() as? String {
-            let name = (item as NSString).lastPathComponent
-            if name.hasPrefix("."), name.contains(".tmp-") { try? fm.removeItem(atPath: "\(output)/wav/\(item)") }
-        }
-    }
-
     // MARK: - One recording
 
     /// Makes the missing utterances of `recording`; returns all its manifest rows and how many were made.

@@ -1,5 +1,6 @@
 import Foundation
 import SVAudio
+import Synchronization
 
 /// `spkv-train corpus perturb`: speed-perturbed copies of a corpus's training audio as new voices. Playing a clip
 /// f× faster scales its pitch and formants by f as well as its tempo, which speaker encoders hear as another person
@@ -51,6 +52,7 @@ public enum CorpusPerturb {
         _ = try CorpusOutput.prepare(output, description: description, force: force)
         // Written first, marked incomplete: an interrupted run is recognised and resumed with the same options.
         try CorpusOutput.writeDescription(description, dir: output)
+        CorpusOutput.removeStaleTemporaries(output)
         let fm = FileManager.default
         do { try fm.createDirectory(atPath: "\(output)/wav", withIntermediateDirectories: true) } catch {
             throw .unwritableOutput(path: "\(output)/wav", reason: error.localizedDescription)
@@ -99,49 +101,35 @@ public enum CorpusPerturb {
 
     private static func perturbFiles(_ work: [(from: String, to: String, factor: Double)], jobs: Int,
                                      progress: (@Sendable (Int, Int) -> Void)?) throws(CorpusError) {
-        let queue = PerturbQueue(count: work.count)
-        let fm = FileManager.default
+        let next = Atomic<Int>(0), finished = Atomic<Int>(0)
+        let failure = Mutex<CorpusError?>(nil)
         DispatchQueue.concurrentPerform(iterations: max(1, min(jobs, work.count))) { _ in
-            while let i = queue.next() {
-                let item = work[i]
-                // Files are written atomically, so one that exists is complete: a resumed run skips it.
-                if !fm.fileExists(atPath: item.to) {
-                    let clip: AudioClip
-                    do { clip = try AudioFile.readMono(path: item.from) } catch {
-                        queue.fail(.audio(path: item.from, message: "cannot read the source clip: \(error)"))
-                        progress?(queue.finished(), work.count)
-                        continue
-                    }
-                    do {
-                        try fm.createDirectory(atPath: (item.to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                        try AudioFile.write(path: item.to, samples: perturb(clip.samples, sampleRate: clip.sampleRate, factor: item.factor),
-                                            sampleRate: clip.sampleRate, format: .wav16)
-                    } catch {
-                        queue.fail(.unwritableOutput(path: item.to, reason: "\(error)"))
-                    }
+            while failure.withLock({ $0 == nil }) {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                guard i < work.count else { break }
+                do throws(CorpusError) { try perturbFile(from: work[i].from, to: work[i].to, factor: work[i].factor) } catch {
+                    failure.withLock { if $0 == nil { $0 = error } }
                 }
-                progress?(queue.finished(), work.count)
+                progress?(finished.add(1, ordering: .relaxed).newValue, work.count)
             }
         }
-        if let failure = queue.failure { throw failure }
+        if let error = failure.withLock({ $0 }) { throw error }
     }
-}
 
-/// Work queue shared by the perturbation workers.
-private final class PerturbQueue: @unchecked Sendable {
-    private let lock = NSLock()
-    private let count: Int
-    private var nextIndex = 0, done = 0
-    private(set) var failure: CorpusError?
-
-    init(count: Int) { self.count = count }
-    func next() -> Int? {
-        lock.withLock {
-            guard failure == nil, nextIndex < count else { return nil }
-            defer { nextIndex += 1 }
-            return nextIndex
+    /// One copy. Files are written atomically, so one that exists is complete: a resumed run skips it.
+    private static func perturbFile(from: String, to: String, factor: Double) throws(CorpusError) {
+        let fm = FileManager.default
+        guard !fm.fileExists(atPath: to) else { return }
+        let clip: AudioClip
+        do { clip = try AudioFile.readMono(path: from) } catch {
+            throw .audio(path: from, message: "cannot read the source clip: \(error)")
+        }
+        do {
+            try fm.createDirectory(atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try AudioFile.write(path: to, samples: perturb(clip.samples, sampleRate: clip.sampleRate, factor: factor),
+                                sampleRate: clip.sampleRate, format: .wav16)
+        } catch {
+            throw .unwritableOutput(path: to, reason: "\(error)")
         }
     }
-    func finished() -> Int { lock.withLock { done += 1; return done } }
-    func fail(_ error: CorpusError) { lock.withLock { if failure == nil { failure = error } } }
 }

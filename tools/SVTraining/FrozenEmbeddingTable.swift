@@ -49,17 +49,15 @@ public struct FrozenEmbeddingTable: Sendable {
             keys.append(key)
         }
         let runCache = "\(runDirectory)/\(role.cacheName)"
-        var known = EmbeddingCache(modelChecksum: model.checksum)
         // This role's cache first, then the other role's (a teacher that is also the SSPS reference), then the shared one.
-        let runCaches = [runCache] + Role.allCases.filter { $0 != role }.map { "\(runDirectory)/\($0.cacheName)" }
-        for path in runCaches {
-            let rows: EmbeddingCache
-            do { rows = try readRunCache(path: path, model: model, corpus: corpus, keys: keys) } catch {
-                // The other role's damaged cache is only a missed shortcut; this role's is the run's own and must be mended.
-                guard path == runCache else { log("\(error); not used"); continue }
-                throw error
-            }
-            for (key, row) in rows.entries where known[key] == nil { known[key] = row }
+        let own = try readRunCache(path: runCache, model: model, corpus: corpus, keys: keys)
+        var known = own.cache
+        for other in Role.allCases where other != role {
+            // The other role's damaged cache is only a missed shortcut; this role's is the run's own and must be mended.
+            do {
+                let rows = try readRunCache(path: "\(runDirectory)/\(other.cacheName)", model: model, corpus: corpus, keys: keys).cache
+                for (key, row) in rows.entries where known[key] == nil { known[key] = row }
+            } catch { log("\(error); not used") }
         }
         let sharedPath = sharedCache.map { "\($0)/\(model.checksum).safetensors" }
         if let sharedPath {
@@ -71,17 +69,18 @@ public struct FrozenEmbeddingTable: Sendable {
         // Embedded in chunks, the run's cache saved after each: an interrupted run keeps what it embedded (a
         // teacher over tens of thousands of clips takes many minutes) and the next load embeds only the rest.
         func saveOwn() throws(TrainingError) {
-            var own = EmbeddingCache(modelChecksum: model.checksum)
-            for key in keys { if let row = known[key] { own[key] = row } }
+            var rows = EmbeddingCache(modelChecksum: model.checksum)
+            for key in keys { if let row = known[key] { rows[key] = row } }
             do {
                 try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-                try own.write(path: runCache)
+                try rows.write(path: runCache)
             } catch { throw .run("\(error)") }
         }
         if !missing.isEmpty {
             let start = Date()
-            for chunk in stride(from: 0, to: missing.count, by: max(1, saveEvery)) {
-                let indices = Array(missing[chunk..<min(missing.count, chunk + max(1, saveEvery))])
+            let chunkSize = max(1, saveEvery)
+            for chunk in stride(from: 0, to: missing.count, by: chunkSize) {
+                let indices = Array(missing[chunk..<min(missing.count, chunk + chunkSize)])
                 let embedded = try MagNetOInputs.extract(paths: indices.map { paths[$0] }, model: model, threads: threads)
                 for (r, i) in indices.enumerated() {
                     known[keys[i]] = Array(embedded.embeddings[(r * embedded.embeddingSize)..<((r + 1) * embedded.embeddingSize)])
@@ -91,10 +90,9 @@ public struct FrozenEmbeddingTable: Sendable {
             }
             log(String(format: "\(role.rawValue): %d of %d utterances embedded by %@ (%@, %d values) in %.0f s, the others cached",
                        missing.count, keys.count, modelPath, model.encoder.architecture, model.embeddingSize, Date().timeIntervalSince(start)))
-        } else {
+        } else if !own.current || Set(own.cache.entries.keys) != Set(keys) {
             // The run's own cache holds exactly this corpus; rewritten when it lacked a row or was in another format.
-            let ownOnDisk = try? EmbeddingCache.read(path: runCache, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize)
-            if ownOnDisk.map({ Set($0.entries.keys) != Set(keys) }) ?? true { try saveOwn() }
+            try saveOwn()
         }
         if let sharedCache, let sharedPath {
             // Read again just before writing, so rows another run added meanwhile are kept (the write is atomic).
@@ -121,22 +119,25 @@ public struct FrozenEmbeddingTable: Sendable {
         }
     }
 
-    /// The rows a run-folder cache holds for this model: none when absent or of another model; the corpus-keyed
-    /// format of earlier versions is read when it matches this corpus. Damaged: an error saying how to recover.
+    /// The rows a run-folder cache holds for this model, and whether it is in the current format: none when absent or of
+    /// another model; the corpus-keyed format of earlier versions is read when it matches this corpus. Damaged: an error
+    /// saying how to recover.
     static func readRunCache(path: String, model: SpeakerModel, corpus: TrainingCorpus,
-                             keys: [EmbeddingCache.Key]) throws(TrainingError) -> EmbeddingCache {
+                             keys: [EmbeddingCache.Key]) throws(TrainingError) -> (cache: EmbeddingCache, current: Bool) {
         var cache = EmbeddingCache(modelChecksum: model.checksum)
-        guard FileManager.default.fileExists(atPath: path) else { return cache }
+        guard FileManager.default.fileExists(atPath: path) else { return (cache, false) }
         if let file = try? SafeTensors.read(path: path), file.metadata["format"] == MagNetOInputs.format {
             guard let old = try MagNetOInputs.readCache(path: path, modelChecksum: model.checksum, corpusID: corpus.id, count: keys.count)
-            else { return cache }
+            else { return (cache, false) }
             for (i, key) in keys.enumerated() {
                 cache[key] = Array(old.embeddings[(i * old.embeddingSize)..<((i + 1) * old.embeddingSize)])
             }
-            return cache
+            return (cache, false)
         }
-        do { return try EmbeddingCache.read(path: path, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize) } catch {
-            if case .otherModel = error { return cache }
+        do {
+            return (try EmbeddingCache.read(path: path, modelChecksum: model.checksum, embeddingDimension: model.embeddingSize), true)
+        } catch {
+            if case .otherModel = error { return (cache, false) }
             throw .run("\(path) is damaged (\(error)); delete it to recompute")
         }
     }

@@ -80,7 +80,10 @@ public final class Trainer {
         }
         // A resumed run must see the same corpus; a stage (init_from) may train its base's weights on another one,
         // except a supervised stage: its classifier's rows are the base corpus's speakers.
-        if !resume, let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
+        if let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
+            if resume {
+                throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
+            }
             if config.method == .supervised {
                 throw .config(key: "init_from", reason: "a supervised stage needs its base's corpus (the classifier's rows are its "
                               + "speakers; base corpus id \(checkpoint.corpusID), this one \(corpus.id))")
@@ -90,9 +93,6 @@ public final class Trainer {
                 + "this stage trains on \(config.corpus) (\(corpus.id)); SSPS queues, if any, are filled anew\n").utf8))
         } else if let checkpoint {
             earlierCorpora = checkpoint.earlierCorpora
-        }
-        if resume, let checkpoint, !checkpoint.corpusID.isEmpty, checkpoint.corpusID != corpus.id {
-            throw .corpus(path: config.corpus, reason: "meta.tsv changed since the checkpoint (id \(corpus.id), checkpoint \(checkpoint.corpusID))")
         }
         do { try fm.createDirectory(atPath: runDirectory, withIntermediateDirectories: true) } catch {
             throw .run("cannot create \(runDirectory): \(error.localizedDescription)")
